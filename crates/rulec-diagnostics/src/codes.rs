@@ -1,0 +1,147 @@
+//! The one registry of diagnostic codes.
+//!
+//! A code is an area letter, three digits and a kebab-case slug that names the problem:
+//! S syntax, C contract, P pack and rule graph, Q qualification and types, E emission
+//! (Substrait), R run. Codes are never reused: retire a code by leaving it in [`ALL`] with
+//! its explanation saying so.
+
+use std::fmt;
+
+/// A diagnostic code and its documentation.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Code {
+    pub code: &'static str,
+    pub slug: &'static str,
+    /// One line: what the problem is.
+    pub summary: &'static str,
+    /// Why it matters and how to fix it.
+    pub explanation: &'static str,
+}
+
+impl fmt::Debug for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.code, self.slug)
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code)
+    }
+}
+
+macro_rules! codes {
+    ($($name:ident = $code:literal $slug:literal, $summary:literal, $explanation:literal;)*) => {
+        $(
+            #[doc = $summary]
+            pub const $name: Code = Code {
+                code: $code,
+                slug: $slug,
+                summary: $summary,
+                explanation: $explanation,
+            };
+        )*
+        /// Every code, in registry order.
+        pub const ALL: &[Code] = &[$($name),*];
+    };
+}
+
+codes! {
+    PARSE_ERROR = "S001" "parse-error",
+        "The rule text is not valid SQL.",
+        "The SQL parser could not read the rule. The diagnostic points at the token where parsing stopped.";
+    FORBIDDEN_STATEMENT = "S002" "forbidden-statement",
+        "The rule holds a statement that is not a query.",
+        "A rule defines one product with one query: SELECT, WITH ... SELECT, VALUES or a set operation. DDL, DML, COPY, SET, EXPLAIN, PREPARE and other statements are rejected so that a rule can only read its inputs.";
+    MULTIPLE_STATEMENTS = "S003" "multiple-statements",
+        "The rule file holds more than one statement.",
+        "A rule file holds exactly one query. Split the statements into separate rule files, one product each.";
+    EMPTY_RULE = "S004" "empty-rule",
+        "The rule file holds no statement.",
+        "A rule file must hold one query. Write the query or delete the file.";
+    FILE_PATH_READ = "S005" "file-path-read",
+        "The rule reads a file by path.",
+        "Rules may read only contract tables and other rules' products, by name. Declare the data as an input in pack.yaml with a contract and refer to it by its table name.";
+    INVALID_ENCODING = "S006" "invalid-encoding",
+        "The rule file is not valid UTF-8.",
+        "Rule files must be UTF-8 text. Re-save the file as UTF-8.";
+    MALFORMED_CONTRACT = "C001" "malformed-contract",
+        "The contract file is not a valid contract.",
+        "A contract is a YAML mapping with `table` (a non-empty name), `columns` (a list of {name, type, nullable}) and optional `metadata` and `order_by`.";
+    UNKNOWN_TYPE = "C002" "unknown-type",
+        "A contract column has a type rulec does not know or cannot read.",
+        "Types: bool, int8..int64, uint8..uint64, float32, float64, decimal(p,s), utf8, large_utf8, utf8_view, binary, date32, date64, timestamp(unit[, tz]), list<T>, large_list<T>, struct<name: T, ...>, map<K, V>. Types containing `,` or `:` must be quoted in YAML flow maps.";
+    DUPLICATE_COLUMN = "C003" "duplicate-column",
+        "A contract declares the same column twice.",
+        "Column names in a contract must be unique. Remove or rename one of them.";
+    DUPLICATE_CONTRACT = "C004" "duplicate-contract",
+        "Two contracts declare the same table.",
+        "Each table has exactly one contract. Merge or rename them.";
+    MALFORMED_PACK = "P001" "malformed-pack",
+        "pack.yaml is missing or not valid.",
+        "pack.yaml is a YAML mapping with `name`, optional `dialect`, `inputs` (table -> path) and `options`.";
+    RULE_CYCLE = "P002" "rule-cycle",
+        "Rules refer to each other in a cycle.",
+        "Rule references must form a DAG: a product cannot depend on itself, directly or through other rules. The message names every rule in the cycle.";
+    DUPLICATE_RULE = "P003" "duplicate-rule",
+        "Two rule files have the same name.",
+        "A rule's name is its file stem and must be unique in the pack, across directories.";
+    RULE_SHADOWS_INPUT = "P004" "rule-shadows-input",
+        "A rule has the name of an input table.",
+        "Rule names and contract table names share one namespace. Rename the rule.";
+    INPUT_WITHOUT_CONTRACT = "P005" "input-without-contract",
+        "pack.yaml names an input that has no contract.",
+        "Every input in pack.yaml needs a contract in contracts/ declaring its schema.";
+    UPSTREAM_FAILED = "P006" "upstream-failed",
+        "The rule was not checked because a rule it reads failed.",
+        "Fix the upstream rule first; this rule is checked once its inputs plan.";
+    PLAN_ERROR = "Q000" "plan-error",
+        "DataFusion could not plan the rule.",
+        "The engine rejected the rule while resolving names and types. The message is the engine's.";
+    UNKNOWN_COLUMN = "Q001" "unknown-column",
+        "The rule refers to a column that is not in scope.",
+        "Check the spelling against the contract or upstream rule, and the table qualifier.";
+    UNKNOWN_TABLE = "Q002" "unknown-table",
+        "The rule reads a table that is neither a contract nor a rule.",
+        "Rules read contract tables (contracts/*.yaml) and other rules (by file stem).";
+    AMBIGUOUS_COLUMN = "Q003" "ambiguous-column",
+        "A column name matches columns of more than one table.",
+        "Qualify the column with its table name or alias.";
+    UNKNOWN_FUNCTION = "Q004" "unknown-function",
+        "The rule calls a function the engine does not have.",
+        "Check the spelling; rulec uses DataFusion's built-in functions.";
+    TYPE_MISMATCH = "Q005" "type-mismatch",
+        "Operand or argument types do not fit.",
+        "Cast one side explicitly (CAST(x AS type) or arrow_cast(x, 'Type')).";
+    UNSUPPORTED_SQL = "Q006" "unsupported-sql",
+        "The rule uses SQL the engine does not support.",
+        "Rewrite the construct; see the message for the engine's reason.";
+    INTERNAL_ERROR = "Q900" "internal-error",
+        "rulec failed while compiling the rule.",
+        "This is a bug in rulec or the engine, not in the rule. Please report it with the rule text.";
+    UNENCODABLE_PLAN = "E001" "unencodable-plan",
+        "The rule's plan cannot be encoded as Substrait faithfully.",
+        "Substrait is the artifact that runs; rulec refuses to emit a plan that would mean something different. Rewrite the construct named in the message.";
+    INPUT_MISSING = "R001" "input-missing",
+        "An input's data file or directory does not exist.",
+        "Check the path in pack.yaml `inputs`, or pass --data to point at another data directory.";
+    INPUT_SCHEMA_MISMATCH = "R002" "input-schema-mismatch",
+        "An input's data does not match its contract.",
+        "The data file's schema must have every contract column with the declared type.";
+    EXECUTION_FAILED = "R003" "execution-failed",
+        "The engine failed while computing a product.",
+        "The message is the engine's. Earlier products are kept.";
+    WRITE_FAILED = "R004" "write-failed",
+        "A product could not be written.",
+        "Check the output directory's permissions and free space. The previous product, if any, is kept.";
+    PRODUCT_SKIPPED = "R005" "product-skipped",
+        "A product was not built because a product it reads failed.",
+        "Fix the upstream failure first.";
+}
+
+/// Looks a code up by its code (`Q001`) or slug (`unknown-column`), case-insensitively.
+pub fn lookup(name: &str) -> Option<Code> {
+    ALL.iter()
+        .copied()
+        .find(|c| c.code.eq_ignore_ascii_case(name) || c.slug.eq_ignore_ascii_case(name))
+}

@@ -1,0 +1,90 @@
+//! `pack.yaml`.
+
+use rulec_diagnostics::{Diagnostic, Span, codes};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+pub const MANIFEST_FILE: &str = "pack.yaml";
+
+/// The contents of `pack.yaml`.
+#[derive(Debug, Clone)]
+pub struct PackManifest {
+    pub name: String,
+    /// The SQL dialect rules are written in (default `datafusion`).
+    pub dialect: String,
+    /// Input table → data path (a Parquet file or a directory of them), relative to the
+    /// pack root unless absolute.
+    pub inputs: BTreeMap<String, String>,
+    /// Default output directory for `run`, relative to the pack root (default `out`).
+    pub output: String,
+    /// Free-form options, kept for later stages.
+    pub options: BTreeMap<String, serde_yaml::Value>,
+    text: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawManifest {
+    name: Option<String>,
+    #[serde(default)]
+    dialect: Option<String>,
+    #[serde(default)]
+    inputs: BTreeMap<String, String>,
+    #[serde(default)]
+    output: Option<String>,
+    #[serde(default)]
+    options: BTreeMap<String, serde_yaml::Value>,
+}
+
+impl PackManifest {
+    pub fn parse(text: &str) -> Result<Self, Vec<Diagnostic>> {
+        let raw: RawManifest = serde_yaml::from_str(text).map_err(|err| {
+            let span = err.location().map(|l| {
+                Span::point(
+                    u32::try_from(l.line()).unwrap_or(u32::MAX),
+                    u32::try_from(l.column()).unwrap_or(u32::MAX),
+                )
+            });
+            let message = err.to_string();
+            let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+            vec![
+                Diagnostic::error(codes::MALFORMED_PACK, format!("invalid pack.yaml: {message}"))
+                    .in_file(MANIFEST_FILE)
+                    .at_opt(span),
+            ]
+        })?;
+        let name = match raw.name {
+            Some(n) if !n.trim().is_empty() => n,
+            _ => {
+                return Err(vec![
+                    Diagnostic::error(codes::MALFORMED_PACK, "pack.yaml has no `name`")
+                        .in_file(MANIFEST_FILE)
+                        .with_help("add `name: <pack name>`"),
+                ]);
+            }
+        };
+        Ok(PackManifest {
+            name,
+            dialect: raw.dialect.unwrap_or_else(|| "datafusion".to_owned()),
+            inputs: raw.inputs,
+            output: raw.output.unwrap_or_else(|| "out".to_owned()),
+            options: raw.options,
+            text: text.to_owned(),
+        })
+    }
+
+    /// Where input `table` is declared in pack.yaml.
+    pub fn input_span(&self, table: &str) -> Option<Span> {
+        for (i, line) in self.text.lines().enumerate() {
+            let trimmed = line.trim_start();
+            if trimmed.starts_with(table) && trimmed[table.len()..].trim_start().starts_with(':') {
+                let col = line.len() - trimmed.len() + 1;
+                let line_no = u32::try_from(i + 1).ok()?;
+                let col = u32::try_from(col).ok()?;
+                let width = u32::try_from(table.chars().count()).ok()?;
+                return Some(Span::new(line_no, col, line_no, col + width));
+            }
+        }
+        None
+    }
+}

@@ -1,0 +1,76 @@
+//! Rule text: parsing with sqlparser (which owns the spans), the one-query rule, and the
+//! table references a rule makes.
+//!
+//! Architecture invariant: this crate has no DataFusion. It uses sqlparser at the exact
+//! version DataFusion depends on, so the AST it returns is the one the planner consumes.
+
+mod statement;
+
+pub use sqlparser;
+pub use statement::{ParsedRule, TableRef, parse_rule};
+
+use rulec_diagnostics::Span;
+use sqlparser::dialect::{Dialect, GenericDialect};
+
+/// The SQL dialects a pack may declare in `pack.yaml` (`dialect:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqlDialect {
+    /// DataFusion's own dialect (sqlparser's generic dialect), the default.
+    DataFusion,
+}
+
+impl SqlDialect {
+    /// Names accepted in `pack.yaml`.
+    pub const NAMES: &'static [&'static str] = &["datafusion"];
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "datafusion" | "generic" => Some(SqlDialect::DataFusion),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SqlDialect::DataFusion => "datafusion",
+        }
+    }
+
+    pub fn parser_dialect(self) -> Box<dyn Dialect> {
+        match self {
+            SqlDialect::DataFusion => Box::new(GenericDialect {}),
+        }
+    }
+}
+
+/// Converts a sqlparser span (1-based, 0 = unknown) into a diagnostics span.
+pub fn to_span(span: sqlparser::tokenizer::Span) -> Option<Span> {
+    if span.start.line == 0 || span.start.column == 0 {
+        return None;
+    }
+    let clamp = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+    let (end_line, end_column) = if span.end.line == 0 {
+        (span.start.line, span.start.column + 1)
+    } else {
+        (span.end.line, span.end.column)
+    };
+    Some(Span::new(
+        clamp(span.start.line),
+        clamp(span.start.column),
+        clamp(end_line),
+        clamp(end_column),
+    ))
+}
+
+/// Normalizes an identifier as DataFusion does with identifier normalization on:
+/// unquoted identifiers are lowercased, quoted ones are kept as written.
+pub fn normalize_ident(ident: &sqlparser::ast::Ident) -> String {
+    if ident.quote_style.is_some() {
+        ident.value.clone()
+    } else {
+        ident.value.to_lowercase()
+    }
+}
+
+#[cfg(test)]
+mod tests;
