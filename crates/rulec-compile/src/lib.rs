@@ -1,1 +1,225 @@
-//! placeholder
+//! The pure compilation core: every rule of a pack is planned by DataFusion's SQL planner
+//! against its contracts and upstream rule schemas, run through the pinned canonical
+//! [`Pipeline`], and fingerprinted.
+//!
+//! Architecture invariant: no I/O and no data. This crate depends on DataFusion's planning
+//! crates only (no execution, no tokio, no Parquet).
+
+mod errors;
+mod fingerprint;
+mod pipeline;
+mod provider;
+
+pub use errors::{clean_message, did_you_mean, plan_error_diagnostic};
+pub use fingerprint::{FINGERPRINT_VERSION, encode_plan, fingerprint};
+pub use pipeline::{ENGINE, PINNED_DESCRIPTION_HASH, PIPELINE_NAME, PIPELINE_VERSION, Pipeline, planning_options};
+pub use provider::{Functions, RuleContext, SchemaTable};
+
+pub use datafusion_common;
+pub use datafusion_expr;
+pub use datafusion_sql;
+
+use arrow_schema::{Schema, SchemaRef};
+use datafusion_expr::{LogicalPlan, TableSource};
+use datafusion_sql::planner::{ParserOptions, SqlToRel};
+use rulec_diagnostics::{Diagnostic, codes};
+use rulec_pack::{Pack, Rule};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The result of compiling one rule.
+#[derive(Debug, Clone)]
+pub struct CompiledRule {
+    pub name: String,
+    pub file: String,
+    /// The plan as DataFusion's SQL planner produced it (before the pipeline).
+    pub initial_plan: Option<LogicalPlan>,
+    /// The canonical plan: the initial plan after the pinned pipeline.
+    pub plan: Option<LogicalPlan>,
+    /// The product's schema (unqualified field names).
+    pub output_schema: Option<SchemaRef>,
+    /// `sha256:<hex>` query fingerprint of the canonical plan.
+    pub fingerprint: Option<String>,
+    /// `sha256:<hex>` schema fingerprint of the output schema.
+    pub schema_fingerprint: Option<String>,
+    /// Findings about this rule from compilation (pack-load findings stay with the pack).
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl CompiledRule {
+    pub fn is_ok(&self) -> bool {
+        self.plan.is_some()
+    }
+}
+
+/// A compiled pack: one entry per rule, in dependency order.
+#[derive(Debug, Clone)]
+pub struct CompiledPack {
+    pub rules: Vec<CompiledRule>,
+}
+
+impl CompiledPack {
+    pub fn rule(&self, name: &str) -> Option<&CompiledRule> {
+        self.rules.iter().find(|r| r.name == name)
+    }
+}
+
+/// Compiles every rule of `pack`. Rules whose upstream failed are reported once as skipped.
+/// `pack_diagnostics` are the findings of loading (used to tell which rules failed to load).
+pub fn compile_pack(pack: &Pack) -> CompiledPack {
+    let pipeline = Pipeline::new();
+    let mut outputs: BTreeMap<String, SchemaRef> = BTreeMap::new();
+    let mut failed: BTreeMap<String, ()> = BTreeMap::new();
+    let mut rules = Vec::with_capacity(pack.rules.len());
+    for rule in &pack.rules {
+        let compiled = compile_rule(pack, rule, &pipeline, &outputs, &failed);
+        match &compiled.output_schema {
+            Some(schema) if compiled.plan.is_some() => {
+                outputs.insert(rule.name.clone(), Arc::clone(schema));
+            }
+            _ => {
+                failed.insert(rule.name.clone(), ());
+            }
+        }
+        rules.push(compiled);
+    }
+    CompiledPack { rules }
+}
+
+fn empty(rule: &Rule) -> CompiledRule {
+    CompiledRule {
+        name: rule.name.clone(),
+        file: rule.file.clone(),
+        initial_plan: None,
+        plan: None,
+        output_schema: None,
+        fingerprint: None,
+        schema_fingerprint: None,
+        diagnostics: Vec::new(),
+    }
+}
+
+fn compile_rule(
+    pack: &Pack,
+    rule: &Rule,
+    pipeline: &Pipeline,
+    outputs: &BTreeMap<String, SchemaRef>,
+    failed: &BTreeMap<String, ()>,
+) -> CompiledRule {
+    let mut result = empty(rule);
+    let Some(parsed) = &rule.parsed else {
+        return result; // The parse error is already a pack diagnostic.
+    };
+    if rule.in_cycle {
+        return result; // The cycle is already a pack diagnostic.
+    }
+    let failed_upstream: Vec<&String> = rule
+        .upstream_rules
+        .iter()
+        .filter(|u| failed.contains_key(*u))
+        .collect();
+    if !failed_upstream.is_empty() {
+        let names: Vec<String> = failed_upstream.iter().map(|u| format!("`{u}`")).collect();
+        let span = parsed
+            .table_refs
+            .iter()
+            .find(|r| failed.contains_key(&r.name))
+            .and_then(|r| r.span);
+        result.diagnostics.push(
+            Diagnostic::warning(
+                codes::UPSTREAM_FAILED,
+                format!(
+                    "not checked: it reads {} which failed to compile",
+                    names.join(", ")
+                ),
+            )
+            .in_file(rule.file.clone())
+            .at_opt(span),
+        );
+        return result;
+    }
+
+    // Tables the rule may read: every contract and every compiled rule except itself.
+    let mut tables: BTreeMap<String, Arc<dyn TableSource>> = BTreeMap::new();
+    for (name, contract) in &pack.contracts {
+        tables.insert(name.clone(), Arc::new(SchemaTable::new(Arc::clone(&contract.schema))));
+    }
+    for (name, schema) in outputs {
+        if name != &rule.name {
+            tables.insert(name.clone(), Arc::new(SchemaTable::new(Arc::clone(schema))));
+        }
+    }
+    for table_ref in &parsed.table_refs {
+        if !tables.contains_key(&table_ref.name) {
+            let known: Vec<&str> = pack
+                .contracts
+                .keys()
+                .chain(pack.rules.iter().map(|r| &r.name))
+                .filter(|n| *n != &rule.name)
+                .map(String::as_str)
+                .collect();
+            let mut d = Diagnostic::error(
+                codes::UNKNOWN_TABLE,
+                if table_ref.name == rule.name {
+                    format!("rule `{}` reads itself", rule.name)
+                } else {
+                    format!("table `{}` is neither an input contract nor a rule", table_ref.written)
+                },
+            )
+            .in_file(rule.file.clone())
+            .at_opt(table_ref.span);
+            if let Some(candidate) = did_you_mean(&table_ref.name, known) {
+                d = d.with_help(format!("did you mean `{candidate}`?"));
+            }
+            result.diagnostics.push(d);
+        }
+    }
+    if !result.diagnostics.is_empty() {
+        return result;
+    }
+
+    let context = RuleContext {
+        tables,
+        options: pipeline.options(),
+        functions: Functions::get(),
+    };
+    let planner = SqlToRel::new_with_options(&context, ParserOptions::from(&pipeline.options().sql_parser));
+    let initial = match planner.sql_statement_to_plan(parsed.statement.clone()) {
+        Ok(plan) => plan,
+        Err(err) => {
+            result.diagnostics.push(plan_error_diagnostic(&rule.file, &err));
+            return result;
+        }
+    };
+    let canonical = match pipeline.run(initial.clone(), |_, _| {}) {
+        Ok(plan) => plan,
+        Err(err) => {
+            let mut d = plan_error_diagnostic(&rule.file, &err);
+            if d.code == codes::PLAN_ERROR {
+                d.code = codes::INTERNAL_ERROR;
+            }
+            result.diagnostics.push(d);
+            return result;
+        }
+    };
+    let output_schema: SchemaRef = Arc::new(Schema::new(
+        canonical
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect::<Vec<_>>(),
+    ));
+    result.fingerprint = Some(fingerprint(pipeline, &canonical));
+    result.schema_fingerprint = Some(rulec_contract::schema_fingerprint(
+        &output_schema,
+        &BTreeMap::new(),
+    ));
+    result.output_schema = Some(output_schema);
+    result.initial_plan = Some(initial);
+    result.plan = Some(canonical);
+    result
+}
+
+#[cfg(test)]
+mod tests;

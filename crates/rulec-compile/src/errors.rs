@@ -1,0 +1,118 @@
+//! DataFusion errors as rulec diagnostics: a code, the engine's message, and a span where
+//! the engine gives one.
+
+use datafusion_common::{DataFusionError, SchemaError};
+use rulec_diagnostics::{Code, Diagnostic, Span, codes};
+
+/// Converts a planning error into a diagnostic for `file`.
+pub fn plan_error_diagnostic(file: &str, err: &DataFusionError) -> Diagnostic {
+    let root = err.find_root();
+    let code = classify(root);
+    let (message, span, notes) = match err.diagnostic() {
+        Some(d) => (
+            d.message.clone(),
+            d.span.and_then(to_span),
+            d.notes
+                .iter()
+                .map(|n| n.message.clone())
+                .chain(d.helps.iter().map(|h| h.message.clone()))
+                .collect::<Vec<_>>(),
+        ),
+        None => (clean_message(root), None, Vec::new()),
+    };
+    let mut diagnostic = Diagnostic::error(code, message).in_file(file).at_opt(span);
+    for note in notes {
+        diagnostic = diagnostic.with_note(note);
+    }
+    diagnostic
+}
+
+fn classify(err: &DataFusionError) -> Code {
+    match err {
+        DataFusionError::SchemaError(e, _) => match e.as_ref() {
+            SchemaError::FieldNotFound { .. } => codes::UNKNOWN_COLUMN,
+            SchemaError::AmbiguousReference { .. } => codes::AMBIGUOUS_COLUMN,
+            _ => codes::PLAN_ERROR,
+        },
+        DataFusionError::NotImplemented(_) => codes::UNSUPPORTED_SQL,
+        DataFusionError::Internal(_) => codes::INTERNAL_ERROR,
+        DataFusionError::Plan(m) => {
+            if m.contains("not found") && m.starts_with("table") {
+                codes::UNKNOWN_TABLE
+            } else if m.starts_with("Invalid function") {
+                codes::UNKNOWN_FUNCTION
+            } else if m.contains("coerc") || m.contains("Cannot infer common") {
+                codes::TYPE_MISMATCH
+            } else {
+                codes::PLAN_ERROR
+            }
+        }
+        _ => {
+            let m = err.to_string();
+            if m.contains("coerc") || m.contains("does not support") && m.contains("type") {
+                codes::TYPE_MISMATCH
+            } else {
+                codes::PLAN_ERROR
+            }
+        }
+    }
+}
+
+/// The engine's message without its error-kind prefix and backtrace.
+pub fn clean_message(err: &DataFusionError) -> String {
+    let text = err.strip_backtrace();
+    for prefix in [
+        "Error during planning: ",
+        "Schema error: ",
+        "This feature is not implemented: ",
+        "Internal error: ",
+        "Optimizer rule",
+    ] {
+        if let Some(rest) = text.strip_prefix(prefix) {
+            if prefix == "Optimizer rule" {
+                return text;
+            }
+            return rest.to_owned();
+        }
+    }
+    text
+}
+
+fn to_span(span: datafusion_common::Span) -> Option<Span> {
+    let clamp = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+    if span.start.line == 0 {
+        return None;
+    }
+    Some(Span::new(
+        clamp(span.start.line),
+        clamp(span.start.column),
+        clamp(span.end.line.max(span.start.line)),
+        clamp(span.end.column.max(span.start.column + 1)),
+    ))
+}
+
+/// The closest candidate within a small edit distance, for "did you mean" help.
+pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let name_lower = name.to_lowercase();
+    let limit = (name.chars().count() / 3).max(1);
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(&name_lower, &c.to_lowercase()), c))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}

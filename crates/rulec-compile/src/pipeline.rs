@@ -1,0 +1,198 @@
+//! The canonical pipeline: a named, versioned, explicit list of DataFusion analyzer and
+//! optimizer rules with pinned options.
+//!
+//! The pipeline's description (every rule name in order and every option that influences
+//! planning) is hashed into every query fingerprint. Changing the list or an option is a
+//! deliberate act: bump [`PIPELINE_VERSION`] and re-pin [`PINNED_DESCRIPTION_HASH`] (a test
+//! fails until both are done).
+
+use datafusion_common::Result;
+use datafusion_common::config::ConfigOptions;
+use datafusion_expr::LogicalPlan;
+use datafusion_optimizer::analyzer::resolve_grouping_function::ResolveGroupingFunction;
+use datafusion_optimizer::analyzer::type_coercion::TypeCoercion;
+use datafusion_optimizer::common_subexpr_eliminate::CommonSubexprEliminate;
+use datafusion_optimizer::decorrelate_lateral_join::DecorrelateLateralJoin;
+use datafusion_optimizer::decorrelate_predicate_subquery::DecorrelatePredicateSubquery;
+use datafusion_optimizer::eliminate_cross_join::EliminateCrossJoin;
+use datafusion_optimizer::eliminate_duplicated_expr::EliminateDuplicatedExpr;
+use datafusion_optimizer::eliminate_filter::EliminateFilter;
+use datafusion_optimizer::eliminate_group_by_constant::EliminateGroupByConstant;
+use datafusion_optimizer::eliminate_join::EliminateJoin;
+use datafusion_optimizer::eliminate_limit::EliminateLimit;
+use datafusion_optimizer::eliminate_outer_join::EliminateOuterJoin;
+use datafusion_optimizer::extract_equijoin_predicate::ExtractEquijoinPredicate;
+use datafusion_optimizer::extract_leaf_expressions::{
+    ExtractLeafExpressions, PushDownLeafProjections,
+};
+use datafusion_optimizer::filter_null_join_keys::FilterNullJoinKeys;
+use datafusion_optimizer::optimize_projections::OptimizeProjections;
+use datafusion_optimizer::optimize_unions::OptimizeUnions;
+use datafusion_optimizer::propagate_empty_relation::PropagateEmptyRelation;
+use datafusion_optimizer::push_down_filter::PushDownFilter;
+use datafusion_optimizer::push_down_limit::PushDownLimit;
+use datafusion_optimizer::replace_distinct_aggregate::ReplaceDistinctWithAggregate;
+use datafusion_optimizer::rewrite_set_comparison::RewriteSetComparison;
+use datafusion_optimizer::scalar_subquery_to_join::ScalarSubqueryToJoin;
+use datafusion_optimizer::simplify_expressions::SimplifyExpressions;
+use datafusion_optimizer::single_distinct_to_groupby::SingleDistinctToGroupBy;
+use datafusion_optimizer::unions_to_filter::UnionsToFilter;
+use datafusion_optimizer::{
+    Analyzer, AnalyzerRule, Optimizer, OptimizerContext, OptimizerRule,
+};
+use std::sync::Arc;
+
+/// The pipeline's name.
+pub const PIPELINE_NAME: &str = "rulec-canonical";
+/// The pipeline's version: bump it whenever [`Pipeline::description`] changes.
+pub const PIPELINE_VERSION: u32 = 1;
+/// The DataFusion release whose rules make up the pipeline (rule behaviour is versioned
+/// with the engine, so the engine version is part of the description).
+pub const ENGINE: &str = "datafusion 55.2";
+/// sha256 of the description of pipeline version [`PIPELINE_VERSION`].
+pub const PINNED_DESCRIPTION_HASH: &str =
+    "sha256:923aaa9153f11f186962eaae34a94fb7f5face59b2ac615f0f7a7964144c9a83";
+
+/// The options rulec plans with. Everything not set here is DataFusion's default, and the
+/// planning-relevant part of it is recorded in the pipeline description.
+pub fn planning_options() -> ConfigOptions {
+    let mut options = ConfigOptions::default();
+    // Spans make DataFusion's diagnostics point at rule text.
+    options.sql_parser.collect_spans = true;
+    options.sql_parser.enable_ident_normalization = true;
+    // A contract's `utf8` is Arrow Utf8 at every nesting level, in planning and at run time
+    // (see ARCHITECTURE.md, "String types"), so CAST(x AS VARCHAR) must be Utf8 too.
+    options.sql_parser.map_string_types_to_utf8view = false;
+    options.execution.parquet.schema_force_view_types = false;
+    // A rule that fails must fail the compilation: a silently skipped rule would change
+    // plans, and so fingerprints, without anyone noticing.
+    options.optimizer.skip_failed_rules = false;
+    options.optimizer.max_passes = 3;
+    options.optimizer.filter_null_join_keys = false;
+    options
+}
+
+/// The pinned pipeline.
+pub struct Pipeline {
+    options: Arc<ConfigOptions>,
+    analyzer: Analyzer,
+    optimizer: Optimizer,
+}
+
+impl Default for Pipeline {
+    fn default() -> Self {
+        Pipeline::new()
+    }
+}
+
+impl Pipeline {
+    pub fn new() -> Self {
+        let analyzer_rules: Vec<Arc<dyn AnalyzerRule + Send + Sync>> = vec![
+            Arc::new(ResolveGroupingFunction::new()),
+            Arc::new(TypeCoercion::new()),
+        ];
+        // DataFusion 55.2's default optimizer rules, in its order, written out so that an
+        // engine upgrade cannot change the pipeline behind the fingerprint's back.
+        let optimizer_rules: Vec<Arc<dyn OptimizerRule + Send + Sync>> = vec![
+            Arc::new(RewriteSetComparison::new()),
+            Arc::new(OptimizeUnions::new()),
+            Arc::new(UnionsToFilter::new()),
+            Arc::new(SimplifyExpressions::new()),
+            Arc::new(ReplaceDistinctWithAggregate::new()),
+            Arc::new(EliminateJoin::new()),
+            Arc::new(DecorrelatePredicateSubquery::new()),
+            Arc::new(ScalarSubqueryToJoin::new()),
+            Arc::new(DecorrelateLateralJoin::new()),
+            Arc::new(ExtractEquijoinPredicate::new()),
+            Arc::new(EliminateDuplicatedExpr::new()),
+            Arc::new(EliminateFilter::new()),
+            Arc::new(EliminateCrossJoin::new()),
+            Arc::new(EliminateLimit::new()),
+            Arc::new(PropagateEmptyRelation::new()),
+            Arc::new(FilterNullJoinKeys::default()),
+            Arc::new(EliminateOuterJoin::new()),
+            Arc::new(PushDownLimit::new()),
+            Arc::new(PushDownFilter::new()),
+            Arc::new(SingleDistinctToGroupBy::new()),
+            Arc::new(EliminateGroupByConstant::new()),
+            Arc::new(CommonSubexprEliminate::new()),
+            Arc::new(ExtractLeafExpressions::new()),
+            Arc::new(PushDownLeafProjections::new()),
+            Arc::new(OptimizeProjections::new()),
+        ];
+        Pipeline {
+            options: Arc::new(planning_options()),
+            analyzer: Analyzer::with_rules(analyzer_rules),
+            optimizer: Optimizer::with_rules(optimizer_rules),
+        }
+    }
+
+    pub fn options(&self) -> &ConfigOptions {
+        &self.options
+    }
+
+    /// The names of the passes, in order: analyzer passes, then optimizer passes.
+    pub fn pass_names(&self) -> Vec<String> {
+        self.analyzer
+            .rules
+            .iter()
+            .map(|r| format!("analyzer/{}", r.name()))
+            .chain(
+                self.optimizer
+                    .rules
+                    .iter()
+                    .map(|r| format!("optimizer/{}", r.name())),
+            )
+            .collect()
+    }
+
+    /// The pipeline's description, one line per fact: name and version, engine, passes in
+    /// order, and every `sql_parser` and `optimizer` option with its value (sorted).
+    pub fn description(&self) -> Vec<String> {
+        let mut lines = vec![
+            format!("pipeline {PIPELINE_NAME} v{PIPELINE_VERSION}"),
+            format!("engine {ENGINE}"),
+        ];
+        lines.extend(self.pass_names().into_iter().map(|p| format!("pass {p}")));
+        let mut entries: Vec<(String, String)> = self
+            .options
+            .entries()
+            .into_iter()
+            .filter(|e| {
+                e.key.starts_with("datafusion.sql_parser.")
+                    || e.key.starts_with("datafusion.optimizer.")
+                    || e.key == "datafusion.execution.parquet.schema_force_view_types"
+            })
+            .map(|e| (e.key, e.value.unwrap_or_else(|| "<unset>".to_owned())))
+            .collect();
+        entries.sort();
+        lines.extend(entries.into_iter().map(|(k, v)| format!("option {k}={v}")));
+        lines
+    }
+
+    /// sha256 of [`Pipeline::description`].
+    pub fn description_hash(&self) -> String {
+        rulec_contract::sha256_hex(self.description().join("\n").as_bytes())
+    }
+
+    /// Runs the analyzer, then the optimizer. `observer` sees the plan after every pass,
+    /// with the pass's name.
+    pub fn run(
+        &self,
+        plan: LogicalPlan,
+        mut observer: impl FnMut(&str, &LogicalPlan),
+    ) -> Result<LogicalPlan> {
+        let analyzed = self
+            .analyzer
+            .execute_and_check(plan, &self.options, |p, rule| {
+                observer(&format!("analyzer/{}", rule.name()), p);
+            })?;
+        // No query start time: `now()` and friends are not folded into plans, which must
+        // not depend on when they were compiled.
+        let context = OptimizerContext::new_with_config_options(Arc::clone(&self.options))
+            .without_query_execution_start_time();
+        self.optimizer.optimize(analyzed, &context, |p, rule| {
+            observer(&format!("optimizer/{}", rule.name()), p);
+        })
+    }
+}

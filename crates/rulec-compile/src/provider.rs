@@ -1,0 +1,181 @@
+//! The context DataFusion's SQL planner resolves names against: contract tables, upstream
+//! rule outputs and the built-in function registry. No data is involved.
+
+use arrow_schema::SchemaRef;
+use datafusion_common::config::ConfigOptions;
+use datafusion_common::{Result, TableReference, plan_err};
+use datafusion_expr::planner::{ContextProvider, ExprPlanner};
+use datafusion_expr::{AggregateUDF, HigherOrderUDF, ScalarUDF, TableSource, WindowUDF};
+use std::collections::BTreeMap;
+use std::sync::{Arc, LazyLock};
+
+/// A table known only by its schema.
+#[derive(Debug)]
+pub struct SchemaTable {
+    schema: SchemaRef,
+}
+
+impl SchemaTable {
+    pub fn new(schema: SchemaRef) -> Self {
+        SchemaTable { schema }
+    }
+}
+
+impl TableSource for SchemaTable {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+}
+
+/// The built-in functions: the same registry DataFusion's default session has, so that what
+/// `check` accepts is what `run` executes.
+pub struct Functions {
+    pub scalar: BTreeMap<String, Arc<ScalarUDF>>,
+    pub higher_order: BTreeMap<String, Arc<HigherOrderUDF>>,
+    pub aggregate: BTreeMap<String, Arc<AggregateUDF>>,
+    pub window: BTreeMap<String, Arc<WindowUDF>>,
+    pub expr_planners: Vec<Arc<dyn ExprPlanner>>,
+}
+
+impl Functions {
+    fn build() -> Self {
+        let mut scalar = BTreeMap::new();
+        for f in datafusion_functions::all_default_functions()
+            .into_iter()
+            .chain(datafusion_functions_nested::all_default_nested_functions())
+        {
+            for alias in f.aliases() {
+                scalar.insert(alias.clone(), Arc::clone(&f));
+            }
+            scalar.insert(f.name().to_owned(), f);
+        }
+        let mut higher_order = BTreeMap::new();
+        for f in datafusion_functions_nested::all_default_higher_order_functions() {
+            for alias in f.aliases() {
+                higher_order.insert(alias.clone(), Arc::clone(&f));
+            }
+            higher_order.insert(f.name().to_owned(), f);
+        }
+        let mut aggregate = BTreeMap::new();
+        for f in datafusion_functions_aggregate::all_default_aggregate_functions() {
+            for alias in f.aliases() {
+                aggregate.insert(alias.clone(), Arc::clone(&f));
+            }
+            aggregate.insert(f.name().to_owned(), f);
+        }
+        let mut window = BTreeMap::new();
+        for f in datafusion_functions_window::all_default_window_functions() {
+            for alias in f.aliases() {
+                window.insert(alias.clone(), Arc::clone(&f));
+            }
+            window.insert(f.name().to_owned(), f);
+        }
+        // The same planners, in the same order, as DataFusion's default session.
+        let expr_planners: Vec<Arc<dyn ExprPlanner>> = vec![
+            Arc::new(datafusion_functions::core::planner::CoreFunctionPlanner::default()),
+            Arc::new(datafusion_functions_nested::planner::NestedFunctionPlanner),
+            Arc::new(datafusion_functions_nested::planner::FieldAccessPlanner),
+            Arc::new(datafusion_functions::datetime::planner::DatetimeFunctionPlanner),
+            Arc::new(datafusion_functions::unicode::planner::UnicodeFunctionPlanner),
+            Arc::new(datafusion_functions_aggregate::planner::AggregateFunctionPlanner),
+            Arc::new(datafusion_functions_window::planner::WindowFunctionPlanner),
+        ];
+        Functions {
+            scalar,
+            higher_order,
+            aggregate,
+            window,
+            expr_planners,
+        }
+    }
+
+    /// The process-wide registry (it holds no state that could change).
+    pub fn get() -> &'static Functions {
+        static FUNCTIONS: LazyLock<Functions> = LazyLock::new(Functions::build);
+        &FUNCTIONS
+    }
+
+    /// Every function name (scalar, aggregate, window, higher-order), sorted.
+    pub fn all_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .scalar
+            .keys()
+            .chain(self.aggregate.keys())
+            .chain(self.window.keys())
+            .chain(self.higher_order.keys())
+            .map(String::as_str)
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+}
+
+/// Tables visible to one rule, plus the options and functions.
+pub struct RuleContext<'a> {
+    pub tables: BTreeMap<String, Arc<dyn TableSource>>,
+    pub options: &'a ConfigOptions,
+    pub functions: &'static Functions,
+}
+
+impl ContextProvider for RuleContext<'_> {
+    fn get_table_source(&self, name: TableReference) -> Result<Arc<dyn TableSource>> {
+        let qualified_ok = match (name.catalog(), name.schema()) {
+            (None, None) => true,
+            (None, Some(schema)) => schema == self.options.catalog.default_schema,
+            (Some(catalog), Some(schema)) => {
+                catalog == self.options.catalog.default_catalog
+                    && schema == self.options.catalog.default_schema
+            }
+            (Some(_), None) => false,
+        };
+        match self.tables.get(name.table()) {
+            Some(table) if qualified_ok => Ok(Arc::clone(table)),
+            _ => plan_err!("table '{name}' not found"),
+        }
+    }
+
+    fn get_expr_planners(&self) -> &[Arc<dyn ExprPlanner>] {
+        &self.functions.expr_planners
+    }
+
+    fn get_function_meta(&self, name: &str) -> Option<Arc<ScalarUDF>> {
+        self.functions.scalar.get(name).cloned()
+    }
+
+    fn get_higher_order_meta(&self, name: &str) -> Option<Arc<HigherOrderUDF>> {
+        self.functions.higher_order.get(name).cloned()
+    }
+
+    fn get_aggregate_meta(&self, name: &str) -> Option<Arc<AggregateUDF>> {
+        self.functions.aggregate.get(name).cloned()
+    }
+
+    fn get_window_meta(&self, name: &str) -> Option<Arc<WindowUDF>> {
+        self.functions.window.get(name).cloned()
+    }
+
+    fn get_variable_type(&self, _variable_names: &[String]) -> Option<arrow_schema::DataType> {
+        None
+    }
+
+    fn options(&self) -> &ConfigOptions {
+        self.options
+    }
+
+    fn udf_names(&self) -> Vec<String> {
+        self.functions.scalar.keys().cloned().collect()
+    }
+
+    fn higher_order_function_names(&self) -> Vec<String> {
+        self.functions.higher_order.keys().cloned().collect()
+    }
+
+    fn udaf_names(&self) -> Vec<String> {
+        self.functions.aggregate.keys().cloned().collect()
+    }
+
+    fn udwf_names(&self) -> Vec<String> {
+        self.functions.window.keys().cloned().collect()
+    }
+}

@@ -1,0 +1,87 @@
+use crate::{Pipeline, PINNED_DESCRIPTION_HASH, PIPELINE_VERSION, compile_pack};
+use rulec_diagnostics::codes;
+use rulec_pack::{PackFiles, load_pack};
+
+fn compile(rules: &[(&str, &str)]) -> crate::CompiledPack {
+    let mut files = vec![
+        ("pack.yaml".to_owned(), b"name: t\ninputs:\n  src: data/src.parquet\n".to_vec()),
+        (
+            "contracts/src.yaml".to_owned(),
+            b"table: src\ncolumns:\n  - {name: id, type: int64}\n  - {name: name, type: utf8}\n  - {name: items, type: \"list<struct<k: utf8, v: int32>>\"}\n".to_vec(),
+        ),
+    ];
+    files.extend(rules.iter().map(|(p, t)| ((*p).to_owned(), t.as_bytes().to_vec())));
+    let (pack, diags) = load_pack(&PackFiles::from_memory("mem", files));
+    assert!(diags.is_empty(), "{diags:?}");
+    compile_pack(&pack.expect("pack"))
+}
+
+#[test]
+fn the_pipeline_is_pinned() {
+    let pipeline = Pipeline::new();
+    assert_eq!(
+        pipeline.description_hash(),
+        PINNED_DESCRIPTION_HASH,
+        "the canonical pipeline changed: bump PIPELINE_VERSION (now {PIPELINE_VERSION}) and re-pin PINNED_DESCRIPTION_HASH. Description:\n{}",
+        pipeline.description().join("\n")
+    );
+}
+
+#[test]
+fn rules_plan_against_contracts_and_upstream_rules() {
+    let pack = compile(&[
+        ("a.sql", "SELECT id, upper(name) AS name FROM src WHERE id > 1"),
+        ("b.sql", "SELECT name, count(*) AS n FROM a GROUP BY name"),
+    ]);
+    let b = pack.rule("b").expect("b");
+    assert!(b.diagnostics.is_empty(), "{:?}", b.diagnostics);
+    let schema = b.output_schema.as_ref().expect("schema");
+    let fields: Vec<_> = schema.fields().iter().map(|f| (f.name().as_str(), f.data_type().to_string())).collect();
+    assert_eq!(fields, [("name", "Utf8".to_owned()), ("n", "Int64".to_owned())]);
+    assert!(b.fingerprint.as_deref().is_some_and(|f| f.starts_with("sha256:")));
+}
+
+#[test]
+fn fingerprints_are_stable_and_sensitive() {
+    let one = compile(&[("a.sql", "SELECT id FROM src WHERE id > 1")]);
+    let same = compile(&[("a.sql", "select  id\nfrom SRC -- comment\nwhere id > 1")]);
+    let other = compile(&[("a.sql", "SELECT id FROM src WHERE id > 2")]);
+    let fp = |p: &crate::CompiledPack| p.rule("a").and_then(|r| r.fingerprint.clone()).expect("fp");
+    assert_eq!(fp(&one), fp(&same));
+    assert_ne!(fp(&one), fp(&other));
+}
+
+#[test]
+fn now_is_not_folded() {
+    let pack = compile(&[("a.sql", "SELECT id, now() AS t FROM src")]);
+    let plan = pack.rule("a").and_then(|r| r.plan.as_ref()).expect("plan");
+    assert!(plan.display_indent().to_string().contains("now()"), "{}", plan.display_indent());
+}
+
+#[test]
+fn planning_errors_have_codes_and_spans() {
+    let pack = compile(&[
+        ("a.sql", "SELECT idd FROM src"),
+        ("b.sql", "SELECT * FROM a"),
+        ("c.sql", "SELECT * FROM srcc"),
+    ]);
+    let a = &pack.rule("a").expect("a").diagnostics[0];
+    assert_eq!(a.code, codes::UNKNOWN_COLUMN);
+    assert_eq!(a.span.map(|s| (s.start.line, s.start.column)), Some((1, 8)));
+    let b = &pack.rule("b").expect("b").diagnostics[0];
+    assert_eq!(b.code, codes::UPSTREAM_FAILED);
+    let c = &pack.rule("c").expect("c").diagnostics[0];
+    assert_eq!(c.code, codes::UNKNOWN_TABLE);
+    assert_eq!(c.help.as_deref(), Some("did you mean `src`?"));
+}
+
+#[test]
+fn unnest_rules_plan() {
+    let pack = compile(&[(
+        "a.sql",
+        "SELECT id, item.k AS k FROM (SELECT id, unnest(items) AS item FROM src)",
+    )]);
+    let a = pack.rule("a").expect("a");
+    assert!(a.diagnostics.is_empty(), "{:?}", a.diagnostics);
+    assert!(a.plan.as_ref().expect("plan").display_indent().to_string().contains("Unnest"));
+}
