@@ -1,1 +1,69 @@
-//! placeholder
+//! Substrait: the artifact that runs.
+//!
+//! [`to_substrait`] encodes a canonical plan with DataFusion's producer plus rulec's
+//! extensions, refusing plans it cannot encode faithfully ([`faithful`]); [`from_substrait`]
+//! turns a Substrait plan back into a DataFusion plan with the matching consumer.
+//!
+//! The rulec Unnest extension: DataFusion 55.2's producer has no encoding for
+//! `LogicalPlan::Unnest`, so rulec writes it as an `ExtensionSingleRel` whose `detail` is a
+//! protobuf `Any` with type URL [`unnest::UNNEST_TYPE_URL`] and a versioned JSON payload
+//! ([`unnest::UnnestPayload`]). Columns are recorded by position in the input, because
+//! Substrait keeps no names inside a plan.
+
+mod consume;
+mod faithful;
+mod produce;
+mod text;
+pub mod unnest;
+
+pub use consume::{RulecConsumer, from_substrait};
+pub use faithful::check_encodable;
+pub use produce::{RulecProducer, to_substrait};
+pub use text::{plan_to_json, plan_to_text};
+
+pub use datafusion_substrait::substrait;
+
+use prost::Message;
+use substrait::proto::Plan;
+
+/// Errors of this crate. Planning errors carry the engine's message.
+#[derive(Debug)]
+pub enum SubstraitError {
+    /// The plan holds something rulec will not encode (it would run differently).
+    Unencodable(String),
+    /// The bytes are not a Substrait plan, or the plan is not one rulec can consume.
+    Invalid(String),
+    /// The engine failed.
+    Engine(datafusion::error::DataFusionError),
+}
+
+impl std::fmt::Display for SubstraitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SubstraitError::Unencodable(m) => write!(f, "cannot encode as Substrait: {m}"),
+            SubstraitError::Invalid(m) => write!(f, "invalid Substrait plan: {m}"),
+            SubstraitError::Engine(e) => write!(f, "{}", rulec_compile::clean_message(e)),
+        }
+    }
+}
+
+impl std::error::Error for SubstraitError {}
+
+impl From<datafusion::error::DataFusionError> for SubstraitError {
+    fn from(e: datafusion::error::DataFusionError) -> Self {
+        SubstraitError::Engine(e)
+    }
+}
+
+/// The protobuf bytes of a plan.
+pub fn encode(plan: &Plan) -> Vec<u8> {
+    plan.encode_to_vec()
+}
+
+/// Reads protobuf bytes as a plan.
+pub fn decode(bytes: &[u8]) -> Result<Plan, SubstraitError> {
+    Plan::decode(bytes).map_err(|e| SubstraitError::Invalid(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests;
