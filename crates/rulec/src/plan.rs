@@ -1,0 +1,135 @@
+//! `rulec plan`.
+
+use crate::project::Project;
+use crate::{PlanFormat, Show};
+use anyhow::{Context as _, bail};
+use datafusion_sql_unparser::plan_to_sql;
+use serde_json::{Value, json};
+use std::io::Write as _;
+use std::path::Path;
+use std::process::ExitCode;
+
+mod datafusion_sql_unparser {
+    pub use rulec_compile::datafusion_sql::unparser::plan_to_sql;
+}
+
+/// Canonical SQL for people, or why it cannot be printed.
+fn canonical_sql(plan: &rulec_compile::datafusion_expr::LogicalPlan) -> Result<String, String> {
+    plan_to_sql(plan)
+        .map(|statement| statement.to_string())
+        .map_err(|e| rulec_compile::clean_message(&e))
+}
+
+pub fn run(
+    root: &Path,
+    rule: Option<&str>,
+    format: PlanFormat,
+    show: Show,
+    output: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    let project = Project::load(root)?;
+    let (Some(pack), Some(compiled)) = (&project.pack, &project.compiled) else {
+        eprint!("{}", project.render(&project.all_diagnostics()));
+        return Ok(ExitCode::from(1));
+    };
+    let names: Vec<String> = match rule {
+        Some(name) => {
+            if pack.rule(name).is_none() {
+                let known: Vec<&str> = pack.rules.iter().map(|r| r.name.as_str()).collect();
+                let hint = rulec_compile::did_you_mean(name, known.iter().copied())
+                    .map(|c| format!(" (did you mean `{c}`?)"))
+                    .unwrap_or_default();
+                eprintln!("rulec: no rule `{name}` in pack `{}`{hint}", pack.manifest.name);
+                return Ok(ExitCode::from(2));
+            }
+            vec![name.to_owned()]
+        }
+        None => pack.rules.iter().map(|r| r.name.clone()).collect(),
+    };
+    if format == PlanFormat::Binary && names.len() != 1 {
+        bail!("--format binary writes one plan: name the rule");
+    }
+
+    let mut failed = false;
+    let mut json_rules = Vec::new();
+    let mut stdout = std::io::stdout().lock();
+    for name in &names {
+        let c = compiled.rule(name).context("compiled rule")?;
+        let Some(plan) = &c.plan else {
+            let diags: Vec<_> = project
+                .all_diagnostics()
+                .into_iter()
+                .filter(|d| d.file.as_deref() == Some(c.file.as_str()))
+                .collect();
+            eprint!("{}", project.render(&diags));
+            eprintln!("rulec: rule `{name}` does not compile");
+            failed = true;
+            continue;
+        };
+        let substrait = rulec_substrait::to_substrait(plan);
+        match format {
+            PlanFormat::Binary => {
+                let substrait = substrait.map_err(|e| anyhow::anyhow!("rule `{name}`: {e}"))?;
+                let bytes = rulec_substrait::encode(&substrait);
+                match output {
+                    Some(path) => std::fs::write(path, &bytes)
+                        .with_context(|| format!("cannot write `{}`", path.display()))?,
+                    None => {
+                        if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+                            bail!("refusing to write binary Substrait to a terminal: use --output FILE or redirect");
+                        }
+                        stdout.write_all(&bytes)?;
+                    }
+                }
+            }
+            PlanFormat::Text => {
+                writeln!(stdout, "=== rule {name}")?;
+                writeln!(stdout, "fingerprint: {}", c.fingerprint.as_deref().unwrap_or("-"))?;
+                if matches!(show, Show::Sql | Show::All) {
+                    writeln!(stdout, "\n--- canonical SQL")?;
+                    match canonical_sql(plan) {
+                        Ok(sql) => writeln!(stdout, "{sql}")?,
+                        Err(why) => writeln!(stdout, "(cannot be printed as SQL: {why})")?,
+                    }
+                }
+                if matches!(show, Show::Logical | Show::All) {
+                    writeln!(stdout, "\n--- optimized logical plan")?;
+                    writeln!(stdout, "{}", plan.display_indent_schema())?;
+                }
+                if matches!(show, Show::Substrait | Show::All) {
+                    writeln!(stdout, "\n--- substrait")?;
+                    match &substrait {
+                        Ok(s) => write!(stdout, "{}", rulec_substrait::plan_to_text(s))?,
+                        Err(e) => {
+                            writeln!(stdout, "({e})")?;
+                            failed = true;
+                        }
+                    }
+                }
+                writeln!(stdout)?;
+            }
+            PlanFormat::Json => {
+                let sql = canonical_sql(plan);
+                let substrait_json: Value = match &substrait {
+                    Ok(s) => serde_json::from_str(&rulec_substrait::plan_to_json(s))?,
+                    Err(e) => {
+                        failed = true;
+                        json!({"error": e.to_string()})
+                    }
+                };
+                json_rules.push(json!({
+                    "name": name,
+                    "fingerprint": c.fingerprint,
+                    "canonical_sql": sql.as_ref().ok(),
+                    "canonical_sql_error": sql.as_ref().err(),
+                    "logical_plan": plan.display_indent_schema().to_string(),
+                    "substrait": substrait_json,
+                }));
+            }
+        }
+    }
+    if format == PlanFormat::Json {
+        writeln!(stdout, "{}", serde_json::to_string_pretty(&json!({"pack": pack.manifest.name, "rules": json_rules}))?)?;
+    }
+    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}

@@ -1,0 +1,67 @@
+//! Loading and compiling a pack from the command line, and showing its diagnostics.
+
+use anyhow::Context as _;
+use rulec_compile::{CompiledPack, compile_pack};
+use rulec_diagnostics::{Diagnostic, render_human};
+use rulec_pack::{Pack, PackFiles, load_pack};
+use std::path::{Path, PathBuf};
+
+/// A pack read from disk and compiled.
+pub struct Project {
+    pub root: PathBuf,
+    pub files: PackFiles,
+    pub pack: Option<Pack>,
+    pub compiled: Option<CompiledPack>,
+    /// Findings of loading (pack.yaml, contracts, parsing, cycles).
+    pub load_diagnostics: Vec<Diagnostic>,
+}
+
+impl Project {
+    pub fn load(root: &Path) -> anyhow::Result<Self> {
+        let files = PackFiles::read_dir(root)
+            .with_context(|| format!("cannot read pack directory `{}`", root.display()))?;
+        let (pack, load_diagnostics) = load_pack(&files);
+        let compiled = pack.as_ref().map(compile_pack);
+        Ok(Project {
+            root: root.to_path_buf(),
+            files,
+            pack,
+            compiled,
+            load_diagnostics,
+        })
+    }
+
+    /// Every diagnostic: load findings and each rule's, sorted by file and position.
+    pub fn all_diagnostics(&self) -> Vec<Diagnostic> {
+        let mut all = self.load_diagnostics.clone();
+        if let Some(compiled) = &self.compiled {
+            for rule in &compiled.rules {
+                all.extend(rule.diagnostics.iter().cloned());
+            }
+        }
+        rulec_diagnostics::sort(&mut all);
+        all
+    }
+
+    /// The path to show for a pack-relative file.
+    pub fn display_path(&self, file: &str) -> String {
+        self.root.join(file).display().to_string()
+    }
+
+    /// Renders diagnostics for people, with source snippets.
+    pub fn render(&self, diagnostics: &[Diagnostic]) -> String {
+        let mut out = String::new();
+        for d in diagnostics {
+            let source = d
+                .file
+                .as_deref()
+                .and_then(|f| self.files.text(f))
+                .and_then(Result::ok);
+            let mut shown = d.clone();
+            shown.file = d.file.as_deref().map(|f| self.display_path(f));
+            out.push_str(&render_human(&shown, source));
+            out.push('\n');
+        }
+        out
+    }
+}
