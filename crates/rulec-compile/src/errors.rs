@@ -92,7 +92,10 @@ fn to_span(span: datafusion_common::Span) -> Option<Span> {
 }
 
 /// The closest candidate within a small edit distance, for "did you mean" help.
-pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let name_lower = name.to_lowercase();
     let limit = (name.chars().count() / 3).max(1);
     candidates

@@ -39,7 +39,11 @@ fn encode_node(plan: &LogicalPlan, depth: usize, out: &mut String) {
             "{depth} : {} {} {}",
             field.name(),
             render_type(field.data_type()),
-            if field.is_nullable() { "null" } else { "not-null" }
+            if field.is_nullable() {
+                "null"
+            } else {
+                "not-null"
+            }
         );
     }
     let _ = plan.apply_subqueries(|sub| {

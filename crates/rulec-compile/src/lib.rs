@@ -12,7 +12,9 @@ mod provider;
 
 pub use errors::{clean_message, did_you_mean, plan_error_diagnostic};
 pub use fingerprint::{FINGERPRINT_VERSION, encode_plan, fingerprint};
-pub use pipeline::{ENGINE, PINNED_DESCRIPTION_HASH, PIPELINE_NAME, PIPELINE_VERSION, Pipeline, planning_options};
+pub use pipeline::{
+    ENGINE, PINNED_DESCRIPTION_HASH, PIPELINE_NAME, PIPELINE_VERSION, Pipeline, planning_options,
+};
 pub use provider::{Functions, RuleContext, SchemaTable};
 
 pub use datafusion_common;
@@ -86,6 +88,120 @@ pub fn compile_pack(pack: &Pack) -> CompiledPack {
     CompiledPack { rules }
 }
 
+/// Tables a rule may read: every contract and every compiled rule except itself.
+fn visible_tables(
+    pack: &Pack,
+    rule_name: &str,
+    outputs: &BTreeMap<String, SchemaRef>,
+) -> BTreeMap<String, Arc<dyn TableSource>> {
+    let mut tables: BTreeMap<String, Arc<dyn TableSource>> = BTreeMap::new();
+    for (name, contract) in &pack.contracts {
+        tables.insert(
+            name.clone(),
+            Arc::new(SchemaTable::new(Arc::clone(&contract.schema))),
+        );
+    }
+    for (name, schema) in outputs {
+        if name != rule_name {
+            tables.insert(name.clone(), Arc::new(SchemaTable::new(Arc::clone(schema))));
+        }
+    }
+    tables
+}
+
+/// Plans SQL text as rule `rule_name` of `pack` would be planned (same tables, options and
+/// pipeline) and returns the canonical plan.
+pub fn plan_sql(
+    pack: &Pack,
+    compiled: &CompiledPack,
+    rule_name: &str,
+    sql: &str,
+) -> Result<LogicalPlan, String> {
+    let parsed = rulec_syntax::parse_rule(rule_name, sql, pack.dialect).map_err(|d| {
+        d.iter()
+            .map(|d| d.message.clone())
+            .collect::<Vec<_>>()
+            .join("; ")
+    })?;
+    let outputs: BTreeMap<String, SchemaRef> = compiled
+        .rules
+        .iter()
+        .filter_map(|r| r.output_schema.clone().map(|s| (r.name.clone(), s)))
+        .collect();
+    let pipeline = Pipeline::new();
+    let context = RuleContext {
+        tables: visible_tables(pack, rule_name, &outputs),
+        options: pipeline.options(),
+        functions: Functions::get(),
+    };
+    let planner = SqlToRel::new_with_options(
+        &context,
+        ParserOptions::from(&pipeline.options().sql_parser),
+    );
+    let plan = planner
+        .sql_statement_to_plan(parsed.statement)
+        .map_err(|e| clean_message(&e))?;
+    pipeline.run(plan, |_, _| {}).map_err(|e| clean_message(&e))
+}
+
+/// The canonical SQL of a compiled rule: DataFusion's unparser over the canonical plan or,
+/// when that cannot be printed faithfully, over the plan as first planned. SQL is kept only
+/// when it plans back to the rule's fingerprint; otherwise the error says why no SQL is
+/// shown (printing SQL that means something else would be worse).
+pub fn canonical_sql(
+    pack: &Pack,
+    compiled: &CompiledPack,
+    rule_name: &str,
+) -> Result<String, String> {
+    let rule = compiled
+        .rule(rule_name)
+        .ok_or_else(|| format!("no rule `{rule_name}`"))?;
+    let plan = rule.plan.as_ref().ok_or("the rule does not compile")?;
+    let from_canonical = unparse_checked(pack, compiled, rule, plan);
+    if from_canonical.is_ok() {
+        return from_canonical;
+    }
+    if let Some(initial) = &rule.initial_plan {
+        if let Ok(sql) = unparse_checked(pack, compiled, rule, initial) {
+            return Ok(sql);
+        }
+    }
+    from_canonical
+}
+
+fn unparse_checked(
+    pack: &Pack,
+    compiled: &CompiledPack,
+    rule: &CompiledRule,
+    plan: &LogicalPlan,
+) -> Result<String, String> {
+    let sql = datafusion_sql::unparser::plan_to_sql(plan)
+        .map_err(|e| {
+            format!(
+                "the unparser cannot print this plan: {}",
+                first_line(&clean_message(&e))
+            )
+        })?
+        .to_string();
+    let replanned = plan_sql(pack, compiled, &rule.name, &sql)
+        .map_err(|e| format!("the unparser's SQL does not plan back: {}", first_line(&e)))?;
+    let pipeline = Pipeline::new();
+    if Some(fingerprint(&pipeline, &replanned)) == rule.fingerprint {
+        Ok(sql)
+    } else {
+        Err("the unparser's SQL plans back to a different plan".to_owned())
+    }
+}
+
+/// The first line of a message, at most 200 characters (engine messages can embed plan dumps).
+fn first_line(message: &str) -> String {
+    let line = message.lines().next().unwrap_or_default();
+    match line.char_indices().nth(200) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line.to_owned(),
+    }
+}
+
 fn empty(rule: &Rule) -> CompiledRule {
     CompiledRule {
         name: rule.name.clone(),
@@ -139,16 +255,7 @@ fn compile_rule(
         return result;
     }
 
-    // Tables the rule may read: every contract and every compiled rule except itself.
-    let mut tables: BTreeMap<String, Arc<dyn TableSource>> = BTreeMap::new();
-    for (name, contract) in &pack.contracts {
-        tables.insert(name.clone(), Arc::new(SchemaTable::new(Arc::clone(&contract.schema))));
-    }
-    for (name, schema) in outputs {
-        if name != &rule.name {
-            tables.insert(name.clone(), Arc::new(SchemaTable::new(Arc::clone(schema))));
-        }
-    }
+    let tables = visible_tables(pack, &rule.name, outputs);
     for table_ref in &parsed.table_refs {
         if !tables.contains_key(&table_ref.name) {
             let known: Vec<&str> = pack
@@ -163,7 +270,10 @@ fn compile_rule(
                 if table_ref.name == rule.name {
                     format!("rule `{}` reads itself", rule.name)
                 } else {
-                    format!("table `{}` is neither an input contract nor a rule", table_ref.written)
+                    format!(
+                        "table `{}` is neither an input contract nor a rule",
+                        table_ref.written
+                    )
                 },
             )
             .in_file(rule.file.clone())
@@ -183,11 +293,16 @@ fn compile_rule(
         options: pipeline.options(),
         functions: Functions::get(),
     };
-    let planner = SqlToRel::new_with_options(&context, ParserOptions::from(&pipeline.options().sql_parser));
+    let planner = SqlToRel::new_with_options(
+        &context,
+        ParserOptions::from(&pipeline.options().sql_parser),
+    );
     let initial = match planner.sql_statement_to_plan(parsed.statement.clone()) {
         Ok(plan) => plan,
         Err(err) => {
-            result.diagnostics.push(plan_error_diagnostic(&rule.file, &err));
+            result
+                .diagnostics
+                .push(plan_error_diagnostic(&rule.file, &err));
             return result;
         }
     };

@@ -37,9 +37,7 @@ use datafusion_optimizer::scalar_subquery_to_join::ScalarSubqueryToJoin;
 use datafusion_optimizer::simplify_expressions::SimplifyExpressions;
 use datafusion_optimizer::single_distinct_to_groupby::SingleDistinctToGroupBy;
 use datafusion_optimizer::unions_to_filter::UnionsToFilter;
-use datafusion_optimizer::{
-    Analyzer, AnalyzerRule, Optimizer, OptimizerContext, OptimizerRule,
-};
+use datafusion_optimizer::{Analyzer, AnalyzerRule, Optimizer, OptimizerContext, OptimizerRule};
 use std::sync::Arc;
 
 /// The pipeline's name.

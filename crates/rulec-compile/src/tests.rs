@@ -1,4 +1,4 @@
-use crate::{Pipeline, PINNED_DESCRIPTION_HASH, PIPELINE_VERSION, compile_pack};
+use crate::{PINNED_DESCRIPTION_HASH, PIPELINE_VERSION, Pipeline, compile_pack};
 use rulec_diagnostics::codes;
 use rulec_pack::{PackFiles, load_pack};
 
@@ -10,7 +10,11 @@ fn compile(rules: &[(&str, &str)]) -> crate::CompiledPack {
             b"table: src\ncolumns:\n  - {name: id, type: int64}\n  - {name: name, type: utf8}\n  - {name: items, type: \"list<struct<k: utf8, v: int32>>\"}\n".to_vec(),
         ),
     ];
-    files.extend(rules.iter().map(|(p, t)| ((*p).to_owned(), t.as_bytes().to_vec())));
+    files.extend(
+        rules
+            .iter()
+            .map(|(p, t)| ((*p).to_owned(), t.as_bytes().to_vec())),
+    );
     let (pack, diags) = load_pack(&PackFiles::from_memory("mem", files));
     assert!(diags.is_empty(), "{diags:?}");
     compile_pack(&pack.expect("pack"))
@@ -30,15 +34,29 @@ fn the_pipeline_is_pinned() {
 #[test]
 fn rules_plan_against_contracts_and_upstream_rules() {
     let pack = compile(&[
-        ("a.sql", "SELECT id, upper(name) AS name FROM src WHERE id > 1"),
+        (
+            "a.sql",
+            "SELECT id, upper(name) AS name FROM src WHERE id > 1",
+        ),
         ("b.sql", "SELECT name, count(*) AS n FROM a GROUP BY name"),
     ]);
     let b = pack.rule("b").expect("b");
     assert!(b.diagnostics.is_empty(), "{:?}", b.diagnostics);
     let schema = b.output_schema.as_ref().expect("schema");
-    let fields: Vec<_> = schema.fields().iter().map(|f| (f.name().as_str(), f.data_type().to_string())).collect();
-    assert_eq!(fields, [("name", "Utf8".to_owned()), ("n", "Int64".to_owned())]);
-    assert!(b.fingerprint.as_deref().is_some_and(|f| f.starts_with("sha256:")));
+    let fields: Vec<_> = schema
+        .fields()
+        .iter()
+        .map(|f| (f.name().as_str(), f.data_type().to_string()))
+        .collect();
+    assert_eq!(
+        fields,
+        [("name", "Utf8".to_owned()), ("n", "Int64".to_owned())]
+    );
+    assert!(
+        b.fingerprint
+            .as_deref()
+            .is_some_and(|f| f.starts_with("sha256:"))
+    );
 }
 
 #[test]
@@ -55,7 +73,11 @@ fn fingerprints_are_stable_and_sensitive() {
 fn now_is_not_folded() {
     let pack = compile(&[("a.sql", "SELECT id, now() AS t FROM src")]);
     let plan = pack.rule("a").and_then(|r| r.plan.as_ref()).expect("plan");
-    assert!(plan.display_indent().to_string().contains("now()"), "{}", plan.display_indent());
+    assert!(
+        plan.display_indent().to_string().contains("now()"),
+        "{}",
+        plan.display_indent()
+    );
 }
 
 #[test]
@@ -83,5 +105,12 @@ fn unnest_rules_plan() {
     )]);
     let a = pack.rule("a").expect("a");
     assert!(a.diagnostics.is_empty(), "{:?}", a.diagnostics);
-    assert!(a.plan.as_ref().expect("plan").display_indent().to_string().contains("Unnest"));
+    assert!(
+        a.plan
+            .as_ref()
+            .expect("plan")
+            .display_indent()
+            .to_string()
+            .contains("Unnest")
+    );
 }

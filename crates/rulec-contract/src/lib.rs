@@ -28,7 +28,11 @@ pub fn schema_fingerprint(schema: &Schema, metadata: &BTreeMap<String, String>) 
             "field {} {} {}",
             escape(field.name()),
             render_type(field.data_type()),
-            if field.is_nullable() { "null" } else { "not-null" }
+            if field.is_nullable() {
+                "null"
+            } else {
+                "not-null"
+            }
         );
     }
     for (key, value) in metadata {

@@ -1,7 +1,7 @@
 //! Loading a contract from YAML text.
 
-use crate::types::parse_type;
 use crate::schema_fingerprint;
+use crate::types::parse_type;
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use rulec_diagnostics::{Diagnostic, Span, codes};
 use serde::Deserialize;
@@ -68,10 +68,17 @@ pub fn parse_contract(file: &str, text: &str) -> Result<Contract, Vec<Diagnostic
             .location()
             .map(|l| Span::point(to_u32(l.line()), to_u32(l.column())));
         let message = err.to_string();
-        let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
-        let mut d = Diagnostic::error(codes::MALFORMED_CONTRACT, format!("invalid contract: {message}"))
-            .in_file(file)
-            .at_opt(span);
+        let message = message
+            .split(" at line ")
+            .next()
+            .unwrap_or(&message)
+            .to_owned();
+        let mut d = Diagnostic::error(
+            codes::MALFORMED_CONTRACT,
+            format!("invalid contract: {message}"),
+        )
+        .in_file(file)
+        .at_opt(span);
         if message.contains("unknown field") && (message.contains(')') || message.contains('>')) {
             d = d.with_help(
                 "a type containing `,` or `:` was split by YAML; quote it: type: \"decimal(15,2)\"",
@@ -85,10 +92,13 @@ pub fn parse_contract(file: &str, text: &str) -> Result<Contract, Vec<Diagnostic
         Some(t) if !t.is_empty() => t,
         _ => {
             diagnostics.push(
-                Diagnostic::error(codes::MALFORMED_CONTRACT, "the contract has no `table` name")
-                    .in_file(file)
-                    .at_opt(locate_key(text, "table", 0))
-                    .with_help("add `table: <name>`"),
+                Diagnostic::error(
+                    codes::MALFORMED_CONTRACT,
+                    "the contract has no `table` name",
+                )
+                .in_file(file)
+                .at_opt(locate_key(text, "table", 0))
+                .with_help("add `table: <name>`"),
             );
             String::new()
         }
@@ -96,10 +106,13 @@ pub fn parse_contract(file: &str, text: &str) -> Result<Contract, Vec<Diagnostic
     let raw_columns = raw.columns.unwrap_or_default();
     if raw_columns.is_empty() {
         diagnostics.push(
-            Diagnostic::error(codes::MALFORMED_CONTRACT, "the contract declares no columns")
-                .in_file(file)
-                .at_opt(locate_key(text, "columns", 0))
-                .with_help("add `columns:` with at least one `{name, type}` entry"),
+            Diagnostic::error(
+                codes::MALFORMED_CONTRACT,
+                "the contract declares no columns",
+            )
+            .in_file(file)
+            .at_opt(locate_key(text, "columns", 0))
+            .with_help("add `columns:` with at least one `{name, type}` entry"),
         );
     }
 
@@ -161,7 +174,9 @@ pub fn parse_contract(file: &str, text: &str) -> Result<Contract, Vec<Diagnostic
         }
     }
     for key in &raw.order_by {
-        if !columns.iter().any(|c| &c.name == key) && !diagnostics.iter().any(|d| d.message.contains(key.as_str())) {
+        if !columns.iter().any(|c| &c.name == key)
+            && !diagnostics.iter().any(|d| d.message.contains(key.as_str()))
+        {
             diagnostics.push(
                 Diagnostic::error(
                     codes::MALFORMED_CONTRACT,

@@ -15,18 +15,38 @@ fn nested_types_map_to_arrow_and_render_back() {
     ] {
         let ty = parse_type(text).unwrap_or_else(|e| panic!("{text}: {e}"));
         let rendered = render_type(&ty);
-        assert_eq!(parse_type(&rendered).as_ref(), Ok(&ty), "{text} -> {rendered}");
+        assert_eq!(
+            parse_type(&rendered).as_ref(),
+            Ok(&ty),
+            "{text} -> {rendered}"
+        );
     }
     assert_eq!(parse_type("decimal(40,2)"), Ok(DataType::Decimal256(40, 2)));
 }
 
 #[test]
 fn bad_types_say_why() {
-    assert!(parse_type("int65").unwrap_err().contains("unknown type `int65`"));
+    assert!(
+        parse_type("int65")
+            .unwrap_err()
+            .contains("unknown type `int65`")
+    );
     assert!(parse_type("decimal(15").unwrap_err().contains("cut off"));
-    assert!(parse_type("list<int32").unwrap_err().contains("expected `>`"));
-    assert!(parse_type("struct<a: int32, a: utf8>").unwrap_err().contains("twice"));
-    assert!(parse_type("decimal(5, 9)").unwrap_err().contains("larger than"));
+    assert!(
+        parse_type("list<int32")
+            .unwrap_err()
+            .contains("expected `>`")
+    );
+    assert!(
+        parse_type("struct<a: int32, a: utf8>")
+            .unwrap_err()
+            .contains("twice")
+    );
+    assert!(
+        parse_type("decimal(5, 9)")
+            .unwrap_err()
+            .contains("larger than")
+    );
 }
 
 #[test]
@@ -47,10 +67,16 @@ fn contract_loads_with_fingerprint() {
 
 #[test]
 fn unquoted_split_type_is_explained() {
-    let errs = parse_contract("c.yaml", "table: t\ncolumns:\n  - {name: b, type: decimal(15,2)}\n")
-        .expect_err("split by YAML");
+    let errs = parse_contract(
+        "c.yaml",
+        "table: t\ncolumns:\n  - {name: b, type: decimal(15,2)}\n",
+    )
+    .expect_err("split by YAML");
     assert_eq!(errs[0].code, codes::MALFORMED_CONTRACT);
-    assert!(errs[0].help.as_deref().unwrap_or("").contains("quote"), "{errs:?}");
+    assert!(
+        errs[0].help.as_deref().unwrap_or("").contains("quote"),
+        "{errs:?}"
+    );
     assert_eq!(errs[0].span.map(|s| s.start.line), Some(3));
 }
 
@@ -63,10 +89,16 @@ fn contract_errors_point_at_yaml_positions() {
     .expect_err("two errors");
     assert_eq!(errs.len(), 2, "{errs:?}");
     assert_eq!(errs[0].code, codes::DUPLICATE_COLUMN);
-    assert_eq!(errs[0].span.map(|s| (s.start.line, s.start.column)), Some((4, 12)));
+    assert_eq!(
+        errs[0].span.map(|s| (s.start.line, s.start.column)),
+        Some((4, 12))
+    );
     assert_eq!(errs[0].labels[0].span.start.line, 3);
     assert_eq!(errs[1].code, codes::UNKNOWN_TYPE);
-    assert_eq!(errs[1].span.map(|s| (s.start.line, s.start.column)), Some((5, 21)));
+    assert_eq!(
+        errs[1].span.map(|s| (s.start.line, s.start.column)),
+        Some((5, 21))
+    );
     let empty = parse_contract("c.yaml", "table: ''\ncolumns: []\n").expect_err("empty");
     assert_eq!(empty.len(), 2);
 }

@@ -70,7 +70,10 @@ impl TypeParser<'_> {
             Ok(())
         } else {
             Err(match self.peek() {
-                Some(c) => format!("expected `{expected}` but found `{c}` at offset {}", self.pos),
+                Some(c) => format!(
+                    "expected `{expected}` but found `{c}` at offset {}",
+                    self.pos
+                ),
                 None => format!(
                     "expected `{expected}` but the type ended (is it cut off? quote types containing `,` or `:` in YAML)"
                 ),
@@ -168,7 +171,11 @@ impl TypeParser<'_> {
                     "ms" | "millisecond" => TimeUnit::Millisecond,
                     "us" | "microsecond" => TimeUnit::Microsecond,
                     "ns" | "nanosecond" => TimeUnit::Nanosecond,
-                    other => return Err(format!("unknown timestamp unit `{other}` (use s, ms, us or ns)")),
+                    other => {
+                        return Err(format!(
+                            "unknown timestamp unit `{other}` (use s, ms, us or ns)"
+                        ));
+                    }
                 };
                 let tz = if self.eat(',') {
                     self.skip_ws();
@@ -248,13 +255,16 @@ impl TypeParser<'_> {
 }
 
 fn decimal(precision: i64, scale: i64) -> Result<DataType, String> {
-    let p = u8::try_from(precision).map_err(|_| format!("decimal precision {precision} is out of range"))?;
+    let p = u8::try_from(precision)
+        .map_err(|_| format!("decimal precision {precision} is out of range"))?;
     let s = i8::try_from(scale).map_err(|_| format!("decimal scale {scale} is out of range"))?;
     if p == 0 || p > 76 {
         return Err(format!("decimal precision {p} must be between 1 and 76"));
     }
     if i16::from(s) > i16::from(p) {
-        return Err(format!("decimal scale {s} is larger than its precision {p}"));
+        return Err(format!(
+            "decimal scale {s} is larger than its precision {p}"
+        ));
     }
     Ok(if p <= 38 {
         DataType::Decimal128(p, s)

@@ -155,7 +155,12 @@ impl Diagnostic {
 
     /// The key diagnostics are sorted by: file, position, code, message.
     pub fn sort_key(&self) -> (Option<&str>, Option<Span>, &'static str, &str) {
-        (self.file.as_deref(), self.span, self.code.code, &self.message)
+        (
+            self.file.as_deref(),
+            self.span,
+            self.code.code,
+            &self.message,
+        )
     }
 }
 

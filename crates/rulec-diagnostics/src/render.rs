@@ -24,7 +24,8 @@ pub fn render_human(diagnostic: &Diagnostic, source: Option<&str>) -> String {
                 "  --> {file}:{}:{}",
                 span.start.line, span.start.column
             );
-            if let Some(line_text) = source.and_then(|s| s.lines().nth(span.start.line as usize - 1))
+            if let Some(line_text) =
+                source.and_then(|s| s.lines().nth(span.start.line as usize - 1))
             {
                 let gutter = span.start.line.to_string();
                 let pad = " ".repeat(gutter.len());

@@ -7,9 +7,17 @@ fn codes_are_unique_and_well_formed() {
         assert!(seen.insert(code.code), "duplicate code {}", code.code);
         assert!(seen.insert(code.slug), "duplicate slug {}", code.slug);
         let (area, digits) = code.code.split_at(1);
-        assert!("SCPQERO".contains(area), "{} has an unknown area", code.code);
+        assert!(
+            "SCPQERO".contains(area),
+            "{} has an unknown area",
+            code.code
+        );
         assert!(digits.len() == 3 && digits.chars().all(|c| c.is_ascii_digit()));
-        assert!(code.slug.chars().all(|c| c.is_ascii_lowercase() || c == '-'));
+        assert!(
+            code.slug
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c == '-')
+        );
     }
     assert_eq!(codes::lookup("q001"), Some(codes::UNKNOWN_COLUMN));
     assert_eq!(codes::lookup("unknown-column"), Some(codes::UNKNOWN_COLUMN));

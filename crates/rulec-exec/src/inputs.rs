@@ -4,7 +4,9 @@
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::TableProvider;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
 use datafusion::execution::SessionState;
 use rulec_contract::{Contract, render_type};
 use rulec_diagnostics::{Diagnostic, codes};
@@ -44,7 +46,12 @@ pub fn listing_table(
 
 /// Checks that `path` exists and its Parquet schema has every contract column with the
 /// declared type, then returns a table that reads it with the contract's schema.
-pub async fn check_input(state: &SessionState, table: &str, path: &Path, contract: &Contract) -> InputCheck {
+pub async fn check_input(
+    state: &SessionState,
+    table: &str,
+    path: &Path,
+    contract: &Contract,
+) -> InputCheck {
     if !path.exists() {
         return InputCheck::Failed(vec![
             Diagnostic::error(

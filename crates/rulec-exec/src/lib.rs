@@ -98,7 +98,9 @@ pub async fn run(pack: &Pack, compiled: &CompiledPack, options: &RunOptions) -> 
                     format!("input `{table}` has no data path in pack.yaml `inputs`"),
                 )
                 .in_file("pack.yaml")
-                .with_help(format!("add `{table}: <path to Parquet file or directory>` under `inputs:`")),
+                .with_help(format!(
+                    "add `{table}: <path to Parquet file or directory>` under `inputs:`"
+                )),
             );
             inputs_ok = false;
             continue;
@@ -147,7 +149,10 @@ pub async fn run(pack: &Pack, compiled: &CompiledPack, options: &RunOptions) -> 
                 status: ProductStatus::Skipped(
                     Diagnostic::error(
                         codes::PRODUCT_SKIPPED,
-                        format!("not built: it reads {} which was not built", names.join(", ")),
+                        format!(
+                            "not built: it reads {} which was not built",
+                            names.join(", ")
+                        ),
                     )
                     .in_file(rule.file.clone()),
                 ),
@@ -174,17 +179,19 @@ pub async fn run(pack: &Pack, compiled: &CompiledPack, options: &RunOptions) -> 
         let started = Instant::now();
         let outcome = build_product(&ctx.state(), plan, schema, &options.out_dir, &rule.name).await;
         let status = match outcome {
-            Ok((rows, files)) => match register_product(&ctx, &rule.name, &product_dir, schema).await {
-                Ok(()) => {
-                    built.insert(rule.name.clone());
-                    ProductStatus::Built {
-                        rows,
-                        files,
-                        elapsed: started.elapsed(),
+            Ok((rows, files)) => {
+                match register_product(&ctx, &rule.name, &product_dir, schema).await {
+                    Ok(()) => {
+                        built.insert(rule.name.clone());
+                        ProductStatus::Built {
+                            rows,
+                            files,
+                            elapsed: started.elapsed(),
+                        }
                     }
+                    Err(d) => ProductStatus::Failed(d.in_file(rule.file.clone())),
                 }
-                Err(d) => ProductStatus::Failed(d.in_file(rule.file.clone())),
-            },
+            }
             Err(d) => ProductStatus::Failed(d.in_file(rule.file.clone())),
         };
         report.products.push(ProductReport {
@@ -253,8 +260,12 @@ async fn register_product(
     dir: &Path,
     schema: &arrow_schema_ref::SchemaRef,
 ) -> Result<(), Diagnostic> {
-    let provider = inputs::listing_table(&ctx.state(), dir, Arc::clone(schema))
-        .map_err(|e| Diagnostic::error(codes::EXECUTION_FAILED, format!("cannot read product `{name}` back: {e}")))?;
+    let provider = inputs::listing_table(&ctx.state(), dir, Arc::clone(schema)).map_err(|e| {
+        Diagnostic::error(
+            codes::EXECUTION_FAILED,
+            format!("cannot read product `{name}` back: {e}"),
+        )
+    })?;
     ctx.deregister_table(name)
         .map_err(|e| Diagnostic::error(codes::EXECUTION_FAILED, e.to_string()))?;
     ctx.register_table(name, provider)

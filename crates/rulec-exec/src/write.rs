@@ -19,7 +19,10 @@ pub const DATA_FILE: &str = "part-00000.parquet";
 pub const PLAN_FILE: &str = "plan.substrait";
 
 fn write_error(name: &str, what: &str, err: impl std::fmt::Display) -> Diagnostic {
-    Diagnostic::error(codes::WRITE_FAILED, format!("product `{name}`: {what}: {err}"))
+    Diagnostic::error(
+        codes::WRITE_FAILED,
+        format!("product `{name}`: {what}: {err}"),
+    )
 }
 
 fn exec_error(name: &str, err: &datafusion::error::DataFusionError) -> Diagnostic {
@@ -39,16 +42,19 @@ pub async fn write_product(
     name: &str,
     plan_bytes: &[u8],
 ) -> Result<(u64, usize), Diagnostic> {
-    std::fs::create_dir_all(out_dir).map_err(|e| write_error(name, &format!("cannot create `{}`", out_dir.display()), e))?;
+    std::fs::create_dir_all(out_dir)
+        .map_err(|e| write_error(name, &format!("cannot create `{}`", out_dir.display()), e))?;
     let staging = out_dir.join(format!(".{name}.staging-{}", std::process::id()));
     if staging.exists() {
-        std::fs::remove_dir_all(&staging).map_err(|e| write_error(name, "cannot clear staging", e))?;
+        std::fs::remove_dir_all(&staging)
+            .map_err(|e| write_error(name, "cannot clear staging", e))?;
     }
     std::fs::create_dir_all(&staging).map_err(|e| write_error(name, "cannot create staging", e))?;
     let result = write_into(state, plan, schema, &staging, name, plan_bytes).await;
     match result {
         Ok(rows) => {
-            publish(&staging, &out_dir.join(name)).map_err(|e| write_error(name, "cannot publish", e))?;
+            publish(&staging, &out_dir.join(name))
+                .map_err(|e| write_error(name, "cannot publish", e))?;
             Ok((rows, 1))
         }
         Err(d) => {
@@ -66,11 +72,17 @@ async fn write_into(
     name: &str,
     plan_bytes: &[u8],
 ) -> Result<u64, Diagnostic> {
-    std::fs::write(dir.join(PLAN_FILE), plan_bytes).map_err(|e| write_error(name, "cannot write plan", e))?;
-    let physical = state.create_physical_plan(&plan).await.map_err(|e| exec_error(name, &e))?;
+    std::fs::write(dir.join(PLAN_FILE), plan_bytes)
+        .map_err(|e| write_error(name, "cannot write plan", e))?;
+    let physical = state
+        .create_physical_plan(&plan)
+        .await
+        .map_err(|e| exec_error(name, &e))?;
     let task = state.task_ctx();
-    let mut stream = datafusion::physical_plan::execute_stream(physical, task).map_err(|e| exec_error(name, &e))?;
-    let file = File::create(dir.join(DATA_FILE)).map_err(|e| write_error(name, "cannot create data file", e))?;
+    let mut stream = datafusion::physical_plan::execute_stream(physical, task)
+        .map_err(|e| exec_error(name, &e))?;
+    let file = File::create(dir.join(DATA_FILE))
+        .map_err(|e| write_error(name, "cannot create data file", e))?;
     let properties = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .build();
@@ -86,20 +98,28 @@ async fn write_into(
             )
         })?;
         rows += batch.num_rows() as u64;
-        writer.write(&batch).map_err(|e| write_error(name, "cannot write rows", e))?;
+        writer
+            .write(&batch)
+            .map_err(|e| write_error(name, "cannot write rows", e))?;
     }
-    let file = writer.into_inner().map_err(|e| write_error(name, "cannot finish Parquet file", e))?;
-    file.sync_all().map_err(|e| write_error(name, "cannot sync data file", e))?;
+    let file = writer
+        .into_inner()
+        .map_err(|e| write_error(name, "cannot finish Parquet file", e))?;
+    file.sync_all()
+        .map_err(|e| write_error(name, "cannot sync data file", e))?;
     Ok(rows)
 }
 
 /// Moves `staging` to `target`, replacing what was there. The old product is moved aside
 /// first and removed only once the new one is in place.
-fn publish(staging: &Path, target: &Path) -> std::io::Result<()> {
+pub(crate) fn publish(staging: &Path, target: &Path) -> std::io::Result<()> {
     let retired: Option<PathBuf> = if target.exists() {
         let aside = target.with_file_name(format!(
             ".{}.retired-{}",
-            target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            target
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
             std::process::id()
         ));
         if aside.exists() {

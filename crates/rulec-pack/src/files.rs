@@ -17,7 +17,10 @@ pub struct PackFiles {
 
 impl PackFiles {
     /// An in-memory pack (for tests and for packs read from git objects).
-    pub fn from_memory(root: impl Into<PathBuf>, files: impl IntoIterator<Item = (String, Vec<u8>)>) -> Self {
+    pub fn from_memory(
+        root: impl Into<PathBuf>,
+        files: impl IntoIterator<Item = (String, Vec<u8>)>,
+    ) -> Self {
         PackFiles {
             root: root.into(),
             files: files.into_iter().collect(),
@@ -30,7 +33,10 @@ impl PackFiles {
         let mut files = BTreeMap::new();
         let manifest = root.join(crate::manifest::MANIFEST_FILE);
         if manifest.is_file() {
-            files.insert(crate::manifest::MANIFEST_FILE.to_owned(), std::fs::read(&manifest)?);
+            files.insert(
+                crate::manifest::MANIFEST_FILE.to_owned(),
+                std::fs::read(&manifest)?,
+            );
         } else if !root.is_dir() {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::NotFound,
@@ -41,9 +47,7 @@ impl PackFiles {
         if contracts.is_dir() {
             for entry in sorted_entries(&contracts)? {
                 let path = entry.path();
-                let is_yaml = path
-                    .extension()
-                    .is_some_and(|e| e == "yaml" || e == "yml");
+                let is_yaml = path.extension().is_some_and(|e| e == "yaml" || e == "yml");
                 if path.is_file() && is_yaml {
                     let rel = format!("contracts/{}", entry.file_name().to_string_lossy());
                     files.insert(rel, std::fs::read(&path)?);
@@ -73,7 +77,10 @@ impl PackFiles {
         Some(std::str::from_utf8(bytes).map_err(|err| {
             Diagnostic::error(
                 codes::INVALID_ENCODING,
-                format!("`{path}` is not valid UTF-8 (invalid byte at offset {})", err.valid_up_to()),
+                format!(
+                    "`{path}` is not valid UTF-8 (invalid byte at offset {})",
+                    err.valid_up_to()
+                ),
             )
             .in_file(path)
         }))
@@ -90,7 +97,9 @@ impl PackFiles {
     pub fn contract_paths(&self) -> Vec<String> {
         self.files
             .keys()
-            .filter(|p| p.starts_with("contracts/") && (p.ends_with(".yaml") || p.ends_with(".yml")))
+            .filter(|p| {
+                p.starts_with("contracts/") && (p.ends_with(".yaml") || p.ends_with(".yml"))
+            })
             .cloned()
             .collect()
     }
@@ -108,7 +117,11 @@ fn sorted_entries(dir: &Path) -> std::io::Result<Vec<std::fs::DirEntry>> {
     Ok(entries)
 }
 
-fn collect_sql(root: &Path, dir: &Path, files: &mut BTreeMap<String, Vec<u8>>) -> std::io::Result<()> {
+fn collect_sql(
+    root: &Path,
+    dir: &Path,
+    files: &mut BTreeMap<String, Vec<u8>>,
+) -> std::io::Result<()> {
     for entry in sorted_entries(dir)? {
         let path = entry.path();
         let name = entry.file_name().to_string_lossy().into_owned();

@@ -23,10 +23,8 @@ pub fn order_rules(rules: Vec<Rule>) -> (Vec<Rule>, Vec<Diagnostic>) {
         .collect();
 
     // Kahn's algorithm with a sorted ready set: deterministic.
-    let mut remaining: BTreeMap<&str, usize> = deps
-        .iter()
-        .map(|(n, d)| (n.as_str(), d.len()))
-        .collect();
+    let mut remaining: BTreeMap<&str, usize> =
+        deps.iter().map(|(n, d)| (n.as_str(), d.len())).collect();
     let mut dependents: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (n, d) in &deps {
         for up in d {
@@ -85,7 +83,8 @@ pub fn order_rules(rules: Vec<Rule>) -> (Vec<Rule>, Vec<Diagnostic>) {
 
     // Stuck rules go last, in name order (they cannot be planned).
     order.extend(stuck.iter().cloned());
-    let mut by_name: BTreeMap<String, Rule> = rules.into_iter().map(|r| (r.name.clone(), r)).collect();
+    let mut by_name: BTreeMap<String, Rule> =
+        rules.into_iter().map(|r| (r.name.clone(), r)).collect();
     let ordered = order
         .into_iter()
         .filter_map(|n| by_name.remove(&n))

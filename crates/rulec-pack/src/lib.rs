@@ -75,7 +75,11 @@ pub fn load_pack(files: &PackFiles) -> (Option<Pack>, Vec<Diagnostic>) {
             diagnostics.push(
                 Diagnostic::error(
                     codes::MALFORMED_PACK,
-                    format!("no `{}` in {}", manifest::MANIFEST_FILE, files.root_display()),
+                    format!(
+                        "no `{}` in {}",
+                        manifest::MANIFEST_FILE,
+                        files.root_display()
+                    ),
                 )
                 .with_help("a pack directory holds pack.yaml, contracts/*.yaml and .sql rules"),
             );
@@ -112,7 +116,9 @@ pub fn load_pack(files: &PackFiles) -> (Option<Pack>, Vec<Diagnostic>) {
                     format!("rule `{name}` is defined twice: in `{first}` and in `{path}`"),
                 )
                 .in_file(path.clone())
-                .with_help("rule names are file stems and must be unique in the pack; rename one file"),
+                .with_help(
+                    "rule names are file stems and must be unique in the pack; rename one file",
+                ),
             );
             continue;
         }
@@ -148,7 +154,9 @@ pub fn load_pack(files: &PackFiles) -> (Option<Pack>, Vec<Diagnostic>) {
     let mut contracts: BTreeMap<String, Contract> = BTreeMap::new();
     let mut output_contracts: BTreeMap<String, Contract> = BTreeMap::new();
     for path in files.contract_paths() {
-        let Some(text) = files.text(&path) else { continue };
+        let Some(text) = files.text(&path) else {
+            continue;
+        };
         let text = match text {
             Ok(t) => t,
             Err(d) => {

@@ -46,11 +46,18 @@ impl PackManifest {
                 )
             });
             let message = err.to_string();
-            let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+            let message = message
+                .split(" at line ")
+                .next()
+                .unwrap_or(&message)
+                .to_owned();
             vec![
-                Diagnostic::error(codes::MALFORMED_PACK, format!("invalid pack.yaml: {message}"))
-                    .in_file(MANIFEST_FILE)
-                    .at_opt(span),
+                Diagnostic::error(
+                    codes::MALFORMED_PACK,
+                    format!("invalid pack.yaml: {message}"),
+                )
+                .in_file(MANIFEST_FILE)
+                .at_opt(span),
             ]
         })?;
         let name = match raw.name {

@@ -4,7 +4,9 @@ use rulec_diagnostics::codes;
 fn pack(files: &[(&str, &str)]) -> PackFiles {
     PackFiles::from_memory(
         "mem",
-        files.iter().map(|(p, t)| ((*p).to_owned(), t.as_bytes().to_vec())),
+        files
+            .iter()
+            .map(|(p, t)| ((*p).to_owned(), t.as_bytes().to_vec())),
     )
 }
 
@@ -42,10 +44,20 @@ fn a_cycle_names_every_rule_in_it() {
     ]);
     let (pack, diags) = load_pack(&files);
     let pack = pack.expect("pack");
-    let cycles: Vec<_> = diags.iter().filter(|d| d.code == codes::RULE_CYCLE).collect();
+    let cycles: Vec<_> = diags
+        .iter()
+        .filter(|d| d.code == codes::RULE_CYCLE)
+        .collect();
     assert_eq!(cycles.len(), 2, "{diags:?}");
-    assert!(cycles[0].message.contains("a -> b -> c -> a"), "{}", cycles[0].message);
-    assert_eq!(cycles[0].span.map(|s| (s.start.line, s.start.column)), Some((1, 15)));
+    assert!(
+        cycles[0].message.contains("a -> b -> c -> a"),
+        "{}",
+        cycles[0].message
+    );
+    assert_eq!(
+        cycles[0].span.map(|s| (s.start.line, s.start.column)),
+        Some((1, 15))
+    );
     assert!(cycles[1].message.contains("d -> d"));
     assert!(pack.rule("a").expect("a").in_cycle);
     assert!(!pack.rule("e").expect("e").in_cycle);
@@ -75,7 +87,10 @@ fn output_contracts_are_told_apart() {
     let files = pack(&[
         ("pack.yaml", MANIFEST),
         ("contracts/src.yaml", CONTRACT),
-        ("contracts/a.yaml", "table: a\ncolumns:\n  - {name: a, type: int64}\n"),
+        (
+            "contracts/a.yaml",
+            "table: a\ncolumns:\n  - {name: a, type: int64}\n",
+        ),
         ("a.sql", "SELECT a FROM src"),
     ]);
     let (pack, diags) = load_pack(&files);

@@ -100,7 +100,10 @@ impl SubstraitConsumer for RulecConsumer<'_> {
 }
 
 /// Turns a Substrait plan into a DataFusion plan; tables resolve through `state`.
-pub async fn from_substrait(state: &SessionState, plan: &Plan) -> Result<LogicalPlan, SubstraitError> {
+pub async fn from_substrait(
+    state: &SessionState,
+    plan: &Plan,
+) -> Result<LogicalPlan, SubstraitError> {
     let extensions = Extensions::try_from(&plan.extensions)?;
     if !extensions.type_variations.is_empty() {
         return Err(SubstraitError::Invalid(

@@ -14,7 +14,8 @@ pub fn check_encodable(plan: &LogicalPlan) -> Result<(), String> {
             return Ok(TreeNodeRecursion::Stop);
         }
         if let LogicalPlan::Distinct(datafusion::logical_expr::Distinct::On(_)) = node {
-            problem = Some("DISTINCT ON has no Substrait encoding; use a window function".to_owned());
+            problem =
+                Some("DISTINCT ON has no Substrait encoding; use a window function".to_owned());
             return Ok(TreeNodeRecursion::Stop);
         }
         node.apply_expressions(|expr| {
@@ -43,18 +44,29 @@ fn expr_problem(expr: &Expr) -> Option<String> {
         Expr::WindowFunction(w) => {
             let WindowFunction { fun, params } = w.as_ref();
             if params.null_treatment == Some(NullTreatment::IgnoreNulls) {
-                return Some(format!("window function `{fun}` with IGNORE NULLS (the Substrait producer drops it)"));
+                return Some(format!(
+                    "window function `{fun}` with IGNORE NULLS (the Substrait producer drops it)"
+                ));
             }
             if params.distinct {
-                return Some(format!("window function `{fun}` with DISTINCT (the Substrait producer drops it)"));
+                return Some(format!(
+                    "window function `{fun}` with DISTINCT (the Substrait producer drops it)"
+                ));
             }
             if params.filter.is_some() {
-                return Some(format!("window function `{fun}` with FILTER (the Substrait producer drops it)"));
+                return Some(format!(
+                    "window function `{fun}` with FILTER (the Substrait producer drops it)"
+                ));
             }
             None
         }
         Expr::AggregateFunction(a) => (a.params.null_treatment == Some(NullTreatment::IgnoreNulls))
-            .then(|| format!("aggregate `{}` with IGNORE NULLS (the Substrait producer drops it)", a.func.name())),
+            .then(|| {
+                format!(
+                    "aggregate `{}` with IGNORE NULLS (the Substrait producer drops it)",
+                    a.func.name()
+                )
+            }),
         Expr::OuterReferenceColumn(_, c) => Some(format!(
             "a correlated reference to `{c}` that could not be decorrelated; rewrite the subquery as a join"
         )),

@@ -35,7 +35,11 @@ pub struct TableRef {
 
 /// Parses a rule file's text into its one query, or returns why it is not a valid rule.
 /// Diagnostics carry `file`.
-pub fn parse_rule(file: &str, text: &str, dialect: SqlDialect) -> Result<ParsedRule, Vec<Diagnostic>> {
+pub fn parse_rule(
+    file: &str,
+    text: &str,
+    dialect: SqlDialect,
+) -> Result<ParsedRule, Vec<Diagnostic>> {
     let dialect_impl = dialect.parser_dialect();
     let statements = Parser::new(dialect_impl.as_ref())
         .with_recursion_limit(RECURSION_LIMIT)
@@ -194,10 +198,9 @@ fn end_of_text(text: &str) -> Span {
 
 fn parse_error(file: &str, text: &str, err: &ParserError) -> Diagnostic {
     let (message, span) = match err {
-        ParserError::RecursionLimitExceeded => (
-            "the rule is nested too deeply to parse".to_owned(),
-            None,
-        ),
+        ParserError::RecursionLimitExceeded => {
+            ("the rule is nested too deeply to parse".to_owned(), None)
+        }
         ParserError::ParserError(m) | ParserError::TokenizerError(m) => {
             let (message, position) = split_location(m);
             let span = match position {
@@ -219,9 +222,12 @@ fn split_location(message: &str) -> (String, Option<(u32, u32)>) {
         let rest = &message[idx + " at Line: ".len()..];
         let mut parts = rest.split(", Column: ");
         let line = parts.next().and_then(|l| l.trim().parse().ok());
-        let column = parts
-            .next()
-            .and_then(|c| c.trim().trim_end_matches(|ch: char| !ch.is_ascii_digit()).parse().ok());
+        let column = parts.next().and_then(|c| {
+            c.trim()
+                .trim_end_matches(|ch: char| !ch.is_ascii_digit())
+                .parse()
+                .ok()
+        });
         if let (Some(line), Some(column)) = (line, column) {
             return (message[..idx].to_owned(), Some((line, column)));
         }
@@ -282,7 +288,7 @@ impl Visitor for RefCollector {
                         )
                         .at_opt(to_span(name.span()))
                         .with_help("declare the data as an input in pack.yaml with a contract, and read it by its table name"),
-                        path,
+                        name.to_string(),
                     ));
                 } else {
                     self.push_ref(name);
@@ -290,8 +296,11 @@ impl Visitor for RefCollector {
             }
             TableFactor::TableFunction { expr, .. } => {
                 self.diagnostics.push((
-                    Diagnostic::error(codes::FORBIDDEN_STATEMENT, "table functions are not allowed in a rule")
-                        .at_opt(to_span(expr.span())),
+                    Diagnostic::error(
+                        codes::FORBIDDEN_STATEMENT,
+                        "table functions are not allowed in a rule",
+                    )
+                    .at_opt(to_span(expr.span())),
                     "TABLE".to_owned(),
                 ));
             }

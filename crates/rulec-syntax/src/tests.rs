@@ -28,8 +28,15 @@ fn statements_other_than_queries_are_rejected_with_a_span() {
         let errs = parse(text).expect_err(text);
         assert_eq!(errs.len(), 1, "{text}: {errs:?}");
         assert_eq!(errs[0].code, codes::FORBIDDEN_STATEMENT, "{text}");
-        assert!(errs[0].message.contains(keyword), "{text}: {}", errs[0].message);
-        assert_eq!(errs[0].span.map(|s| (s.start.line, s.start.column)), Some((1, column)));
+        assert!(
+            errs[0].message.contains(keyword),
+            "{text}: {}",
+            errs[0].message
+        );
+        assert_eq!(
+            errs[0].span.map(|s| (s.start.line, s.start.column)),
+            Some((1, column))
+        );
     }
 }
 
@@ -37,7 +44,10 @@ fn statements_other_than_queries_are_rejected_with_a_span() {
 fn two_statements_point_at_the_second() {
     let errs = parse("SELECT 1;\n  SELECT 2").expect_err("two statements");
     assert_eq!(errs[0].code, codes::MULTIPLE_STATEMENTS);
-    assert_eq!(errs[0].span.map(|s| (s.start.line, s.start.column)), Some((2, 3)));
+    assert_eq!(
+        errs[0].span.map(|s| (s.start.line, s.start.column)),
+        Some((2, 3))
+    );
 }
 
 #[test]

@@ -44,7 +44,11 @@ pub fn run(root: &Path, format: CheckFormat) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
     }
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// The DESIGN §6 report: `{pack, rules: [...], diagnostics: [...]}`. Diagnostics about a
@@ -59,7 +63,9 @@ fn json_report(project: &Project, diagnostics: &[rulec_diagnostics::Diagnostic])
     let mut rule_files = std::collections::BTreeSet::new();
     if let (Some(pack), Some(compiled)) = (&project.pack, &project.compiled) {
         for rule in &pack.rules {
-            let Some(c) = compiled.rule(&rule.name) else { continue };
+            let Some(c) = compiled.rule(&rule.name) else {
+                continue;
+            };
             rule_files.insert(rule.file.clone());
             let output_schema: Vec<Value> = c
                 .output_schema

@@ -87,7 +87,11 @@ enum Show {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Check { pack, format, explain } => match explain {
+        Command::Check {
+            pack,
+            format,
+            explain,
+        } => match explain {
             Some(code) => check::explain(&code),
             None => check::run(&pack, format),
         },

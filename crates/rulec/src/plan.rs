@@ -3,22 +3,12 @@
 use crate::project::Project;
 use crate::{PlanFormat, Show};
 use anyhow::{Context as _, bail};
-use datafusion_sql_unparser::plan_to_sql;
 use serde_json::{Value, json};
 use std::io::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
 
-mod datafusion_sql_unparser {
-    pub use rulec_compile::datafusion_sql::unparser::plan_to_sql;
-}
-
-/// Canonical SQL for people, or why it cannot be printed.
-fn canonical_sql(plan: &rulec_compile::datafusion_expr::LogicalPlan) -> Result<String, String> {
-    plan_to_sql(plan)
-        .map(|statement| statement.to_string())
-        .map_err(|e| rulec_compile::clean_message(&e))
-}
+use rulec_compile::canonical_sql;
 
 pub fn run(
     root: &Path,
@@ -39,7 +29,10 @@ pub fn run(
                 let hint = rulec_compile::did_you_mean(name, known.iter().copied())
                     .map(|c| format!(" (did you mean `{c}`?)"))
                     .unwrap_or_default();
-                eprintln!("rulec: no rule `{name}` in pack `{}`{hint}", pack.manifest.name);
+                eprintln!(
+                    "rulec: no rule `{name}` in pack `{}`{hint}",
+                    pack.manifest.name
+                );
                 return Ok(ExitCode::from(2));
             }
             vec![name.to_owned()]
@@ -76,7 +69,9 @@ pub fn run(
                         .with_context(|| format!("cannot write `{}`", path.display()))?,
                     None => {
                         if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
-                            bail!("refusing to write binary Substrait to a terminal: use --output FILE or redirect");
+                            bail!(
+                                "refusing to write binary Substrait to a terminal: use --output FILE or redirect"
+                            );
                         }
                         stdout.write_all(&bytes)?;
                     }
@@ -84,10 +79,14 @@ pub fn run(
             }
             PlanFormat::Text => {
                 writeln!(stdout, "=== rule {name}")?;
-                writeln!(stdout, "fingerprint: {}", c.fingerprint.as_deref().unwrap_or("-"))?;
+                writeln!(
+                    stdout,
+                    "fingerprint: {}",
+                    c.fingerprint.as_deref().unwrap_or("-")
+                )?;
                 if matches!(show, Show::Sql | Show::All) {
                     writeln!(stdout, "\n--- canonical SQL")?;
-                    match canonical_sql(plan) {
+                    match canonical_sql(pack, compiled, name) {
                         Ok(sql) => writeln!(stdout, "{sql}")?,
                         Err(why) => writeln!(stdout, "(cannot be printed as SQL: {why})")?,
                     }
@@ -109,7 +108,7 @@ pub fn run(
                 writeln!(stdout)?;
             }
             PlanFormat::Json => {
-                let sql = canonical_sql(plan);
+                let sql = canonical_sql(pack, compiled, name);
                 let substrait_json: Value = match &substrait {
                     Ok(s) => serde_json::from_str(&rulec_substrait::plan_to_json(s))?,
                     Err(e) => {
@@ -129,7 +128,17 @@ pub fn run(
         }
     }
     if format == PlanFormat::Json {
-        writeln!(stdout, "{}", serde_json::to_string_pretty(&json!({"pack": pack.manifest.name, "rules": json_rules}))?)?;
+        writeln!(
+            stdout,
+            "{}",
+            serde_json::to_string_pretty(
+                &json!({"pack": pack.manifest.name, "rules": json_rules})
+            )?
+        )?;
     }
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

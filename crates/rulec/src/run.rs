@@ -6,7 +6,12 @@ use rulec_exec::{ProductStatus, RunOptions};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-pub fn run(root: &Path, data: Option<PathBuf>, out: Option<PathBuf>, only: Vec<String>) -> anyhow::Result<ExitCode> {
+pub fn run(
+    root: &Path,
+    data: Option<PathBuf>,
+    out: Option<PathBuf>,
+    only: Vec<String>,
+) -> anyhow::Result<ExitCode> {
     let project = Project::load(root)?;
     let (Some(pack), Some(compiled)) = (&project.pack, &project.compiled) else {
         eprint!("{}", project.render(&project.all_diagnostics()));
@@ -18,7 +23,11 @@ pub fn run(root: &Path, data: Option<PathBuf>, out: Option<PathBuf>, only: Vec<S
             return Ok(ExitCode::from(2));
         }
     }
-    let errors: Vec<_> = project.all_diagnostics().into_iter().filter(|d| d.is_error()).collect();
+    let errors: Vec<_> = project
+        .all_diagnostics()
+        .into_iter()
+        .filter(|d| d.is_error())
+        .collect();
     if !errors.is_empty() {
         eprint!("{}", project.render(&errors));
         eprintln!("rulec: the pack has errors; building what compiles");
@@ -38,22 +47,41 @@ pub fn run(root: &Path, data: Option<PathBuf>, out: Option<PathBuf>, only: Vec<S
     if !report.diagnostics.is_empty() {
         eprint!("{}", project.render(&report.diagnostics));
     }
-    let width = report.products.iter().map(|p| p.name.len()).max().unwrap_or(7).max(7);
-    println!("{:<width$}  {:>10}  {:>5}  {:>9}  status", "product", "rows", "files", "time");
+    let width = report
+        .products
+        .iter()
+        .map(|p| p.name.len())
+        .max()
+        .unwrap_or(7)
+        .max(7);
+    println!(
+        "{:<width$}  {:>10}  {:>5}  {:>9}  status",
+        "product", "rows", "files", "time"
+    );
     let mut failures = Vec::new();
     for product in &report.products {
         match &product.status {
-            ProductStatus::Built { rows, files, elapsed } => println!(
+            ProductStatus::Built {
+                rows,
+                files,
+                elapsed,
+            } => println!(
                 "{:<width$}  {rows:>10}  {files:>5}  {:>8.3}s  built",
                 product.name,
                 elapsed.as_secs_f64()
             ),
             ProductStatus::Failed(d) => {
-                println!("{:<width$}  {:>10}  {:>5}  {:>9}  failed", product.name, "-", "-", "-");
+                println!(
+                    "{:<width$}  {:>10}  {:>5}  {:>9}  failed",
+                    product.name, "-", "-", "-"
+                );
                 failures.push(d.clone());
             }
             ProductStatus::Skipped(d) => {
-                println!("{:<width$}  {:>10}  {:>5}  {:>9}  skipped", product.name, "-", "-", "-");
+                println!(
+                    "{:<width$}  {:>10}  {:>5}  {:>9}  skipped",
+                    product.name, "-", "-", "-"
+                );
                 failures.push(d.clone());
             }
         }

@@ -1,0 +1,144 @@
+//! The `rulec` binary: formats, exit codes and the DESIGN §6 JSON shape.
+
+use crate::support::{root, rulec, scratch};
+use serde_json::Value;
+
+fn json(output: &std::process::Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+#[test]
+fn cpg_checks_clean_with_stable_fingerprints() {
+    let first = rulec(&["check", "rules/cpg", "--format", "json"]);
+    assert!(first.status.success());
+    let report = json(&first);
+    assert_eq!(report["pack"], "cpg");
+    assert_eq!(report["diagnostics"], Value::Array(vec![]));
+    let rules = report["rules"].as_array().expect("rules");
+    assert_eq!(rules.len(), 8);
+    for rule in rules {
+        let fp = rule["fingerprint"].as_str().expect("fingerprint");
+        assert!(fp.starts_with("sha256:") && fp.len() == 71, "{rule}");
+        assert!(
+            rule["schema_fingerprint"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("sha256:"))
+        );
+        assert_eq!(rule["diagnostics"], Value::Array(vec![]), "{rule}");
+        assert!(!rule["output_schema"].as_array().expect("schema").is_empty());
+        assert!(rule["path"].as_str().expect("path").ends_with(".sql"));
+    }
+    // A second process computes the same report, byte for byte.
+    let second = rulec(&["check", "rules/cpg", "--format", "json"]);
+    assert_eq!(first.stdout, second.stdout);
+}
+
+#[test]
+fn non_query_statements_are_rejected_with_spans() {
+    let output = rulec(&["check", "tests/packs/forbidden", "--format", "json"]);
+    assert_eq!(output.status.code(), Some(1));
+    let report = json(&output);
+    let mut found = Vec::new();
+    for rule in report["rules"].as_array().expect("rules") {
+        for d in rule["diagnostics"].as_array().expect("diagnostics") {
+            found.push((
+                rule["name"].as_str().expect("name").to_owned(),
+                d["code"].as_str().expect("code").to_owned(),
+                d["line"].as_u64().expect("line"),
+                d["column"].as_u64().expect("column"),
+            ));
+        }
+    }
+    found.sort();
+    let expected: Vec<(String, String, u64, u64)> = [
+        ("copy", "S002", 2, 1),
+        ("ddl", "S002", 2, 1),
+        ("dml", "S002", 2, 1),
+        ("explain", "S002", 1, 1),
+        ("read_path", "S005", 2, 15),
+        ("set", "S002", 1, 1),
+        ("two", "S003", 3, 1),
+    ]
+    .iter()
+    .map(|(r, c, l, col)| ((*r).to_owned(), (*c).to_owned(), *l, *col))
+    .collect();
+    assert_eq!(found, expected);
+    // The valid rule next to them still compiles.
+    let fine = report["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .find(|r| r["name"] == "fine")
+        .expect("fine");
+    assert!(fine["fingerprint"].as_str().is_some());
+}
+
+#[test]
+fn plan_shows_sql_plan_and_substrait_with_the_unnest_extension() {
+    let output = rulec(&["plan", "rules/cpg", "libcst_nodes"]);
+    assert!(output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    for section in [
+        "--- canonical SQL",
+        "--- optimized logical plan",
+        "--- substrait",
+        "rulec.dev/extension/Unnest",
+    ] {
+        assert!(text.contains(section), "missing {section}:\n{text}");
+    }
+    let bridge = rulec(&[
+        "plan",
+        "rules/cpg",
+        "cpg_bridge_cst_scip",
+        "--format",
+        "json",
+    ]);
+    assert!(bridge.status.success());
+    let report = json(&bridge);
+    assert!(report["rules"][0]["substrait"]["relations"].is_array());
+    assert!(
+        report["rules"][0]["logical_plan"]
+            .as_str()
+            .expect("plan")
+            .contains("Inner Join")
+    );
+
+    let file = scratch("plan_binary").join("libcst_nodes.substrait");
+    let binary = rulec(&[
+        "plan",
+        "rules/cpg",
+        "libcst_nodes",
+        "--format",
+        "binary",
+        "--output",
+        file.to_str().expect("utf8"),
+    ]);
+    assert!(
+        binary.status.success(),
+        "{}",
+        String::from_utf8_lossy(&binary.stderr)
+    );
+    let plan =
+        rulec_substrait::decode(&std::fs::read(&file).expect("written")).expect("a Substrait plan");
+    assert!(rulec_substrait::plan_to_text(&plan).contains("rulec.dev/extension/Unnest"));
+}
+
+#[test]
+fn usage_errors_exit_2_and_codes_explain_themselves() {
+    assert_eq!(
+        rulec(&["plan", "rules/cpg", "no_such_rule"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(rulec(&["frobnicate"]).status.code(), Some(2));
+    assert_eq!(rulec(&["check", "no/such/dir"]).status.code(), Some(2));
+    let explained = rulec(&["check", "--explain", "S002"]);
+    assert!(explained.status.success());
+    assert!(String::from_utf8_lossy(&explained.stdout).starts_with("S002 forbidden-statement"));
+    assert!(root().join("rules/cpg/pack.yaml").is_file());
+}

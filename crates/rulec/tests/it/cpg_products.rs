@@ -1,0 +1,278 @@
+//! `rulec run rules/cpg` materializes every product, with the row counts an independent
+//! computation over the input Parquet (plain Rust over Arrow arrays, not SQL) says.
+
+use crate::support::{root, rulec, scratch};
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{Int32Type, Int64Type};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+fn read(path: &Path) -> Vec<RecordBatch> {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    ParquetRecordBatchReaderBuilder::try_new(file)
+        .expect("parquet")
+        .build()
+        .expect("reader")
+        .collect::<Result<Vec<_>, _>>()
+        .expect("batches")
+}
+
+fn rows(path: &Path) -> usize {
+    read(path).iter().map(RecordBatch::num_rows).sum()
+}
+
+/// (file_id, path, start line, start col, end line, end col)
+type SpanKey = (i64, String, i32, i32, i32, i32);
+
+struct Expected {
+    nodes: usize,
+    edges: usize,
+    occurrences: usize,
+    bridges: usize,
+    symbols: usize,
+    files: usize,
+}
+
+fn span_key(file_id: i64, path: &str, span: &arrow::array::StructArray, i: usize) -> SpanKey {
+    let point = |name: &str| {
+        let s = span.column_by_name(name).expect(name).as_struct();
+        (
+            s.column_by_name("line0")
+                .expect("line0")
+                .as_primitive::<Int32Type>()
+                .value(i),
+            s.column_by_name("col")
+                .expect("col")
+                .as_primitive::<Int32Type>()
+                .value(i),
+        )
+    };
+    let (l0, c0) = point("start");
+    let (l1, c1) = point("end");
+    (file_id, path.to_owned(), l0, c0, l1, c1)
+}
+
+fn expected(data: &Path) -> Expected {
+    // Occurrence spans, with multiplicity.
+    let mut occurrence_spans: BTreeMap<SpanKey, usize> = BTreeMap::new();
+    let mut occurrences = 0;
+    for batch in read(&data.join("scip_occurrences.parquet")) {
+        let col = |n: &str| batch.column_by_name(n).unwrap_or_else(|| panic!("{n}"));
+        let doc = col("document_id").as_primitive::<Int64Type>();
+        let path = col("path").as_string::<i32>();
+        let ints = |n: &str| col(n).as_primitive::<Int32Type>().clone();
+        let (sl, sc, el, ec) = (
+            ints("start_line"),
+            ints("start_char"),
+            ints("end_line"),
+            ints("end_char"),
+        );
+        for i in 0..batch.num_rows() {
+            occurrences += 1;
+            let key = (
+                doc.value(i),
+                path.value(i).to_owned(),
+                sl.value(i),
+                sc.value(i),
+                el.value(i),
+                ec.value(i),
+            );
+            *occurrence_spans.entry(key).or_default() += 1;
+        }
+    }
+    let (mut nodes, mut edges, mut bridges, mut files) = (0, 0, 0, 0);
+    for batch in read(&data.join("libcst_files.parquet")) {
+        let file_ids = batch
+            .column_by_name("file_id")
+            .expect("file_id")
+            .as_primitive::<Int64Type>();
+        let paths = batch
+            .column_by_name("path")
+            .expect("path")
+            .as_string::<i32>();
+        let node_lists = batch
+            .column_by_name("nodes")
+            .expect("nodes")
+            .as_list::<i32>();
+        let edge_lists = batch
+            .column_by_name("edges")
+            .expect("edges")
+            .as_list::<i32>();
+        for row in 0..batch.num_rows() {
+            files += 1;
+            edges += edge_lists.value(row).len();
+            let file_nodes = node_lists.value(row);
+            let file_nodes = file_nodes.as_struct();
+            nodes += file_nodes.len();
+            let kinds = file_nodes
+                .column_by_name("kind")
+                .expect("kind")
+                .as_string::<i32>();
+            let spans = file_nodes.column_by_name("span").expect("span").as_struct();
+            for i in 0..file_nodes.len() {
+                if matches!(kinds.value(i), "libcst.Name" | "libcst.Attribute") {
+                    let key = span_key(file_ids.value(row), paths.value(row), spans, i);
+                    bridges += occurrence_spans.get(&key).copied().unwrap_or(0);
+                }
+            }
+        }
+    }
+    let mut symbols = 0;
+    for batch in read(&data.join("symtable_files.parquet")) {
+        let blocks = batch
+            .column_by_name("blocks")
+            .expect("blocks")
+            .as_list::<i32>();
+        for row in 0..batch.num_rows() {
+            let file_blocks = blocks.value(row);
+            let symbol_lists = file_blocks
+                .as_struct()
+                .column_by_name("symbols")
+                .expect("symbols")
+                .as_list::<i32>();
+            for b in 0..symbol_lists.len() {
+                if symbol_lists.is_valid(b) {
+                    symbols += symbol_lists.value(b).len();
+                }
+            }
+        }
+    }
+    Expected {
+        nodes,
+        edges,
+        occurrences,
+        bridges,
+        symbols,
+        files,
+    }
+}
+
+#[test]
+fn run_materializes_every_cpg_product_with_the_right_row_counts() {
+    let out = scratch("cpg_products");
+    let output = rulec(&["run", "rules/cpg", "--out", out.to_str().expect("utf8")]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let e = expected(&root().join("rules/cpg/data"));
+    // The README of the data says 10030 Name matches and 19 Attribute matches.
+    assert_eq!(
+        (e.nodes, e.edges, e.occurrences, e.bridges, e.symbols),
+        (94743, 94720, 10083, 10049, 3230)
+    );
+    let product = |name: &str| rows(&out.join(name).join("part-00000.parquet"));
+    assert_eq!(product("libcst_nodes"), e.nodes);
+    assert_eq!(product("libcst_edges"), e.edges);
+    assert_eq!(product("scip_occurrence_spans"), e.occurrences);
+    assert_eq!(product("cpg_bridge_cst_scip"), e.bridges);
+    assert_eq!(product("cpg_nodes"), e.nodes + e.occurrences);
+    assert_eq!(product("cpg_edges"), e.edges + e.bridges);
+    assert_eq!(product("symtable_symbols"), e.symbols);
+    assert_eq!(product("cpg_graph_by_file"), e.files);
+
+    // The per-file graph holds every node and edge exactly once.
+    let graph = read(&out.join("cpg_graph_by_file/part-00000.parquet"));
+    let (mut graph_nodes, mut graph_edges) = (0, 0);
+    for batch in &graph {
+        graph_nodes += batch
+            .column_by_name("nodes")
+            .expect("nodes")
+            .as_list::<i32>()
+            .values()
+            .len();
+        graph_edges += batch
+            .column_by_name("edges")
+            .expect("edges")
+            .as_list::<i32>()
+            .values()
+            .len();
+    }
+    assert_eq!(
+        (graph_nodes, graph_edges),
+        (e.nodes + e.occurrences, e.edges + e.bridges)
+    );
+
+    // The report names every product with its row count, and each product keeps the
+    // Substrait plan it was computed from.
+    let report: Vec<Vec<&str>> = stdout
+        .lines()
+        .skip(1)
+        .take(8)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert!(
+        report.iter().all(|cols| cols.last() == Some(&"built")),
+        "{stdout}"
+    );
+    let bridge_rows = e.bridges.to_string();
+    assert!(
+        report
+            .iter()
+            .any(|cols| cols[..2] == ["cpg_bridge_cst_scip", bridge_rows.as_str()]),
+        "{stdout}"
+    );
+    assert!(out.join("cpg_nodes/plan.substrait").is_file());
+}
+
+#[test]
+fn a_failed_run_keeps_the_previous_product() {
+    let out = scratch("keeps_previous");
+    let ok = rulec(&[
+        "run",
+        "rules/cpg",
+        "--only",
+        "scip_occurrence_spans",
+        "--out",
+        out.to_str().expect("utf8"),
+    ]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let before =
+        std::fs::read(out.join("scip_occurrence_spans/part-00000.parquet")).expect("product");
+
+    // The same pack with its input missing: the run fails before writing anything.
+    let broken = scratch("keeps_previous_pack");
+    copy_pack(&root().join("rules/cpg"), &broken);
+    std::fs::remove_file(broken.join("data/scip_occurrences.parquet")).expect("remove input");
+    let failed = rulec(&[
+        "run",
+        broken.to_str().expect("utf8"),
+        "--only",
+        "scip_occurrence_spans",
+        "--out",
+        out.to_str().expect("utf8"),
+    ]);
+    assert_eq!(failed.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        stderr.contains("R001") && stderr.contains("scip_occurrences.parquet"),
+        "{stderr}"
+    );
+    let after =
+        std::fs::read(out.join("scip_occurrence_spans/part-00000.parquet")).expect("product kept");
+    assert_eq!(before, after);
+}
+
+fn copy_pack(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).expect("read") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            if entry.file_name() == "out" {
+                continue;
+            }
+            std::fs::create_dir_all(&target).expect("mkdir");
+            copy_pack(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy");
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! Shared helpers: paths, loading packs, running the binary, sessions over real inputs.
+
+use datafusion::prelude::SessionContext;
+use rulec_compile::{CompiledPack, compile_pack};
+use rulec_pack::{Pack, PackFiles, load_pack};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root")
+}
+
+/// A fresh, empty scratch directory for one test.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).expect("clear scratch");
+    }
+    std::fs::create_dir_all(&dir).expect("create scratch");
+    dir
+}
+
+/// Loads and compiles a pack; loading must be clean.
+pub fn compile(pack_dir: &Path) -> (Pack, CompiledPack) {
+    let files = PackFiles::read_dir(pack_dir).expect("read pack");
+    let (pack, diagnostics) = load_pack(&files);
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    let pack = pack.expect("pack");
+    let compiled = compile_pack(&pack);
+    (pack, compiled)
+}
+
+/// Runs the `rulec` binary from the workspace root.
+pub fn rulec(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rulec"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("run rulec")
+}
+
+/// A runtime session with every input of `pack` registered from its data (checked against
+/// its contract).
+pub async fn session_with_inputs(pack: &Pack, pack_dir: &Path) -> SessionContext {
+    let ctx = SessionContext::new_with_state(rulec_exec::runtime_session());
+    for (table, path) in &pack.manifest.inputs {
+        let contract = &pack.contracts[table];
+        match rulec_exec::check_input(&ctx.state(), table, &pack_dir.join(path), contract).await {
+            rulec_exec::InputCheck::Ok(provider) => {
+                ctx.register_table(table.as_str(), provider)
+                    .expect("register");
+            }
+            rulec_exec::InputCheck::Failed(d) => panic!("input {table}: {d:?}"),
+        }
+    }
+    ctx
+}
