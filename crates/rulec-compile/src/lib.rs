@@ -161,10 +161,10 @@ pub fn canonical_sql(
     if from_canonical.is_ok() {
         return from_canonical;
     }
-    if let Some(initial) = &rule.initial_plan {
-        if let Ok(sql) = unparse_checked(pack, compiled, rule, initial) {
-            return Ok(sql);
-        }
+    if let Some(initial) = &rule.initial_plan
+        && let Ok(sql) = unparse_checked(pack, compiled, rule, initial)
+    {
+        return Ok(sql);
     }
     from_canonical
 }

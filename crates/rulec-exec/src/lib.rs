@@ -213,10 +213,10 @@ fn wanted_rules(pack: &Pack, only: &[String]) -> BTreeSet<String> {
     let mut wanted = BTreeSet::new();
     let mut stack: Vec<String> = only.to_vec();
     while let Some(name) = stack.pop() {
-        if wanted.insert(name.clone()) {
-            if let Some(rule) = by_name.get(name.as_str()) {
-                stack.extend(rule.upstream_rules.iter().cloned());
-            }
+        if wanted.insert(name.clone())
+            && let Some(rule) = by_name.get(name.as_str())
+        {
+            stack.extend(rule.upstream_rules.iter().cloned());
         }
     }
     wanted

@@ -189,7 +189,7 @@ pub fn load_pack(files: &PackFiles) -> (Option<Pack>, Vec<Diagnostic>) {
             Err(d) => diagnostics.extend(d),
         }
     }
-    for (table, _) in &manifest.inputs {
+    for table in manifest.inputs.keys() {
         if !contracts.contains_key(table) {
             diagnostics.push(
                 Diagnostic::error(

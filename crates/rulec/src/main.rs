@@ -3,6 +3,12 @@
 //! This crate alone knows clap, terminals and exit codes: 0 when all is well, 1 when there
 //! are findings (or a product failed), 2 for usage errors and internal failures.
 
+#![expect(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "the command-line interface is the one place rulec prints"
+)]
+
 mod check;
 mod plan;
 mod project;
