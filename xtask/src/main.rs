@@ -82,11 +82,24 @@ fn cargo() -> Command {
 
 fn deps() -> anyhow::Result<()> {
     let output = cargo()
-        .args(["tree", "--workspace", "--duplicates", "--edges", "normal,build", "--prefix", "depth", "--format", "{p}"])
+        .args([
+            "tree",
+            "--workspace",
+            "--duplicates",
+            "--edges",
+            "normal,build",
+            "--prefix",
+            "depth",
+            "--format",
+            "{p}",
+        ])
         .output()
         .context("cannot run cargo tree")?;
     if !output.status.success() {
-        bail!("cargo tree failed: {}", String::from_utf8_lossy(&output.stderr));
+        bail!(
+            "cargo tree failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     let text = String::from_utf8(output.stdout)?;
     // Depth-0 lines are the packages that exist in more than one version (or build); deeper
@@ -105,10 +118,18 @@ fn deps() -> anyhow::Result<()> {
     let offenders: Vec<String> = versions
         .iter()
         .filter(|(_, v)| v.len() > 1)
-        .map(|(name, v)| format!("{name}: {}", v.iter().copied().collect::<Vec<_>>().join(", ")))
+        .map(|(name, v)| {
+            format!(
+                "{name}: {}",
+                v.iter().copied().collect::<Vec<_>>().join(", ")
+            )
+        })
         .collect();
     if !offenders.is_empty() {
-        bail!("more than one copy of an engine crate:\n  {}", offenders.join("\n  "));
+        bail!(
+            "more than one copy of an engine crate:\n  {}",
+            offenders.join("\n  ")
+        );
     }
     println!("one copy each of: {}", SINGLE_COPY.join(", "));
     Ok(())
@@ -151,10 +172,20 @@ fn bless(filter: Option<&str>, accept: &[String], accept_all: bool) -> anyhow::R
         let accepted = path.with_extension("");
         let old = std::fs::read_to_string(&accepted).unwrap_or_default();
         let new = std::fs::read_to_string(path)?;
-        let shown = accepted.strip_prefix(&root).unwrap_or(&accepted).display().to_string();
+        let shown = accepted
+            .strip_prefix(&root)
+            .unwrap_or(&accepted)
+            .display()
+            .to_string();
         let diff = similar::TextDiff::from_lines(&old, &new);
-        print!("{}", diff.unified_diff().header(&shown, &format!("{shown}.new")));
-        let stem = accepted.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        print!(
+            "{}",
+            diff.unified_diff().header(&shown, &format!("{shown}.new"))
+        );
+        let stem = accepted
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if accept_all || accept.contains(&stem) {
             std::fs::rename(path, &accepted)?;
             println!("accepted {shown}");

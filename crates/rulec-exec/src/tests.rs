@@ -19,8 +19,14 @@ fn publishing_replaces_the_product_and_leaves_nothing_behind() {
     write(&out.join("p"), "old");
     write(&out.join(".p.staging"), "new");
     publish(&out.join(".p.staging"), &out.join("p")).expect("publish");
-    assert_eq!(std::fs::read_to_string(out.join("p/part-00000.parquet")).expect("read"), "new");
-    let names: Vec<_> = std::fs::read_dir(&out).expect("ls").map(|e| e.expect("e").file_name()).collect();
+    assert_eq!(
+        std::fs::read_to_string(out.join("p/part-00000.parquet")).expect("read"),
+        "new"
+    );
+    let names: Vec<_> = std::fs::read_dir(&out)
+        .expect("ls")
+        .map(|e| e.expect("e").file_name())
+        .collect();
     assert_eq!(names, ["p"]);
     let _ = std::fs::remove_dir_all(out);
 }
@@ -31,6 +37,9 @@ fn a_failed_publish_keeps_the_old_product() {
     write(&out.join("p"), "old");
     let err = publish(&out.join(".missing.staging"), &out.join("p"));
     assert!(err.is_err());
-    assert_eq!(std::fs::read_to_string(out.join("p/part-00000.parquet")).expect("read"), "old");
+    assert_eq!(
+        std::fs::read_to_string(out.join("p/part-00000.parquet")).expect("read"),
+        "old"
+    );
     let _ = std::fs::remove_dir_all(out);
 }
