@@ -1,3 +1,5 @@
+//! Unit tests of `rulec-compile`.
+
 use crate::{PINNED_DESCRIPTION_HASH, PIPELINE_VERSION, Pipeline, compile_pack};
 use rulec_diagnostics::codes;
 use rulec_pack::{PackFiles, load_pack};

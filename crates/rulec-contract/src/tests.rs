@@ -1,3 +1,5 @@
+//! Unit tests of `rulec-contract`.
+
 use crate::{parse_contract, parse_type, render_type, schema_fingerprint};
 use arrow_schema::DataType;
 use rulec_diagnostics::codes;

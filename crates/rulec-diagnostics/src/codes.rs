@@ -145,3 +145,16 @@ pub fn lookup(name: &str) -> Option<Code> {
         .copied()
         .find(|c| c.code.eq_ignore_ascii_case(name) || c.slug.eq_ignore_ascii_case(name))
 }
+
+/// The Markdown table of every code (the README's "Diagnostic codes" section is generated
+/// from it by `cargo xtask codegen`).
+pub fn markdown_table() -> String {
+    let mut out = String::from("| code | name | what it means |\n| --- | --- | --- |\n");
+    for code in ALL {
+        out.push_str(&format!(
+            "| `{}` | `{}` | {} |\n",
+            code.code, code.slug, code.summary
+        ));
+    }
+    out
+}

@@ -1,3 +1,5 @@
+//! Unit tests of `rulec-diagnostics`.
+
 use crate::{Diagnostic, Span, codes, render_human, to_json};
 
 #[test]

@@ -1,3 +1,5 @@
+//! Unit tests of `rulec-exec`.
+
 use crate::write::publish;
 use std::path::Path;
 

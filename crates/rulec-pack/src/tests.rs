@@ -1,3 +1,5 @@
+//! Unit tests of `rulec-pack`.
+
 use crate::{PackFiles, load_pack};
 use rulec_diagnostics::codes;
 

@@ -67,3 +67,41 @@ pub fn decode(bytes: &[u8]) -> Result<Plan, SubstraitError> {
 
 #[cfg(test)]
 mod tests;
+
+/// Checks that every compiled rule of a pack can be encoded as Substrait, adding an
+/// `E001 unencodable-plan` diagnostic to each rule that cannot. `texts` gives each rule's
+/// source (by rule name) so the diagnostic can point at the construct.
+pub fn check_encodable_pack(
+    compiled: &mut rulec_compile::CompiledPack,
+    texts: &std::collections::BTreeMap<String, String>,
+) {
+    for rule in &mut compiled.rules {
+        let Some(plan) = &rule.plan else { continue };
+        if let Err(err) = to_substrait(plan) {
+            let message = err.to_string();
+            let span = texts
+                .get(&rule.name)
+                .and_then(|text| locate_construct(text, &message));
+            rule.diagnostics.push(
+                rulec_diagnostics::Diagnostic::error(rulec_diagnostics::codes::UNENCODABLE_PLAN, message)
+                    .in_file(rule.file.clone())
+                    .at_opt(span)
+                    .with_help("rewrite the construct: rulec runs the Substrait plan, and will not run one that means something else"),
+            );
+        }
+    }
+}
+
+/// Finds the SQL construct an encoding error names in the rule text (outside comments).
+fn locate_construct(text: &str, message: &str) -> Option<rulec_diagnostics::Span> {
+    let words: &[&str] = [
+        &["IGNORE", "NULLS"][..],
+        &["DISTINCT", "ON"][..],
+        &["RECURSIVE"][..],
+        &["FILTER"][..],
+        &["DISTINCT"][..],
+    ]
+    .into_iter()
+    .find(|words| message.contains(&words.join(" ")))?;
+    rulec_syntax::find_keywords(text, rulec_syntax::SqlDialect::DataFusion, words)
+}

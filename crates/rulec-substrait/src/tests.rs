@@ -1,3 +1,5 @@
+//! Unit tests of `rulec-substrait`.
+
 use crate::{decode, encode, from_substrait, plan_to_text, to_substrait};
 use datafusion::datasource::empty::EmptyTable;
 use datafusion::execution::SessionStateBuilder;

@@ -74,3 +74,34 @@ pub fn normalize_ident(ident: &sqlparser::ast::Ident) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// The span of the first occurrence of the keyword sequence `words` (such as
+/// `["IGNORE", "NULLS"]`) in rule text, outside comments and string literals.
+pub fn find_keywords(text: &str, dialect: SqlDialect, words: &[&str]) -> Option<Span> {
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    if words.is_empty() {
+        return None;
+    }
+    let dialect_impl = dialect.parser_dialect();
+    let tokens = Tokenizer::new(dialect_impl.as_ref(), text)
+        .tokenize_with_location()
+        .ok()?;
+    let significant: Vec<_> = tokens
+        .iter()
+        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
+        .collect();
+    significant.windows(words.len()).find_map(|window| {
+        let matches = window.iter().zip(words).all(|(t, w)| {
+            matches!(&t.token, Token::Word(word) if word.quote_style.is_none() && word.value.eq_ignore_ascii_case(w))
+        });
+        if !matches {
+            return None;
+        }
+        let start = to_span(window[0].span)?;
+        let end = to_span(window[window.len() - 1].span)?;
+        Some(Span {
+            start: start.start,
+            end: end.end,
+        })
+    })
+}

@@ -1,3 +1,5 @@
+//! Unit tests of `rulec-syntax`.
+
 use crate::{SqlDialect, parse_rule};
 use rulec_diagnostics::{Span, codes};
 
@@ -76,4 +78,15 @@ fn empty_and_comment_only_files_are_rejected() {
         let errs = parse(text).expect_err(text);
         assert_eq!(errs[0].code, codes::EMPTY_RULE);
     }
+}
+
+#[test]
+fn keywords_are_found_outside_comments_and_strings() {
+    let text = "-- IGNORE NULLS here is a comment\nSELECT 'ignore nulls', first_value(x) ignore  nulls OVER () FROM t";
+    let span = crate::find_keywords(text, SqlDialect::DataFusion, &["IGNORE", "NULLS"]);
+    assert_eq!(span, Some(Span::new(2, 39, 2, 52)));
+    assert_eq!(
+        crate::find_keywords(text, SqlDialect::DataFusion, &["DISTINCT"]),
+        None
+    );
 }

@@ -21,7 +21,16 @@ impl Project {
         let files = PackFiles::read_dir(root)
             .with_context(|| format!("cannot read pack directory `{}`", root.display()))?;
         let (pack, load_diagnostics) = load_pack(&files);
-        let compiled = pack.as_ref().map(compile_pack);
+        let compiled = pack.as_ref().map(|pack| {
+            let mut compiled = compile_pack(pack);
+            let texts = pack
+                .rules
+                .iter()
+                .map(|r| (r.name.clone(), r.text.clone()))
+                .collect();
+            rulec_substrait::check_encodable_pack(&mut compiled, &texts);
+            compiled
+        });
         Ok(Project {
             root: root.to_path_buf(),
             files,

@@ -142,3 +142,38 @@ fn usage_errors_exit_2_and_codes_explain_themselves() {
     assert!(String::from_utf8_lossy(&explained.stdout).starts_with("S002 forbidden-statement"));
     assert!(root().join("rules/cpg/pack.yaml").is_file());
 }
+
+#[test]
+fn plans_that_cannot_be_encoded_faithfully_are_errors() {
+    let output = rulec(&["check", "tests/packs/unencodable", "--format", "json"]);
+    assert_eq!(output.status.code(), Some(1));
+    let report = json(&output);
+    let rule = |name: &str| {
+        report["rules"]
+            .as_array()
+            .expect("rules")
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap_or_else(|| panic!("{name}"))
+            .clone()
+    };
+    let ignore_nulls = &rule("ignore_nulls")["diagnostics"][0];
+    assert_eq!(ignore_nulls["code"], "E001");
+    assert_eq!(
+        (
+            ignore_nulls["line"].as_u64(),
+            ignore_nulls["column"].as_u64()
+        ),
+        (Some(2), Some(30))
+    );
+    assert!(
+        ignore_nulls["message"]
+            .as_str()
+            .expect("message")
+            .contains("IGNORE NULLS")
+    );
+    assert_eq!(rule("distinct_window")["diagnostics"][0]["code"], "E001");
+    assert_eq!(rule("fine")["diagnostics"], Value::Array(vec![]));
+    // Its schema is known, so a rule reading it is still checked (and clean).
+    assert_eq!(rule("downstream")["diagnostics"], Value::Array(vec![]));
+}

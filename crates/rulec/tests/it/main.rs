@@ -6,3 +6,4 @@ mod cpg_products;
 mod round_trip;
 mod snapshots;
 mod support;
+mod tidy;
