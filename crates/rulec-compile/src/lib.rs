@@ -26,7 +26,7 @@ use datafusion_expr::{LogicalPlan, TableSource};
 use datafusion_sql::planner::{ParserOptions, SqlToRel};
 use rulec_diagnostics::{Diagnostic, codes};
 use rulec_pack::{Pack, Rule};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 /// The result of compiling one rule.
@@ -66,12 +66,12 @@ impl CompiledPack {
     }
 }
 
-/// Compiles every rule of `pack`. Rules whose upstream failed are reported once as skipped.
-/// `pack_diagnostics` are the findings of loading (used to tell which rules failed to load).
+/// Compiles every rule of `pack`, in dependency order. A rule whose upstream rule failed
+/// (to load or to compile) is reported once as skipped, not planned.
 pub fn compile_pack(pack: &Pack) -> CompiledPack {
     let pipeline = Pipeline::new();
     let mut outputs: BTreeMap<String, SchemaRef> = BTreeMap::new();
-    let mut failed: BTreeMap<String, ()> = BTreeMap::new();
+    let mut failed: BTreeSet<String> = BTreeSet::new();
     let mut rules = Vec::with_capacity(pack.rules.len());
     for rule in &pack.rules {
         let compiled = compile_rule(pack, rule, &pipeline, &outputs, &failed);
@@ -80,7 +80,7 @@ pub fn compile_pack(pack: &Pack) -> CompiledPack {
                 outputs.insert(rule.name.clone(), Arc::clone(schema));
             }
             _ => {
-                failed.insert(rule.name.clone(), ());
+                failed.insert(rule.name.clone());
             }
         }
         rules.push(compiled);
@@ -220,7 +220,7 @@ fn compile_rule(
     rule: &Rule,
     pipeline: &Pipeline,
     outputs: &BTreeMap<String, SchemaRef>,
-    failed: &BTreeMap<String, ()>,
+    failed: &BTreeSet<String>,
 ) -> CompiledRule {
     let mut result = empty(rule);
     let Some(parsed) = &rule.parsed else {
@@ -232,14 +232,14 @@ fn compile_rule(
     let failed_upstream: Vec<&String> = rule
         .upstream_rules
         .iter()
-        .filter(|u| failed.contains_key(*u))
+        .filter(|u| failed.contains(*u))
         .collect();
     if !failed_upstream.is_empty() {
         let names: Vec<String> = failed_upstream.iter().map(|u| format!("`{u}`")).collect();
         let span = parsed
             .table_refs
             .iter()
-            .find(|r| failed.contains_key(&r.name))
+            .find(|r| failed.contains(&r.name))
             .and_then(|r| r.span);
         result.diagnostics.push(
             Diagnostic::warning(

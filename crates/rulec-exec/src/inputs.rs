@@ -102,10 +102,9 @@ pub async fn check_input(
                         .in_file(contract.file.clone())
                         .at_opt(column.span),
                     );
-                } else if !column.nullable && field.is_nullable() {
-                    // Parquet writers often mark every column nullable; the contract's
-                    // promise is about the data, which the run checks when it writes.
                 }
+                // Nullability is not compared: Parquet writers often mark every column
+                // nullable, and the contract's promise is about the data.
             }
         }
     }

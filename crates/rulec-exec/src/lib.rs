@@ -13,6 +13,7 @@ mod write;
 pub use inputs::{InputCheck, check_input};
 pub use session::runtime_session;
 
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::execution::SessionState;
 use datafusion::prelude::SessionContext;
 use rulec_compile::CompiledPack;
@@ -234,7 +235,7 @@ fn resolve(base: &Path, declared: &str) -> PathBuf {
 async fn build_product(
     state: &SessionState,
     plan: &datafusion::logical_expr::LogicalPlan,
-    schema: &arrow_schema_ref::SchemaRef,
+    schema: &SchemaRef,
     out_dir: &Path,
     name: &str,
 ) -> Result<(u64, usize), Diagnostic> {
@@ -250,15 +251,11 @@ async fn build_product(
     write::write_product(state, logical, Arc::clone(schema), out_dir, name, &bytes).await
 }
 
-mod arrow_schema_ref {
-    pub use datafusion::arrow::datatypes::SchemaRef;
-}
-
 async fn register_product(
     ctx: &SessionContext,
     name: &str,
     dir: &Path,
-    schema: &arrow_schema_ref::SchemaRef,
+    schema: &SchemaRef,
 ) -> Result<(), Diagnostic> {
     let provider = inputs::listing_table(&ctx.state(), dir, Arc::clone(schema)).map_err(|e| {
         Diagnostic::error(
