@@ -7,6 +7,7 @@
 
 mod errors;
 mod fingerprint;
+mod output_contract;
 mod pipeline;
 mod provider;
 
@@ -330,6 +331,16 @@ fn compile_rule(
         &output_schema,
         &BTreeMap::new(),
     ));
+    if let Some(contract) = pack.output_contracts.get(&rule.name) {
+        result
+            .diagnostics
+            .extend(output_contract::check_output_contract(
+                &rule.file,
+                &parsed.statement,
+                &output_schema,
+                contract,
+            ));
+    }
     result.output_schema = Some(output_schema);
     result.initial_plan = Some(initial);
     result.plan = Some(canonical);

@@ -22,6 +22,8 @@ pub struct Contract {
     pub schema: SchemaRef,
     /// `sha256:<hex>` schema fingerprint.
     pub fingerprint: String,
+    /// Where `table:` is written in the YAML file.
+    pub table_span: Option<Span>,
 }
 
 /// One declared column.
@@ -205,6 +207,7 @@ pub fn parse_contract(file: &str, text: &str) -> Result<Contract, Vec<Diagnostic
         order_by: raw.order_by,
         schema,
         fingerprint,
+        table_span: locate_key(text, "table", 0),
     })
 }
 

@@ -18,6 +18,18 @@ pub struct Code {
     pub explanation: &'static str,
 }
 
+impl PartialOrd for Code {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Code {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.code.cmp(other.code)
+    }
+}
+
 impl fmt::Debug for Code {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.code, self.slug)
@@ -137,6 +149,53 @@ codes! {
     PRODUCT_SKIPPED = "R005" "product-skipped",
         "A product was not built because a product it reads failed.",
         "Fix the upstream failure first.";
+    OUTPUT_COLUMN_MISSING = "O001" "output-column-missing",
+        "The rule does not produce a column its output contract declares.",
+        "The output contract (contracts/<rule>.yaml) pins the product's schema. Add the column to the rule's select list, or remove it from the contract.";
+    OUTPUT_COLUMN_UNEXPECTED = "O002" "output-column-unexpected",
+        "The rule produces a column its output contract does not declare.",
+        "Remove the column from the rule, or declare it in the output contract.";
+    OUTPUT_COLUMN_TYPE = "O003" "output-column-type",
+        "An output column's type differs from its output contract.",
+        "Cast the column to the declared type (CAST(x AS type) or arrow_cast), or change the contract.";
+    OUTPUT_COLUMN_NULLABILITY = "O004" "output-column-nullability",
+        "An output column may be null but its output contract says it is not.",
+        "Filter out or replace the nulls (COALESCE, WHERE x IS NOT NULL), or declare the column nullable.";
+    NULL_COMPARISON = "S101" "null-comparison",
+        "A comparison with NULL using `=` or `<>`, which is never true.",
+        "`x = NULL` is NULL for every x, so a filter on it keeps no rows. Use `x IS NULL` or `x IS NOT NULL`. A lint: configure it under `lints:` in pack.yaml.";
+    UNUSED_CTE = "S102" "unused-cte",
+        "A CTE is defined but never read.",
+        "Remove the CTE or read it. A lint: configure it under `lints:` in pack.yaml.";
+    ORDER_WITHOUT_LIMIT = "S103" "order-without-limit",
+        "A rule that other rules read orders its rows without a LIMIT.",
+        "Row order is not preserved when another rule reads a product, so the sort is wasted work. Order in the final rule, or add a LIMIT if the order selects rows. A lint: configure it under `lints:` in pack.yaml.";
+    STAR_WITH_OUTPUT_CONTRACT = "O101" "star-with-output-contract",
+        "A rule with an output contract selects `*`.",
+        "With `*`, an upstream change adds or removes product columns silently; the output contract then fails far from the cause. List the columns. A lint: configure it under `lints:` in pack.yaml.";
+    UNUSED_INPUT = "P101" "unused-input",
+        "An input contract that no rule reads.",
+        "Remove the contract and its pack.yaml input, or read the table. A lint: configure it under `lints:` in pack.yaml.";
+    INVALID_LINT_CONFIG = "P007" "invalid-lint-config",
+        "pack.yaml configures a lint that does not exist, or with an unknown level.",
+        "`lints:` maps a lint code or name (S101 or null-comparison) to allow, warn or deny. Only lints (warnings) can be configured.";
+}
+
+/// The codes that are lints: warnings by default, configurable per pack as
+/// `allow`, `warn` or `deny` under `lints:` in pack.yaml.
+pub const LINTS: &[Code] = &[
+    NULL_COMPARISON,
+    UNUSED_CTE,
+    ORDER_WITHOUT_LIMIT,
+    STAR_WITH_OUTPUT_CONTRACT,
+    UNUSED_INPUT,
+];
+
+impl Code {
+    /// True for lints (configurable warnings).
+    pub fn is_lint(&self) -> bool {
+        LINTS.contains(self)
+    }
 }
 
 /// Looks a code up by its code (`Q001`) or slug (`unknown-column`), case-insensitively.

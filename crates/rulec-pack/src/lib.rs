@@ -7,10 +7,12 @@
 
 mod files;
 mod graph;
+mod lints;
 mod manifest;
 
 pub use files::PackFiles;
 pub use graph::order_rules;
+pub use lints::{LintLevel, apply_lint_levels, lint_levels, lint_pack};
 pub use manifest::PackManifest;
 
 use rulec_contract::{Contract, parse_contract};
@@ -224,16 +226,15 @@ pub fn load_pack(files: &PackFiles) -> (Option<Pack>, Vec<Diagnostic>) {
     let (rules, cycle_diagnostics) = order_rules(rules);
     diagnostics.extend(cycle_diagnostics);
 
-    (
-        Some(Pack {
-            manifest,
-            dialect,
-            contracts,
-            output_contracts,
-            rules,
-        }),
-        diagnostics,
-    )
+    let pack = Pack {
+        manifest,
+        dialect,
+        contracts,
+        output_contracts,
+        rules,
+    };
+    diagnostics.extend(lint_pack(&pack));
+    (Some(pack), diagnostics)
 }
 
 #[cfg(test)]

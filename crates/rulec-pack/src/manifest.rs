@@ -17,6 +17,8 @@ pub struct PackManifest {
     pub inputs: BTreeMap<String, String>,
     /// Default output directory for `run`, relative to the pack root (default `out`).
     pub output: String,
+    /// Lint levels: code or name → `allow`, `warn` or `deny` (as written; see `lint_levels`).
+    pub lints: BTreeMap<String, String>,
     /// Free-form options, kept for later stages.
     pub options: BTreeMap<String, serde_yaml::Value>,
     text: String,
@@ -32,6 +34,8 @@ struct RawManifest {
     inputs: BTreeMap<String, String>,
     #[serde(default)]
     output: Option<String>,
+    #[serde(default)]
+    lints: BTreeMap<String, String>,
     #[serde(default)]
     options: BTreeMap<String, serde_yaml::Value>,
 }
@@ -75,6 +79,7 @@ impl PackManifest {
             dialect: raw.dialect.unwrap_or_else(|| "datafusion".to_owned()),
             inputs: raw.inputs,
             output: raw.output.unwrap_or_else(|| "out".to_owned()),
+            lints: raw.lints,
             options: raw.options,
             text: text.to_owned(),
         })
@@ -82,6 +87,11 @@ impl PackManifest {
 
     /// Where input `table` is declared in pack.yaml.
     pub fn input_span(&self, table: &str) -> Option<Span> {
+        self.key_span(table)
+    }
+
+    /// Where `key:` first appears at the start of a line of pack.yaml.
+    pub fn key_span(&self, table: &str) -> Option<Span> {
         for (i, line) in self.text.lines().enumerate() {
             let trimmed = line.trim_start();
             if trimmed.starts_with(table) && trimmed[table.len()..].trim_start().starts_with(':') {

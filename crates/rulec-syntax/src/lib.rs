@@ -4,8 +4,12 @@
 //! Architecture invariant: this crate has no DataFusion. It uses sqlparser at the exact
 //! version DataFusion depends on, so the AST it returns is the one the planner consumes.
 
+mod lints;
 mod statement;
 
+pub use lints::{
+    RuleLints, context_free_diagnostics, lint_statement, output_item_span, top_level_select_span,
+};
 pub use sqlparser;
 pub use statement::{ParsedRule, TableRef, parse_rule};
 

@@ -34,9 +34,14 @@ pub fn run(root: &Path, format: CheckFormat) -> anyhow::Result<ExitCode> {
             let errors = diagnostics.iter().filter(|d| d.is_error()).count();
             let warnings = diagnostics.len() - errors;
             if diagnostics.is_empty() {
-                eprintln!("rulec: {rules} rules checked, no problems");
+                eprintln!("rulec: {} checked, no problems", plural(rules, "rule"));
             } else {
-                eprintln!("rulec: {rules} rules checked: {errors} errors, {warnings} warnings");
+                eprintln!(
+                    "rulec: {} checked: {}, {}",
+                    plural(rules, "rule"),
+                    plural(errors, "error"),
+                    plural(warnings, "warning")
+                );
             }
         }
         CheckFormat::Json => {
@@ -98,4 +103,12 @@ fn json_report(project: &Project, diagnostics: &[rulec_diagnostics::Diagnostic])
         "rules": rules,
         "diagnostics": others,
     })
+}
+
+fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }

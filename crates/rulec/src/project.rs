@@ -2,8 +2,10 @@
 
 use anyhow::Context as _;
 use rulec_compile::{CompiledPack, compile_pack};
-use rulec_diagnostics::{Diagnostic, render_human};
+use rulec_diagnostics::{Code, Diagnostic, render_human};
+use rulec_pack::LintLevel;
 use rulec_pack::{Pack, PackFiles, load_pack};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// A pack read from disk and compiled.
@@ -12,15 +14,23 @@ pub struct Project {
     pub files: PackFiles,
     pub pack: Option<Pack>,
     pub compiled: Option<CompiledPack>,
-    /// Findings of loading (pack.yaml, contracts, parsing, cycles).
+    /// Findings of loading (pack.yaml, contracts, parsing, cycles, lints).
     pub load_diagnostics: Vec<Diagnostic>,
+    /// Lint levels from pack.yaml.
+    pub lint_levels: BTreeMap<Code, LintLevel>,
 }
 
 impl Project {
     pub fn load(root: &Path) -> anyhow::Result<Self> {
         let files = PackFiles::read_dir(root)
             .with_context(|| format!("cannot read pack directory `{}`", root.display()))?;
-        let (pack, load_diagnostics) = load_pack(&files);
+        let (pack, mut load_diagnostics) = load_pack(&files);
+        let mut lint_levels = BTreeMap::new();
+        if let Some(pack) = &pack {
+            let (levels, problems) = rulec_pack::lint_levels(pack);
+            lint_levels = levels;
+            load_diagnostics.extend(problems);
+        }
         let compiled = pack.as_ref().map(|pack| {
             let mut compiled = compile_pack(pack);
             let texts = pack
@@ -37,10 +47,12 @@ impl Project {
             pack,
             compiled,
             load_diagnostics,
+            lint_levels,
         })
     }
 
-    /// Every diagnostic: load findings and each rule's, sorted by file and position.
+    /// Every diagnostic: load findings and each rule's, with the pack's lint levels
+    /// applied, sorted by file and position.
     pub fn all_diagnostics(&self) -> Vec<Diagnostic> {
         let mut all = self.load_diagnostics.clone();
         if let Some(compiled) = &self.compiled {
@@ -48,6 +60,7 @@ impl Project {
                 all.extend(rule.diagnostics.iter().cloned());
             }
         }
+        let mut all = rulec_pack::apply_lint_levels(all, &self.lint_levels);
         rulec_diagnostics::sort(&mut all);
         all
     }

@@ -21,7 +21,7 @@ fn cpg_checks_clean_with_stable_fingerprints() {
     assert_eq!(report["pack"], "cpg");
     assert_eq!(report["diagnostics"], Value::Array(vec![]));
     let rules = report["rules"].as_array().expect("rules");
-    assert_eq!(rules.len(), 8);
+    assert_eq!(rules.len(), 9);
     for rule in rules {
         let fp = rule["fingerprint"].as_str().expect("fingerprint");
         assert!(fp.starts_with("sha256:") && fp.len() == 71, "{rule}");
@@ -176,4 +176,109 @@ fn plans_that_cannot_be_encoded_faithfully_are_errors() {
     assert_eq!(rule("fine")["diagnostics"], Value::Array(vec![]));
     // Its schema is known, so a rule reading it is still checked (and clean).
     assert_eq!(rule("downstream")["diagnostics"], Value::Array(vec![]));
+}
+
+/// (code, file name, line, column) of every diagnostic in a `check --format json` report.
+fn findings(report: &Value) -> Vec<(String, String, u64, u64)> {
+    let mut all: Vec<&Value> = report["diagnostics"]
+        .as_array()
+        .expect("diagnostics")
+        .iter()
+        .collect();
+    for rule in report["rules"].as_array().expect("rules") {
+        all.extend(rule["diagnostics"].as_array().expect("diagnostics"));
+    }
+    let mut out: Vec<_> = all
+        .into_iter()
+        .map(|d| {
+            let file = d["file"].as_str().expect("file");
+            (
+                d["code"].as_str().expect("code").to_owned(),
+                file.rsplit('/').next().expect("name").to_owned(),
+                d["line"].as_u64().expect("line"),
+                d["column"].as_u64().expect("column"),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn expect(rows: &[(&str, &str, u64, u64)]) -> Vec<(String, String, u64, u64)> {
+    let mut v: Vec<_> = rows
+        .iter()
+        .map(|(c, f, l, col)| ((*c).to_owned(), (*f).to_owned(), *l, *col))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn lints_warn_and_pack_yaml_can_deny_them() {
+    let output = rulec(&["check", "tests/packs/lints", "--format", "json"]);
+    // `unused-cte: deny` in pack.yaml makes that lint an error.
+    assert_eq!(output.status.code(), Some(1));
+    let report = json(&output);
+    assert_eq!(
+        findings(&report),
+        expect(&[
+            ("O101", "starred.sql", 1, 8),
+            ("P101", "unused.yaml", 1, 1),
+            ("S101", "null_compare.sql", 3, 7),
+            ("S101", "null_compare.sql", 3, 22),
+            ("S102", "unused_cte.sql", 2, 6),
+            ("S103", "ordered.sql", 2, 33),
+        ])
+    );
+    let severities: Vec<&str> = report["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .flat_map(|r| r["diagnostics"].as_array().expect("d").iter())
+        .filter(|d| d["code"] == "S102")
+        .map(|d| d["severity"].as_str().expect("severity"))
+        .collect();
+    assert_eq!(severities, ["error"]);
+}
+
+#[test]
+fn output_contract_differences_are_each_reported() {
+    let output = rulec(&["check", "tests/packs/output_contract", "--format", "json"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        findings(&json(&output)),
+        expect(&[
+            ("O001", "product.sql", 1, 1),
+            ("O002", "product.sql", 5, 3),
+            ("O003", "product.sql", 4, 3),
+            ("O004", "product.sql", 2, 3),
+        ])
+    );
+}
+
+#[test]
+fn a_bad_lint_configuration_is_an_error() {
+    let pack = crate::support::scratch("bad_lints");
+    std::fs::create_dir_all(pack.join("contracts")).expect("mkdir");
+    std::fs::write(
+        pack.join("pack.yaml"),
+        "name: x\nlints:\n  no-such-lint: deny\n  S101: loud\n  Q001: allow\n",
+    )
+    .expect("write");
+    std::fs::write(
+        pack.join("contracts/t.yaml"),
+        "table: t\ncolumns:\n  - {name: id, type: int64}\n",
+    )
+    .expect("write");
+    std::fs::write(pack.join("a.sql"), "SELECT id FROM t\n").expect("write");
+    let output = rulec(&["check", pack.to_str().expect("utf8"), "--format", "json"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        findings(&json(&output)),
+        expect(&[
+            ("P007", "pack.yaml", 3, 3),
+            ("P007", "pack.yaml", 4, 3),
+            ("P007", "pack.yaml", 5, 3)
+        ])
+    );
 }

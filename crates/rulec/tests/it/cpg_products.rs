@@ -31,6 +31,7 @@ struct Expected {
     occurrences: usize,
     bridges: usize,
     symbols: usize,
+    relationships: usize,
     files: usize,
 }
 
@@ -138,12 +139,25 @@ fn expected(data: &Path) -> Expected {
             }
         }
     }
+    let mut relationships = 0;
+    for batch in read(&data.join("scip_symbols.parquet")) {
+        let lists = batch
+            .column_by_name("relationships")
+            .expect("relationships")
+            .as_list::<i32>();
+        for row in 0..batch.num_rows() {
+            if lists.is_valid(row) {
+                relationships += lists.value(row).len();
+            }
+        }
+    }
     Expected {
         nodes,
         edges,
         occurrences,
         bridges,
         symbols,
+        relationships,
         files,
     }
 }
@@ -173,6 +187,8 @@ fn run_materializes_every_cpg_product_with_the_right_row_counts() {
     assert_eq!(product("cpg_nodes"), e.nodes + e.occurrences);
     assert_eq!(product("cpg_edges"), e.edges + e.bridges);
     assert_eq!(product("symtable_symbols"), e.symbols);
+    assert_eq!(product("scip_symbol_relationships"), e.relationships);
+    assert!(e.relationships > 0);
     assert_eq!(product("cpg_graph_by_file"), e.files);
 
     // The per-file graph holds every node and edge exactly once.
