@@ -6,7 +6,7 @@ use rulec_contract::render_type;
 use rulec_diagnostics::{codes, has_errors, to_json};
 use serde_json::{Value, json};
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 pub fn explain(code: &str) -> anyhow::Result<ExitCode> {
@@ -22,31 +22,94 @@ pub fn explain(code: &str) -> anyhow::Result<ExitCode> {
     }
 }
 
-pub fn run(root: &Path, format: CheckFormat) -> anyhow::Result<ExitCode> {
-    let project = Project::load(root)?;
-    let diagnostics = project.all_diagnostics();
-    let failed = has_errors(&diagnostics);
-    match format {
-        CheckFormat::Human => {
-            let mut stdout = std::io::stdout().lock();
-            write!(stdout, "{}", project.render(&diagnostics))?;
-            let rules = project.compiled.as_ref().map_or(0, |c| c.rules.len());
-            let errors = diagnostics.iter().filter(|d| d.is_error()).count();
-            let warnings = diagnostics.len() - errors;
-            if diagnostics.is_empty() {
-                eprintln!("rulec: {} checked, no problems", plural(rules, "rule"));
+/// The pack directories `paths` name: a directory with pack.yaml is a pack; a file (or a
+/// directory without pack.yaml) belongs to the nearest enclosing pack. Paths inside no pack
+/// are skipped (a pre-commit hook passes every changed file). Sorted, deduplicated.
+fn packs_of(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut packs = std::collections::BTreeSet::new();
+    for path in paths {
+        if !path.exists() {
+            anyhow::bail!("`{}` does not exist", path.display());
+        }
+        let absolute = std::path::absolute(path)?;
+        let start = if absolute.is_dir() {
+            Some(absolute.as_path())
+        } else {
+            absolute.parent()
+        };
+        if let Some(pack) =
+            start.and_then(|dir| dir.ancestors().find(|d| d.join("pack.yaml").is_file()))
+        {
+            // Show the pack as the user named it when they named the pack itself.
+            let shown = if pack == absolute {
+                path.clone()
             } else {
-                eprintln!(
-                    "rulec: {} checked: {}, {}",
-                    plural(rules, "rule"),
-                    plural(errors, "error"),
-                    plural(warnings, "warning")
-                );
+                relative_to_cwd(pack)
+            };
+            packs.insert(shown);
+        }
+    }
+    Ok(packs.into_iter().collect())
+}
+
+fn relative_to_cwd(path: &Path) -> PathBuf {
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_path_buf))
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| path.to_path_buf())
+}
+
+pub fn run(paths: &[PathBuf], format: CheckFormat) -> anyhow::Result<ExitCode> {
+    let packs = packs_of(paths)?;
+    if packs.is_empty() {
+        if paths.iter().all(|p| p.is_dir()) {
+            let named: Vec<String> = paths.iter().map(|p| format!("`{}`", p.display())).collect();
+            anyhow::bail!("no pack.yaml in {} or its parents", named.join(", "));
+        }
+        return Ok(ExitCode::SUCCESS); // Only files outside any pack: nothing to check.
+    }
+    let mut failed = false;
+    let (mut rules, mut errors, mut warnings) = (0, 0, 0);
+    let mut stdout = std::io::stdout().lock();
+    for root in &packs {
+        let project = Project::load(root)?;
+        let diagnostics = project.all_diagnostics();
+        failed |= has_errors(&diagnostics);
+        rules += project.compiled.as_ref().map_or(0, |c| c.rules.len());
+        errors += diagnostics.iter().filter(|d| d.is_error()).count();
+        warnings += diagnostics.iter().filter(|d| !d.is_error()).count();
+        match format {
+            CheckFormat::Human => write!(stdout, "{}", project.render(&diagnostics))?,
+            CheckFormat::Json => {
+                let report = json_report(&project, &diagnostics);
+                if packs.len() == 1 {
+                    writeln!(stdout, "{}", serde_json::to_string_pretty(&report)?)?;
+                } else {
+                    // Several packs: one report per line.
+                    writeln!(stdout, "{}", serde_json::to_string(&report)?)?;
+                }
             }
         }
-        CheckFormat::Json => {
-            let report = json_report(&project, &diagnostics);
-            println!("{}", serde_json::to_string_pretty(&report)?);
+    }
+    if format == CheckFormat::Human {
+        let in_packs = if packs.len() == 1 {
+            String::new()
+        } else {
+            format!(" in {} packs", packs.len())
+        };
+        if errors + warnings == 0 {
+            eprintln!(
+                "rulec: {}{in_packs} checked, no problems",
+                plural(rules, "rule")
+            );
+        } else {
+            eprintln!(
+                "rulec: {}{in_packs} checked: {}, {}",
+                plural(rules, "rule"),
+                plural(errors, "error"),
+                plural(warnings, "warning")
+            );
         }
     }
     Ok(if failed {

@@ -29,9 +29,10 @@ struct Cli {
 enum Command {
     /// Check every rule of a pack: parse, qualify, type-check, plan, encode.
     Check {
-        /// The pack directory (holding pack.yaml).
+        /// Pack directories (holding pack.yaml), or files inside packs (as a pre-commit
+        /// hook passes them): each named pack is checked once, whole.
         #[arg(default_value = ".")]
-        pack: PathBuf,
+        paths: Vec<PathBuf>,
         #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
         format: CheckFormat,
         /// Print the explanation of a diagnostic code (e.g. Q001) and exit.
@@ -94,12 +95,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check {
-            pack,
+            paths,
             format,
             explain,
         } => match explain {
             Some(code) => check::explain(&code),
-            None => check::run(&pack, format),
+            None => check::run(&paths, format),
         },
         Command::Plan {
             pack,

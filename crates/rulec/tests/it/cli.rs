@@ -282,3 +282,39 @@ fn a_bad_lint_configuration_is_an_error() {
         ])
     );
 }
+
+#[test]
+fn files_check_the_packs_they_belong_to() {
+    // As pre-commit passes them: files of two packs and a file in no pack.
+    let output = rulec(&[
+        "check",
+        "rules/cpg/cpg_nodes.sql",
+        "rules/cpg/contracts/libcst_files.yaml",
+        "tests/packs/output_contract/product.sql",
+        "README.md",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let reports: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one report per line"))
+        .collect();
+    let packs: Vec<&str> = reports
+        .iter()
+        .map(|r| r["pack"].as_str().expect("pack"))
+        .collect();
+    assert_eq!(packs, ["cpg", "output_contract"]);
+
+    // Only files outside any pack: nothing to do, success.
+    let outside = rulec(&["check", "README.md", "Cargo.toml"]);
+    assert_eq!(outside.status.code(), Some(0));
+    assert!(outside.stdout.is_empty() && outside.stderr.is_empty());
+
+    // A clean pack: quiet but for one summary line.
+    let clean = rulec(&["check", "rules/cpg/libcst_nodes.sql"]);
+    assert_eq!(clean.status.code(), Some(0));
+    assert!(clean.stdout.is_empty());
+    assert_eq!(String::from_utf8_lossy(&clean.stderr).lines().count(), 1);
+}
