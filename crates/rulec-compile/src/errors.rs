@@ -20,7 +20,15 @@ pub fn plan_error_diagnostic(file: &str, err: &DataFusionError) -> Diagnostic {
         ),
         None => (clean_message(root), None, Vec::new()),
     };
-    let mut diagnostic = Diagnostic::error(code, message).in_file(file).at_opt(span);
+    // Engine messages can run over several lines (candidate signatures): the first line is
+    // the message, the rest one note.
+    let mut lines = message.lines();
+    let first = lines.next().unwrap_or_default().to_owned();
+    let rest: Vec<&str> = lines.map(str::trim).filter(|l| !l.is_empty()).collect();
+    let mut diagnostic = Diagnostic::error(code, first).in_file(file).at_opt(span);
+    if !rest.is_empty() {
+        diagnostic = diagnostic.with_note(rest.join(" "));
+    }
     for note in notes {
         diagnostic = diagnostic.with_note(note);
     }
@@ -36,46 +44,49 @@ fn classify(err: &DataFusionError) -> Code {
         },
         DataFusionError::NotImplemented(_) => codes::UNSUPPORTED_SQL,
         DataFusionError::Internal(_) => codes::INTERNAL_ERROR,
-        DataFusionError::Plan(m) => {
-            if m.contains("not found") && m.starts_with("table") {
-                codes::UNKNOWN_TABLE
-            } else if m.starts_with("Invalid function") {
-                codes::UNKNOWN_FUNCTION
-            } else if m.contains("coerc") || m.contains("Cannot infer common") {
-                codes::TYPE_MISMATCH
-            } else {
-                codes::PLAN_ERROR
-            }
-        }
-        _ => {
-            let m = err.to_string();
-            if m.contains("coerc") || m.contains("does not support") && m.contains("type") {
-                codes::TYPE_MISMATCH
-            } else {
-                codes::PLAN_ERROR
-            }
-        }
+        _ => classify_message(&err.to_string()),
+    }
+}
+
+fn classify_message(m: &str) -> Code {
+    if m.contains("not found") && m.contains("table '") {
+        codes::UNKNOWN_TABLE
+    } else if m.contains("Invalid function") {
+        codes::UNKNOWN_FUNCTION
+    } else if m.contains("not found in struct") {
+        codes::UNKNOWN_COLUMN
+    } else if m.contains("must appear in the GROUP BY clause") {
+        codes::NON_AGGREGATED_COLUMN
+    } else if m.contains("different number of columns") {
+        codes::UNION_COLUMN_COUNT
+    } else if m.contains("coerc")
+        || m.contains("Cannot infer common")
+        || m.contains("compatible types")
+        || m.contains("Incompatible inputs for Union")
+        || m.contains("No function matches the given name and argument types")
+        || (m.contains("does not support") && m.contains("type"))
+    {
+        codes::TYPE_MISMATCH
+    } else {
+        codes::PLAN_ERROR
     }
 }
 
 /// The engine's message without its error-kind prefix and backtrace.
 pub fn clean_message(err: &DataFusionError) -> String {
-    let text = err.strip_backtrace();
-    for prefix in [
+    const PREFIXES: [&str; 5] = [
         "Error during planning: ",
         "Schema error: ",
         "This feature is not implemented: ",
         "Internal error: ",
-        "Optimizer rule",
-    ] {
-        if let Some(rest) = text.strip_prefix(prefix) {
-            if prefix == "Optimizer rule" {
-                return text;
-            }
-            return rest.to_owned();
-        }
+        "Execution error: ",
+    ];
+    let text = err.strip_backtrace();
+    let mut rest = text.as_str();
+    while let Some(stripped) = PREFIXES.iter().find_map(|p| rest.strip_prefix(p)) {
+        rest = stripped;
     }
-    text
+    rest.to_owned()
 }
 
 fn to_span(span: datafusion_common::Span) -> Option<Span> {

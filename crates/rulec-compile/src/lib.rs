@@ -289,6 +289,21 @@ fn compile_rule(
         return result;
     }
 
+    let duplicates = rulec_syntax::duplicate_output_names(&parsed.statement);
+    if !duplicates.is_empty() {
+        for (name, span) in duplicates {
+            result.diagnostics.push(
+                Diagnostic::error(
+                    codes::DUPLICATE_OUTPUT_COLUMN,
+                    format!("the rule has two output columns named `{name}`"),
+                )
+                .in_file(rule.file.clone())
+                .at_opt(span)
+                .with_help("rename one of them with AS"),
+            );
+        }
+        return result;
+    }
     let context = RuleContext {
         tables,
         options: pipeline.options(),
@@ -298,23 +313,25 @@ fn compile_rule(
         &context,
         ParserOptions::from(&pipeline.options().sql_parser),
     );
+    let located = |err: &datafusion_common::DataFusionError| {
+        let mut d = plan_error_diagnostic(&rule.file, err);
+        if d.span.is_none() {
+            d.span = rulec_syntax::locate_error(&parsed.statement, &rule.text, &d.message);
+        }
+        d
+    };
     let initial = match planner.sql_statement_to_plan(parsed.statement.clone()) {
         Ok(plan) => plan,
         Err(err) => {
-            result
-                .diagnostics
-                .push(plan_error_diagnostic(&rule.file, &err));
+            result.diagnostics.push(located(&err));
             return result;
         }
     };
+    // Type coercion happens in the pipeline's analyzer: its errors are the rule's too.
     let canonical = match pipeline.run(initial.clone(), |_, _| {}) {
         Ok(plan) => plan,
         Err(err) => {
-            let mut d = plan_error_diagnostic(&rule.file, &err);
-            if d.code == codes::PLAN_ERROR {
-                d.code = codes::INTERNAL_ERROR;
-            }
-            result.diagnostics.push(d);
+            result.diagnostics.push(located(&err));
             return result;
         }
     };

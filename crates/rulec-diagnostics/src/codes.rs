@@ -128,6 +128,15 @@ codes! {
     UNSUPPORTED_SQL = "Q006" "unsupported-sql",
         "The rule uses SQL the engine does not support.",
         "Rewrite the construct; see the message for the engine's reason.";
+    NON_AGGREGATED_COLUMN = "Q007" "non-aggregated-column",
+        "A column is selected outside an aggregate without being in GROUP BY.",
+        "In an aggregating query every selected column must be in GROUP BY or inside an aggregate function (count, max, array_agg, ...).";
+    DUPLICATE_OUTPUT_COLUMN = "Q008" "duplicate-output-column",
+        "Two output columns of the rule have the same name.",
+        "A product's column names must be unique. Rename one with AS.";
+    UNION_COLUMN_COUNT = "Q009" "union-column-count",
+        "The branches of a UNION have different numbers of columns.",
+        "Every branch of a UNION, INTERSECT or EXCEPT must select the same number of columns, in the same order.";
     INTERNAL_ERROR = "Q900" "internal-error",
         "rulec failed while compiling the rule.",
         "This is a bug in rulec or the engine, not in the rule. Please report it with the rule text.";

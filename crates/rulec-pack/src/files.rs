@@ -75,6 +75,14 @@ impl PackFiles {
         let bytes = self.files.get(path)?;
         let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
         Some(std::str::from_utf8(bytes).map_err(|err| {
+            // The position of the first invalid byte: the prefix before it is valid UTF-8.
+            let valid = std::str::from_utf8(&bytes[..err.valid_up_to()]).unwrap_or_default();
+            let line = valid.matches('\n').count() + 1;
+            let column = valid.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            let position = rulec_diagnostics::Span::point(
+                u32::try_from(line).unwrap_or(u32::MAX),
+                u32::try_from(column).unwrap_or(u32::MAX),
+            );
             Diagnostic::error(
                 codes::INVALID_ENCODING,
                 format!(
@@ -83,6 +91,7 @@ impl PackFiles {
                 ),
             )
             .in_file(path)
+            .at(position)
         }))
     }
 

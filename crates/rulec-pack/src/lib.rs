@@ -100,7 +100,8 @@ pub fn load_pack(files: &PackFiles) -> (Option<Pack>, Vec<Diagnostic>) {
                         SqlDialect::NAMES.join(", ")
                     ),
                 )
-                .in_file(manifest::MANIFEST_FILE),
+                .in_file(manifest::MANIFEST_FILE)
+                .at_opt(manifest.value_span("dialect")),
             );
             SqlDialect::DataFusion
         }
@@ -118,9 +119,22 @@ pub fn load_pack(files: &PackFiles) -> (Option<Pack>, Vec<Diagnostic>) {
                     format!("rule `{name}` is defined twice: in `{first}` and in `{path}`"),
                 )
                 .in_file(path.clone())
+                .at(rulec_diagnostics::Span::point(1, 1))
                 .with_help(
                     "rule names are file stems and must be unique in the pack; rename one file",
                 ),
+            );
+            continue;
+        }
+        if manifest.inputs.contains_key(&name) {
+            diagnostics.push(
+                Diagnostic::error(
+                    codes::RULE_SHADOWS_INPUT,
+                    format!("rule `{name}` has the name of input `{name}` declared in pack.yaml"),
+                )
+                .in_file(path.clone())
+                .at(rulec_diagnostics::Span::point(1, 1))
+                .with_help("rename the rule file: rules and inputs share one namespace"),
             );
             continue;
         }
@@ -182,7 +196,8 @@ pub fn load_pack(files: &PackFiles) -> (Option<Pack>, Vec<Diagnostic>) {
                                 contract.table, first.file, contract.file
                             ),
                         )
-                        .in_file(path.clone()),
+                        .in_file(path.clone())
+                        .at_opt(contract.table_span),
                     );
                     continue;
                 }

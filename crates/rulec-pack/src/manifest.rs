@@ -90,6 +90,21 @@ impl PackManifest {
         self.key_span(table)
     }
 
+    /// Where the value of top-level `key:` is written in pack.yaml.
+    pub fn value_span(&self, key: &str) -> Option<Span> {
+        let key_span = self.key_span(key)?;
+        let line = self.text.lines().nth(key_span.start.line as usize - 1)?;
+        let value = line.split_once(':')?.1.trim_start();
+        let column = u32::try_from(line.chars().count() - value.chars().count() + 1).ok()?;
+        let width = u32::try_from(value.trim_end().chars().count().max(1)).ok()?;
+        Some(Span::new(
+            key_span.start.line,
+            column,
+            key_span.start.line,
+            column + width,
+        ))
+    }
+
     /// Where `key:` first appears at the start of a line of pack.yaml.
     pub fn key_span(&self, table: &str) -> Option<Span> {
         for (i, line) in self.text.lines().enumerate() {

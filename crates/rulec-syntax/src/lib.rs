@@ -5,11 +5,13 @@
 //! version DataFusion depends on, so the AST it returns is the one the planner consumes.
 
 mod lints;
+mod locate;
 mod statement;
 
 pub use lints::{
     RuleLints, context_free_diagnostics, lint_statement, output_item_span, top_level_select_span,
 };
+pub use locate::{duplicate_output_names, locate_error};
 pub use sqlparser;
 pub use statement::{ParsedRule, TableRef, parse_rule};
 

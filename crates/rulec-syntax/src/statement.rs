@@ -52,6 +52,7 @@ pub fn parse_rule(
         return Err(vec![
             Diagnostic::error(codes::EMPTY_RULE, "the rule file holds no query")
                 .in_file(file)
+                .at(Span::point(1, 1))
                 .with_help("write one SELECT query that defines the product"),
         ]);
     }

@@ -69,6 +69,15 @@ fn every_snapshot_has_its_case() {
                     "{rel}: no rule `{stem}` in rules/{pack}"
                 );
             }
+            ["snapshots", "fixtures", "check", _] => {
+                assert!(
+                    root.join("tests/fixtures/check")
+                        .join(&stem)
+                        .join("expect")
+                        .is_file(),
+                    "{rel}: no tests/fixtures/check/{stem}"
+                );
+            }
             ["snapshots", "packs", _] => {
                 assert!(
                     root.join("tests/packs")
@@ -78,7 +87,9 @@ fn every_snapshot_has_its_case() {
                     "{rel}: no tests/packs/{stem}"
                 );
             }
-            _ => panic!("{rel}: snapshots live in snapshots/rules/<pack>/ or snapshots/packs/"),
+            _ => panic!(
+                "{rel}: snapshots live in snapshots/rules/<pack>/, snapshots/packs/ or snapshots/fixtures/check/"
+            ),
         }
     }
 }
