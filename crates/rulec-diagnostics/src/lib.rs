@@ -7,9 +7,11 @@
 
 pub mod codes;
 mod render;
+mod sarif;
 
 pub use codes::Code;
 pub use render::{render_human, to_json};
+pub use sarif::to_sarif;
 
 use serde::Serialize;
 

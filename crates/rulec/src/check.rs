@@ -72,6 +72,7 @@ pub fn run(paths: &[PathBuf], format: CheckFormat) -> anyhow::Result<ExitCode> {
     let mut failed = false;
     let (mut rules, mut errors, mut warnings) = (0, 0, 0);
     let mut stdout = std::io::stdout().lock();
+    let mut sarif_diagnostics = Vec::new();
     for root in &packs {
         let project = Project::load(root)?;
         let diagnostics = project.all_diagnostics();
@@ -81,6 +82,11 @@ pub fn run(paths: &[PathBuf], format: CheckFormat) -> anyhow::Result<ExitCode> {
         warnings += diagnostics.iter().filter(|d| !d.is_error()).count();
         match format {
             CheckFormat::Human => write!(stdout, "{}", project.render(&diagnostics))?,
+            CheckFormat::Sarif => sarif_diagnostics.extend(diagnostics.iter().map(|d| {
+                let mut shown = d.clone();
+                shown.file = d.file.as_deref().map(|f| project.display_path(f));
+                shown
+            })),
             CheckFormat::Json => {
                 let report = json_report(&project, &diagnostics);
                 if packs.len() == 1 {
@@ -91,6 +97,10 @@ pub fn run(paths: &[PathBuf], format: CheckFormat) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+    }
+    if format == CheckFormat::Sarif {
+        let log = rulec_diagnostics::to_sarif(&sarif_diagnostics, env!("CARGO_PKG_VERSION"));
+        writeln!(stdout, "{}", serde_json::to_string_pretty(&log)?)?;
     }
     if format == CheckFormat::Human {
         let in_packs = if packs.len() == 1 {

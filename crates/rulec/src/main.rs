@@ -33,6 +33,7 @@ enum Command {
         /// hook passes them): each named pack is checked once, whole.
         #[arg(default_value = ".")]
         paths: Vec<PathBuf>,
+        /// Output format: human, json (DESIGN §6), sarif (SARIF 2.1.0 for code scanning).
         #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
         format: CheckFormat,
         /// Print the explanation of a diagnostic code (e.g. Q001) and exit.
@@ -74,6 +75,7 @@ enum Command {
 enum CheckFormat {
     Human,
     Json,
+    Sarif,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]

@@ -318,3 +318,64 @@ fn files_check_the_packs_they_belong_to() {
     assert!(clean.stdout.is_empty());
     assert_eq!(String::from_utf8_lossy(&clean.stderr).lines().count(), 1);
 }
+
+#[test]
+fn sarif_output_validates_against_the_sarif_2_1_0_schema() {
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("tests/schemas/sarif-schema-2.1.0.json"))
+            .expect("schema"),
+    )
+    .expect("schema JSON");
+    let validator = jsonschema::draft7::new(&schema).expect("a valid schema");
+    for pack in [
+        "tests/packs/forbidden",
+        "tests/packs/lints",
+        "tests/packs/output_contract",
+        "rules/cpg",
+    ] {
+        let output = rulec(&["check", pack, "--format", "sarif"]);
+        let log = json(&output);
+        let errors: Vec<String> = validator
+            .iter_errors(&log)
+            .map(|e| format!("{e} at {}", e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{pack}: {errors:#?}");
+        // The validator does reject what is not SARIF 2.1.0.
+        let mut broken = log.clone();
+        broken["version"] = Value::from("2.0.0");
+        broken["runs"][0]["results"][0]["level"] = Value::from("fatal");
+        assert!(
+            validator.iter_errors(&broken).next().is_some(),
+            "{pack}: a broken log validated"
+        );
+        let results = log["runs"][0]["results"].as_array().expect("results");
+        assert_eq!(
+            output.status.code(),
+            Some(if pack == "rules/cpg" { 0 } else { 1 })
+        );
+        if pack == "tests/packs/forbidden" {
+            assert_eq!(results.len(), 7);
+            let first = &results[0];
+            assert_eq!(first["ruleId"], "S002");
+            assert_eq!(
+                first["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+                "tests/packs/forbidden/copy.sql"
+            );
+            assert_eq!(
+                first["locations"][0]["physicalLocation"]["region"]["startLine"],
+                2
+            );
+            let rules = log["runs"][0]["tool"]["driver"]["rules"]
+                .as_array()
+                .expect("rules");
+            let index =
+                usize::try_from(first["ruleIndex"].as_u64().expect("index")).expect("usize");
+            assert_eq!(rules[index]["id"], "S002");
+            assert!(
+                rules[index]["help"]["text"]
+                    .as_str()
+                    .is_some_and(|t| !t.is_empty())
+            );
+        }
+    }
+}
