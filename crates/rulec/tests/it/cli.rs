@@ -343,7 +343,7 @@ fn sarif_output_validates_against_the_sarif_2_1_0_schema() {
         // The validator does reject what is not SARIF 2.1.0.
         let mut broken = log.clone();
         broken["version"] = Value::from("2.0.0");
-        broken["runs"][0]["results"][0]["level"] = Value::from("fatal");
+        broken["runs"][0]["columnKind"] = Value::from("bytes");
         assert!(
             validator.iter_errors(&broken).next().is_some(),
             "{pack}: a broken log validated"
