@@ -1,69 +1,109 @@
 //! Renderings of diagnostics: a human form and the JSON form of DESIGN §6.
 
-use crate::{Diagnostic, Severity};
+use crate::{Diagnostic, Severity, Span};
+use annotate_snippets::{AnnotationKind, Element, Level, Origin, Renderer, Snippet};
 use serde_json::{Value, json};
-use std::fmt::Write as _;
 
-/// Renders one diagnostic for people: a header, the location, the source line with carets
-/// when `source` (the file's text) is given, then labels, notes and help.
-pub fn render_human(diagnostic: &Diagnostic, source: Option<&str>) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{}[{} {}]: {}",
-        diagnostic.severity.as_str(),
-        diagnostic.code.code,
-        diagnostic.code.slug,
-        diagnostic.message
-    );
+/// Renders one diagnostic for people, rustc-style: a header with the code, the location,
+/// the source lines with the span underlined when `source` (the file's text) is given,
+/// secondary labels, notes and help. `color` adds ANSI styles (for terminals only).
+pub fn render_human(diagnostic: &Diagnostic, source: Option<&str>, color: bool) -> String {
+    let level = match diagnostic.severity {
+        Severity::Error => Level::ERROR,
+        Severity::Warning => Level::WARNING,
+    };
+    let id = format!("{} {}", diagnostic.code.code, diagnostic.code.slug);
+    let title = level
+        .primary_title(diagnostic.message.as_str())
+        .id(id.as_str());
     let file = diagnostic.file.as_deref().unwrap_or("<pack>");
-    match diagnostic.span {
-        Some(span) => {
-            let _ = writeln!(
-                out,
-                "  --> {file}:{}:{}",
-                span.start.line, span.start.column
-            );
-            if let Some(line_text) =
-                source.and_then(|s| s.lines().nth(span.start.line as usize - 1))
-            {
-                let gutter = span.start.line.to_string();
-                let pad = " ".repeat(gutter.len());
-                let start = span.start.column.max(1) as usize - 1;
-                let width = if span.end.line == span.start.line {
-                    (span.end.column as usize).saturating_sub(span.start.column as usize)
-                } else {
-                    line_text.chars().count().saturating_sub(start)
+    let primary = match (source, diagnostic.span) {
+        (Some(text), Some(span)) => to_range(text, span).map(|range| {
+            let mut snippet = Snippet::source(text)
+                .path(file)
+                .annotation(AnnotationKind::Primary.span(range));
+            for label in &diagnostic.labels {
+                if let Some(r) = to_range(text, label.span) {
+                    snippet = snippet.annotation(
+                        AnnotationKind::Context
+                            .span(r)
+                            .label(label.message.as_str()),
+                    );
                 }
-                .max(1);
-                let indent: String = line_text
-                    .chars()
-                    .take(start)
-                    .map(|c| if c == '\t' { '\t' } else { ' ' })
-                    .collect();
-                let _ = writeln!(out, "{pad} |");
-                let _ = writeln!(out, "{gutter} | {line_text}");
-                let _ = writeln!(out, "{pad} | {indent}{}", "^".repeat(width));
             }
-        }
+            Element::from(snippet)
+        }),
+        _ => None,
+    };
+    let mut group = match primary {
+        Some(snippet) => title.element(snippet),
         None => {
-            let _ = writeln!(out, "  --> {file}");
+            let mut origin = Origin::path(file);
+            if let Some(span) = diagnostic.span {
+                origin = origin
+                    .line(span.start.line as usize)
+                    .char_column(span.start.column as usize);
+            }
+            title.element(origin)
         }
-    }
-    for label in &diagnostic.labels {
-        let _ = writeln!(
-            out,
-            "  = {}:{}:{}: {}",
-            file, label.span.start.line, label.span.start.column, label.message
-        );
-    }
-    for note in &diagnostic.notes {
-        let _ = writeln!(out, "  = note: {note}");
+    };
+    let label_notes: Vec<String> = if source.is_some() && diagnostic.span.is_some() {
+        Vec::new()
+    } else {
+        diagnostic
+            .labels
+            .iter()
+            .map(|l| {
+                format!(
+                    "{file}:{}:{}: {}",
+                    l.span.start.line, l.span.start.column, l.message
+                )
+            })
+            .collect()
+    };
+    for note in label_notes.iter().chain(&diagnostic.notes) {
+        group = group.element(Level::NOTE.message(note.as_str()));
     }
     if let Some(help) = &diagnostic.help {
-        let _ = writeln!(out, "  = help: {help}");
+        group = group.element(Level::HELP.message(help.as_str()));
     }
+    let renderer = if color {
+        Renderer::styled()
+    } else {
+        Renderer::plain()
+    };
+    let mut out = renderer.render(&[group]);
+    out.push('\n');
     out
+}
+
+/// The byte range of `span` (1-based lines, columns in characters, end exclusive) in `text`.
+fn to_range(text: &str, span: Span) -> Option<std::ops::Range<usize>> {
+    let offset = |line: u32, column: u32| -> Option<usize> {
+        let mut start = 0usize;
+        for (i, l) in text.split_inclusive('\n').enumerate() {
+            if i + 1 == line as usize {
+                let content = l.trim_end_matches(['\n', '\r']);
+                let byte = content
+                    .char_indices()
+                    .nth((column as usize).saturating_sub(1))
+                    .map_or(content.len(), |(b, _)| b);
+                return Some(start + byte);
+            }
+            start += l.len();
+        }
+        (line as usize == text.split_inclusive('\n').count() + 1).then_some(text.len())
+    };
+    let start = offset(span.start.line, span.start.column)?;
+    let end = offset(span.end.line, span.end.column)
+        .unwrap_or(start)
+        .max(start);
+    Some(
+        start
+            ..end
+                .max(start + usize::from(start < text.len()))
+                .min(text.len()),
+    )
 }
 
 /// The JSON object of one diagnostic (DESIGN §6; fields are only ever added).

@@ -31,11 +31,35 @@ fn human_rendering_points_at_the_span() {
     let d = Diagnostic::error(codes::UNKNOWN_COLUMN, "column `nme` not found")
         .in_file("rules/a.sql")
         .at(Span::new(2, 8, 2, 11))
+        .with_note("possible column t.name")
         .with_help("did you mean `name`?");
-    let text = render_human(&d, Some("SELECT\n  x, y, nme\nFROM t"));
+    let text = render_human(&d, Some("SELECT\n  x, y, nme\nFROM t"), false);
     assert_eq!(
         text,
-        "error[Q001 unknown-column]: column `nme` not found\n  --> rules/a.sql:2:8\n  |\n2 |   x, y, nme\n  |        ^^^\n  = help: did you mean `name`?\n"
+        "error[Q001 unknown-column]: column `nme` not found\n --> rules/a.sql:2:8\n  |\n2 |   x, y, nme\n  |        ^^^\n  |\n  = note: possible column t.name\n  = help: did you mean `name`?\n"
+    );
+    // Without the source, the location is still named.
+    let bare = render_human(&d, None, false);
+    assert!(
+        bare.starts_with(
+            "error[Q001 unknown-column]: column `nme` not found\n--> rules/a.sql:2:8\n"
+        ),
+        "{bare}"
+    );
+    // Colour is for terminals only.
+    assert!(!text.contains('\u{1b}'));
+    assert!(render_human(&d, None, true).contains('\u{1b}'));
+}
+
+#[test]
+fn multi_byte_characters_and_crlf_keep_carets_under_the_span() {
+    let d = Diagnostic::error(codes::UNKNOWN_COLUMN, "x")
+        .in_file("a.sql")
+        .at(Span::new(1, 10, 1, 13));
+    let text = render_human(&d, Some("SELECT \"é\", abc FROM t\r\n"), false);
+    assert!(
+        text.contains("1 | SELECT \"é\", abc FROM t\n  |          ^^^\n"),
+        "{text}"
     );
 }
 

@@ -81,7 +81,14 @@ pub fn run(paths: &[PathBuf], format: CheckFormat) -> anyhow::Result<ExitCode> {
         errors += diagnostics.iter().filter(|d| d.is_error()).count();
         warnings += diagnostics.iter().filter(|d| !d.is_error()).count();
         match format {
-            CheckFormat::Human => write!(stdout, "{}", project.render(&diagnostics))?,
+            CheckFormat::Human => write!(
+                stdout,
+                "{}",
+                project.render_styled(
+                    &diagnostics,
+                    std::io::IsTerminal::is_terminal(&std::io::stdout())
+                )
+            )?,
             CheckFormat::Sarif => sarif_diagnostics.extend(diagnostics.iter().map(|d| {
                 let mut shown = d.clone();
                 shown.file = d.file.as_deref().map(|f| project.display_path(f));

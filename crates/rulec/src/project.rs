@@ -70,8 +70,8 @@ impl Project {
         self.root.join(file).display().to_string()
     }
 
-    /// Renders diagnostics for people, with source snippets.
-    pub fn render(&self, diagnostics: &[Diagnostic]) -> String {
+    /// Renders diagnostics for people, with source snippets; coloured when `color`.
+    pub fn render_styled(&self, diagnostics: &[Diagnostic], color: bool) -> String {
         let mut out = String::new();
         for d in diagnostics {
             let source = d
@@ -81,9 +81,17 @@ impl Project {
                 .and_then(Result::ok);
             let mut shown = d.clone();
             shown.file = d.file.as_deref().map(|f| self.display_path(f));
-            out.push_str(&render_human(&shown, source));
+            out.push_str(&render_human(&shown, source, color));
             out.push('\n');
         }
         out
+    }
+
+    /// Renders diagnostics for stderr: coloured when stderr is a terminal.
+    pub fn render(&self, diagnostics: &[Diagnostic]) -> String {
+        self.render_styled(
+            diagnostics,
+            std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        )
     }
 }
