@@ -5,10 +5,13 @@
 //! - `bless [FILTER] [--accept NAME...] [--accept-all]`: re-runs the snapshot tests,
 //!   prints every pending snapshot as a unified diff against the accepted one, and accepts
 //!   only what is named. Nothing is accepted unread by default.
+//! - `bench [--rules N] [--runs K]`: times `rulec check` on a generated pack.
 //! - `codegen [--check]`: writes generated documentation (the diagnostic code table in the
 //!   README); `--check` fails when it is stale.
 
 #![expect(clippy::print_stdout, reason = "xtask is a command-line tool")]
+
+mod bench;
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
@@ -36,6 +39,19 @@ enum Task {
         /// Accept every pending snapshot (after reading the diffs above).
         #[arg(long)]
         accept_all: bool,
+    },
+    /// Time `rulec check` on a generated pack (release build).
+    Bench {
+        /// Rules in the generated pack.
+        #[arg(long, default_value_t = 200)]
+        rules: usize,
+        /// Timed runs.
+        #[arg(long, default_value_t = 10)]
+        runs: usize,
+        /// Time the debug build instead of the release build (to try the harness quickly;
+        /// debug timings are not the benchmark's result).
+        #[arg(long)]
+        debug: bool,
     },
     /// Regenerate documentation generated from code.
     Codegen {
@@ -95,6 +111,7 @@ fn main() -> anyhow::Result<()> {
             accept_all,
         } => bless(filter.as_deref(), &accept, accept_all),
         Task::Codegen { check } => codegen(check),
+        Task::Bench { rules, runs, debug } => bench::run(&workspace_root(), rules, runs, debug),
     }
 }
 

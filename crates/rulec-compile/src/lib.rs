@@ -47,6 +47,8 @@ pub struct CompiledRule {
     pub schema_fingerprint: Option<String>,
     /// Findings about this rule from compilation (pack-load findings stay with the pack).
     pub diagnostics: Vec<Diagnostic>,
+    /// How long planning and the pipeline took for this rule.
+    pub compile_time: std::time::Duration,
 }
 
 impl CompiledRule {
@@ -75,7 +77,9 @@ pub fn compile_pack(pack: &Pack) -> CompiledPack {
     let mut failed: BTreeSet<String> = BTreeSet::new();
     let mut rules = Vec::with_capacity(pack.rules.len());
     for rule in &pack.rules {
-        let compiled = compile_rule(pack, rule, &pipeline, &outputs, &failed);
+        let started = std::time::Instant::now();
+        let mut compiled = compile_rule(pack, rule, &pipeline, &outputs, &failed);
+        compiled.compile_time = started.elapsed();
         match &compiled.output_schema {
             Some(schema) if compiled.plan.is_some() => {
                 outputs.insert(rule.name.clone(), Arc::clone(schema));
@@ -213,6 +217,7 @@ fn empty(rule: &Rule) -> CompiledRule {
         fingerprint: None,
         schema_fingerprint: None,
         diagnostics: Vec::new(),
+        compile_time: std::time::Duration::ZERO,
     }
 }
 

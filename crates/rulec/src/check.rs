@@ -60,7 +60,7 @@ fn relative_to_cwd(path: &Path) -> PathBuf {
         .unwrap_or_else(|| path.to_path_buf())
 }
 
-pub fn run(paths: &[PathBuf], format: CheckFormat) -> anyhow::Result<ExitCode> {
+pub fn run(paths: &[PathBuf], format: CheckFormat, timings: bool) -> anyhow::Result<ExitCode> {
     let packs = packs_of(paths)?;
     if packs.is_empty() {
         if paths.iter().all(|p| p.is_dir()) {
@@ -74,7 +74,11 @@ pub fn run(paths: &[PathBuf], format: CheckFormat) -> anyhow::Result<ExitCode> {
     let mut stdout = std::io::stdout().lock();
     let mut sarif_diagnostics = Vec::new();
     for root in &packs {
+        let started = std::time::Instant::now();
         let project = Project::load(root)?;
+        if timings {
+            print_timings(&project, started.elapsed());
+        }
         let diagnostics = project.all_diagnostics();
         failed |= has_errors(&diagnostics);
         rules += project.compiled.as_ref().map_or(0, |c| c.rules.len());
@@ -190,5 +194,32 @@ fn plural(n: usize, noun: &str) -> String {
         format!("1 {noun}")
     } else {
         format!("{n} {noun}s")
+    }
+}
+
+/// Per-rule planning times, slowest first (the five slowest), with the pack's totals.
+fn print_timings(project: &Project, total: std::time::Duration) {
+    let Some(compiled) = &project.compiled else {
+        return;
+    };
+    let mut times: Vec<(&str, std::time::Duration)> = compiled
+        .rules
+        .iter()
+        .map(|r| (r.name.as_str(), r.compile_time))
+        .collect();
+    let planning: std::time::Duration = times.iter().map(|(_, t)| *t).sum();
+    times.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    let count = u32::try_from(times.len().max(1)).unwrap_or(u32::MAX);
+    eprintln!(
+        "rulec: {}: load+check {:.1} ms; planning {:.1} ms for {} rules ({:.2} ms per rule)",
+        project.root.display(),
+        ms(total),
+        ms(planning),
+        times.len(),
+        ms(planning / count)
+    );
+    for (name, time) in times.iter().take(5) {
+        eprintln!("  {:>8.2} ms  {name}", ms(*time));
     }
 }

@@ -36,6 +36,9 @@ enum Command {
         /// Output format: human, json (DESIGN §6), sarif (SARIF 2.1.0 for code scanning).
         #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
         format: CheckFormat,
+        /// Also print how long each rule took to plan (to stderr).
+        #[arg(long)]
+        timings: bool,
         /// Print the explanation of a diagnostic code (e.g. Q001) and exit.
         #[arg(long, value_name = "CODE")]
         explain: Option<String>,
@@ -99,10 +102,11 @@ fn main() -> ExitCode {
         Command::Check {
             paths,
             format,
+            timings,
             explain,
         } => match explain {
             Some(code) => check::explain(&code),
-            None => check::run(&paths, format),
+            None => check::run(&paths, format, timings),
         },
         Command::Plan {
             pack,
