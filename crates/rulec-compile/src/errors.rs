@@ -112,7 +112,8 @@ pub fn did_you_mean<'a>(
     candidates
         .into_iter()
         .map(|c| (edit_distance(&name_lower, &c.to_lowercase()), c))
-        .filter(|(d, _)| *d <= limit)
+        // A suggestion must keep part of the name: replacing every character is no hint.
+        .filter(|(d, _)| *d <= limit && *d < name.chars().count())
         .min()
         .map(|(_, c)| c)
 }

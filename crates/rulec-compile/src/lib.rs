@@ -93,6 +93,33 @@ pub fn compile_pack(pack: &Pack) -> CompiledPack {
     CompiledPack { rules }
 }
 
+/// Every struct field name inside the tables' columns (through lists and maps), for
+/// suggestions when a nested field is misspelled.
+fn nested_field_names(tables: &BTreeMap<String, Arc<dyn TableSource>>) -> BTreeSet<String> {
+    fn walk(ty: &arrow_schema::DataType, out: &mut BTreeSet<String>) {
+        use arrow_schema::DataType;
+        match ty {
+            DataType::Struct(fields) => {
+                for f in fields {
+                    out.insert(f.name().clone());
+                    walk(f.data_type(), out);
+                }
+            }
+            DataType::List(f) | DataType::LargeList(f) | DataType::Map(f, _) => {
+                walk(f.data_type(), out)
+            }
+            _ => {}
+        }
+    }
+    let mut out = BTreeSet::new();
+    for table in tables.values() {
+        for field in table.schema().fields() {
+            walk(field.data_type(), &mut out);
+        }
+    }
+    out
+}
+
 /// Tables a rule may read: every contract and every compiled rule except itself.
 fn visible_tables(
     pack: &Pack,
@@ -318,10 +345,19 @@ fn compile_rule(
         &context,
         ParserOptions::from(&pipeline.options().sql_parser),
     );
+    let nested_fields = nested_field_names(&context.tables);
     let located = |err: &datafusion_common::DataFusionError| {
         let mut d = plan_error_diagnostic(&rule.file, err);
         if d.span.is_none() {
             d.span = rulec_syntax::locate_error(&parsed.statement, &rule.text, &d.message);
+        }
+        if let Some(field) = d
+            .message
+            .strip_prefix("Field ")
+            .and_then(|m| m.strip_suffix(" not found in struct"))
+            && let Some(candidate) = did_you_mean(field, nested_fields.iter().map(String::as_str))
+        {
+            d = d.with_help(format!("did you mean the struct field `{candidate}`?"));
         }
         d
     };
