@@ -72,25 +72,102 @@ impl CompiledPack {
 /// Compiles every rule of `pack`, in dependency order. A rule whose upstream rule failed
 /// (to load or to compile) is reported once as skipped, not planned.
 pub fn compile_pack(pack: &Pack) -> CompiledPack {
+    compile_pack_with(pack, default_threads())
+}
+
+/// The stack size of planning threads: planning recurses over the query's depth.
+const PLANNING_STACK: usize = 32 << 20;
+
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+}
+
+/// [`compile_pack`] with `threads` planning threads. Rules are planned level by level (a
+/// rule's level is one more than the highest level of the rules it reads); the rules of a
+/// level do not depend on each other and are planned in parallel. Results do not depend on
+/// the number of threads.
+pub fn compile_pack_with(pack: &Pack, threads: usize) -> CompiledPack {
     let pipeline = Pipeline::new();
     let mut outputs: BTreeMap<String, SchemaRef> = BTreeMap::new();
-    let mut failed: BTreeSet<String> = BTreeSet::new();
-    let mut rules = Vec::with_capacity(pack.rules.len());
-    for rule in &pack.rules {
-        let started = std::time::Instant::now();
-        let mut compiled = compile_rule(pack, rule, &pipeline, &outputs, &failed);
-        compiled.compile_time = started.elapsed();
-        match &compiled.output_schema {
-            Some(schema) if compiled.plan.is_some() => {
-                outputs.insert(rule.name.clone(), Arc::clone(schema));
+    let mut results: Vec<Option<CompiledRule>> = pack.rules.iter().map(|_| None).collect();
+    for level in levels(pack) {
+        let compile_one = |index: usize| {
+            let rule = &pack.rules[index];
+            let started = std::time::Instant::now();
+            let mut compiled = compile_rule(pack, rule, &pipeline, &outputs);
+            compiled.compile_time = started.elapsed();
+            (index, compiled)
+        };
+        let workers = threads.clamp(1, level.len().max(1));
+        let compiled: Vec<(usize, CompiledRule)> = std::thread::scope(|scope| {
+            let chunks: Vec<&[usize]> =
+                level.chunks(level.len().div_ceil(workers).max(1)).collect();
+            let handles: Vec<_> = chunks
+                .into_iter()
+                .map(|chunk| {
+                    std::thread::Builder::new()
+                        .name("rulec-plan".to_owned())
+                        .stack_size(PLANNING_STACK)
+                        .spawn_scoped(scope, move || {
+                            chunk.iter().map(|&i| compile_one(i)).collect::<Vec<_>>()
+                        })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| match h {
+                    Ok(handle) => handle
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                    Err(err) => panic!("cannot start a planning thread: {err}"),
+                })
+                .collect()
+        });
+        for (index, compiled) in compiled {
+            let name = pack.rules[index].name.clone();
+            if let (Some(schema), Some(_)) = (&compiled.output_schema, &compiled.plan) {
+                outputs.insert(name, Arc::clone(schema));
             }
-            _ => {
-                failed.insert(rule.name.clone());
-            }
+            results[index] = Some(compiled);
         }
-        rules.push(compiled);
     }
-    CompiledPack { rules }
+    CompiledPack {
+        rules: results.into_iter().flatten().collect(),
+    }
+}
+
+/// Rule indices grouped by dependency level, in pack order within a level. Rules in a cycle,
+/// and rules that read them, form the last level (they are not planned).
+fn levels(pack: &Pack) -> Vec<Vec<usize>> {
+    let mut level_of: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut levels: Vec<Vec<usize>> = Vec::new();
+    let mut cyclic = Vec::new();
+    for (index, rule) in pack.rules.iter().enumerate() {
+        let blocked = rule
+            .upstream_rules
+            .iter()
+            .any(|u| !level_of.contains_key(u.as_str()));
+        if rule.in_cycle || blocked {
+            cyclic.push(index);
+            continue;
+        }
+        let level = rule
+            .upstream_rules
+            .iter()
+            .filter_map(|u| level_of.get(u.as_str()))
+            .map(|l| l + 1)
+            .max()
+            .unwrap_or(0);
+        level_of.insert(rule.name.as_str(), level);
+        if levels.len() <= level {
+            levels.resize_with(level + 1, Vec::new);
+        }
+        levels[level].push(index);
+    }
+    if !cyclic.is_empty() {
+        levels.push(cyclic);
+    }
+    levels
 }
 
 /// Every struct field name inside the tables' columns (through lists and maps), for
@@ -253,7 +330,6 @@ fn compile_rule(
     rule: &Rule,
     pipeline: &Pipeline,
     outputs: &BTreeMap<String, SchemaRef>,
-    failed: &BTreeSet<String>,
 ) -> CompiledRule {
     let mut result = empty(rule);
     let Some(parsed) = &rule.parsed else {
@@ -265,14 +341,14 @@ fn compile_rule(
     let failed_upstream: Vec<&String> = rule
         .upstream_rules
         .iter()
-        .filter(|u| failed.contains(*u))
+        .filter(|u| !outputs.contains_key(*u))
         .collect();
     if !failed_upstream.is_empty() {
         let names: Vec<String> = failed_upstream.iter().map(|u| format!("`{u}`")).collect();
         let span = parsed
             .table_refs
             .iter()
-            .find(|r| failed.contains(&r.name))
+            .find(|r| rule.upstream_rules.contains(&r.name) && !outputs.contains_key(&r.name))
             .and_then(|r| r.span);
         result.diagnostics.push(
             Diagnostic::warning(

@@ -116,3 +116,52 @@ fn unnest_rules_plan() {
             .contains("Unnest")
     );
 }
+
+#[test]
+fn results_do_not_depend_on_the_number_of_planning_threads() {
+    let files = vec![
+        ("pack.yaml".to_owned(), b"name: t\n".to_vec()),
+        (
+            "contracts/src.yaml".to_owned(),
+            b"table: src\ncolumns:\n  - {name: id, type: int64}\n  - {name: name, type: utf8}\n"
+                .to_vec(),
+        ),
+        ("a.sql".to_owned(), b"SELECT id FROM src".to_vec()),
+        (
+            "b.sql".to_owned(),
+            b"SELECT name FROM src WHERE id > 1".to_vec(),
+        ),
+        (
+            "c.sql".to_owned(),
+            b"SELECT a.id, b.name FROM a JOIN b ON a.id = length(b.name)".to_vec(),
+        ),
+        ("d.sql".to_owned(), b"SELECT idd FROM src".to_vec()),
+        ("e.sql".to_owned(), b"SELECT * FROM d".to_vec()),
+    ];
+    let (pack, _) = load_pack(&PackFiles::from_memory("mem", files));
+    let pack = pack.expect("pack");
+    let summary = |p: &crate::CompiledPack| {
+        p.rules
+            .iter()
+            .map(|r| {
+                (
+                    r.name.clone(),
+                    r.fingerprint.clone(),
+                    r.diagnostics
+                        .iter()
+                        .map(|d| d.code.code)
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let one = crate::compile_pack_with(&pack, 1);
+    let four = crate::compile_pack_with(&pack, 4);
+    assert_eq!(summary(&one), summary(&four));
+    assert_eq!(one.rules.len(), 5);
+    assert!(one.rule("c").and_then(|r| r.fingerprint.as_ref()).is_some());
+    assert_eq!(
+        one.rule("e").map(|r| r.diagnostics[0].code),
+        Some(rulec_diagnostics::codes::UPSTREAM_FAILED)
+    );
+}
