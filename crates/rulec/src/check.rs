@@ -26,7 +26,8 @@ pub fn explain(code: &str) -> anyhow::Result<ExitCode> {
 /// directory without pack.yaml) belongs to the nearest enclosing pack. Paths inside no pack
 /// are skipped (a pre-commit hook passes every changed file). Sorted, deduplicated.
 fn packs_of(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
-    let mut packs = std::collections::BTreeSet::new();
+    // Keyed by the absolute pack path, so one pack named twice is checked once.
+    let mut packs = std::collections::BTreeMap::new();
     for path in paths {
         if !path.exists() {
             anyhow::bail!("`{}` does not exist", path.display());
@@ -46,10 +47,10 @@ fn packs_of(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
             } else {
                 relative_to_cwd(pack)
             };
-            packs.insert(shown);
+            packs.entry(pack.to_path_buf()).or_insert(shown);
         }
     }
-    Ok(packs.into_iter().collect())
+    Ok(packs.into_values().collect())
 }
 
 fn relative_to_cwd(path: &Path) -> PathBuf {

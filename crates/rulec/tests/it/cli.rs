@@ -307,6 +307,22 @@ fn files_check_the_packs_they_belong_to() {
         .collect();
     assert_eq!(packs, ["cpg", "output_contract"]);
 
+    // One pack named twice is checked once.
+    let twice = rulec(&[
+        "check",
+        "rules/cpg",
+        "rules/cpg/",
+        "rules/cpg/cpg_nodes.sql",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&twice.stdout)
+            .matches("\"pack\": \"cpg\"")
+            .count(),
+        1
+    );
+
     // Only files outside any pack: nothing to do, success.
     let outside = rulec(&["check", "README.md", "Cargo.toml"]);
     assert_eq!(outside.status.code(), Some(0));
