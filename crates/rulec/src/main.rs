@@ -93,6 +93,8 @@ enum Show {
     Sql,
     Logical,
     Substrait,
+    /// The canonical pipeline pass by pass: which passes changed the plan, and how.
+    Passes,
     All,
 }
 

@@ -95,6 +95,12 @@ pub fn run(
                     writeln!(stdout, "\n--- optimized logical plan")?;
                     writeln!(stdout, "{}", plan.display_indent_schema())?;
                 }
+                if show == Show::Passes {
+                    writeln!(stdout, "\n--- passes")?;
+                    if let Some(initial) = &c.initial_plan {
+                        write!(stdout, "{}", passes(initial)?)?;
+                    }
+                }
                 if matches!(show, Show::Substrait | Show::All) {
                     writeln!(stdout, "\n--- substrait")?;
                     match &substrait {
@@ -141,4 +147,53 @@ pub fn run(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The pipeline run again on the initial plan, pass by pass: each pass that changed the
+/// plan with a unified diff of the plan's rendering, then the passes that changed nothing.
+/// Optimizer passes run up to `max_passes` times; repeats are numbered.
+fn passes(initial: &rulec_compile::datafusion_expr::LogicalPlan) -> anyhow::Result<String> {
+    use std::fmt::Write as _;
+    let pipeline = rulec_compile::Pipeline::new();
+    let mut steps: Vec<(String, String)> = Vec::new();
+    let mut seen: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    pipeline
+        .run(initial.clone(), |name, plan| {
+            let round = seen.entry(name.to_owned()).or_insert(0);
+            *round += 1;
+            let label = if *round == 1 {
+                name.to_owned()
+            } else {
+                format!("{name} (round {round})")
+            };
+            steps.push((label, plan.display_indent().to_string()));
+        })
+        .map_err(|e| {
+            anyhow::anyhow!("the pipeline failed: {}", rulec_compile::clean_message(&e))
+        })?;
+    let mut out = format!(
+        "pipeline {}\n",
+        pipeline.description()[0].trim_start_matches("pipeline ")
+    );
+    let mut before = initial.display_indent().to_string();
+    let mut unchanged = Vec::new();
+    for (label, after) in steps {
+        if after == before {
+            unchanged.push(label);
+            continue;
+        }
+        let diff = similar::TextDiff::from_lines(&before, &after);
+        let _ = writeln!(out, "\n{label}: changed");
+        for change in diff.iter_all_changes() {
+            let sign = match change.tag() {
+                similar::ChangeTag::Delete => "-",
+                similar::ChangeTag::Insert => "+",
+                similar::ChangeTag::Equal => " ",
+            };
+            let _ = write!(out, "  {sign} {change}");
+        }
+        before = after;
+    }
+    let _ = writeln!(out, "\nunchanged: {}", unchanged.join(", "));
+    Ok(out)
 }

@@ -395,3 +395,35 @@ fn sarif_output_validates_against_the_sarif_2_1_0_schema() {
         }
     }
 }
+
+#[test]
+fn plan_shows_the_pipeline_pass_by_pass() {
+    let output = rulec(&[
+        "plan",
+        "rules/cpg",
+        "cpg_bridge_cst_scip",
+        "--show",
+        "passes",
+    ]);
+    assert!(output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("pipeline rulec-canonical v1"), "{text}");
+    // The filter on the node kind is pushed below the join: a reviewer sees it here.
+    let push_down = text
+        .split("\noptimizer/push_down_filter: changed\n")
+        .nth(1)
+        .expect("push_down_filter changed the plan");
+    let push_down = push_down.split("\n\n").next().unwrap_or_default();
+    assert!(
+        push_down.contains("+       Filter: libcst_nodes.kind"),
+        "{push_down}"
+    );
+    let unchanged = text
+        .lines()
+        .find(|l| l.starts_with("unchanged: "))
+        .expect("unchanged line");
+    assert!(
+        unchanged.contains("optimizer/eliminate_limit"),
+        "{unchanged}"
+    );
+}
