@@ -51,12 +51,6 @@ pub struct CompiledRule {
     pub compile_time: std::time::Duration,
 }
 
-impl CompiledRule {
-    pub fn is_ok(&self) -> bool {
-        self.plan.is_some()
-    }
-}
-
 /// A compiled pack: one entry per rule, in dependency order.
 #[derive(Debug, Clone)]
 pub struct CompiledPack {

@@ -94,21 +94,6 @@ impl Functions {
         static FUNCTIONS: LazyLock<Functions> = LazyLock::new(Functions::build);
         &FUNCTIONS
     }
-
-    /// Every function name (scalar, aggregate, window, higher-order), sorted.
-    pub fn all_names(&self) -> Vec<&str> {
-        let mut names: Vec<&str> = self
-            .scalar
-            .keys()
-            .chain(self.aggregate.keys())
-            .chain(self.window.keys())
-            .chain(self.higher_order.keys())
-            .map(String::as_str)
-            .collect();
-        names.sort_unstable();
-        names.dedup();
-        names
-    }
 }
 
 /// Tables visible to one rule, plus the options and functions.
