@@ -415,7 +415,6 @@ fn compile_rule(
         &context,
         ParserOptions::from(&pipeline.options().sql_parser),
     );
-    let nested_fields = nested_field_names(&context.tables);
     let located = |err: &datafusion_common::DataFusionError| {
         let mut d = plan_error_diagnostic(&rule.file, err);
         if d.span.is_none() {
@@ -425,7 +424,12 @@ fn compile_rule(
             .message
             .strip_prefix("Field ")
             .and_then(|m| m.strip_suffix(" not found in struct"))
-            && let Some(candidate) = did_you_mean(field, nested_fields.iter().map(String::as_str))
+            && let Some(candidate) = did_you_mean(
+                field,
+                nested_field_names(&context.tables)
+                    .iter()
+                    .map(String::as_str),
+            )
         {
             d = d.with_help(format!("did you mean the struct field `{candidate}`?"));
         }

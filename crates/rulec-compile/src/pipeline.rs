@@ -75,6 +75,8 @@ pub struct Pipeline {
     options: Arc<ConfigOptions>,
     analyzer: Analyzer,
     optimizer: Optimizer,
+    /// sha256 of `description()`, computed once (every fingerprint hashes it).
+    description_hash: String,
 }
 
 impl Default for Pipeline {
@@ -118,11 +120,15 @@ impl Pipeline {
             Arc::new(PushDownLeafProjections::new()),
             Arc::new(OptimizeProjections::new()),
         ];
-        Pipeline {
+        let mut pipeline = Pipeline {
             options: Arc::new(planning_options()),
             analyzer: Analyzer::with_rules(analyzer_rules),
             optimizer: Optimizer::with_rules(optimizer_rules),
-        }
+            description_hash: String::new(),
+        };
+        pipeline.description_hash =
+            rulec_contract::sha256_hex(pipeline.description().join("\n").as_bytes());
+        pipeline
     }
 
     pub fn options(&self) -> &ConfigOptions {
@@ -169,8 +175,8 @@ impl Pipeline {
     }
 
     /// sha256 of [`Pipeline::description`].
-    pub fn description_hash(&self) -> String {
-        rulec_contract::sha256_hex(self.description().join("\n").as_bytes())
+    pub fn description_hash(&self) -> &str {
+        &self.description_hash
     }
 
     /// Runs the analyzer, then the optimizer. `observer` sees the plan after every pass,

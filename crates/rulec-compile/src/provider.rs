@@ -39,37 +39,28 @@ pub struct Functions {
 
 impl Functions {
     fn build() -> Self {
-        let mut scalar = BTreeMap::new();
-        for f in datafusion_functions::all_default_functions()
-            .into_iter()
-            .chain(datafusion_functions_nested::all_default_nested_functions())
-        {
-            for alias in f.aliases() {
-                scalar.insert(alias.clone(), Arc::clone(&f));
-            }
-            scalar.insert(f.name().to_owned(), f);
-        }
-        let mut higher_order = BTreeMap::new();
-        for f in datafusion_functions_nested::all_default_higher_order_functions() {
-            for alias in f.aliases() {
-                higher_order.insert(alias.clone(), Arc::clone(&f));
-            }
-            higher_order.insert(f.name().to_owned(), f);
-        }
-        let mut aggregate = BTreeMap::new();
-        for f in datafusion_functions_aggregate::all_default_aggregate_functions() {
-            for alias in f.aliases() {
-                aggregate.insert(alias.clone(), Arc::clone(&f));
-            }
-            aggregate.insert(f.name().to_owned(), f);
-        }
-        let mut window = BTreeMap::new();
-        for f in datafusion_functions_window::all_default_window_functions() {
-            for alias in f.aliases() {
-                window.insert(alias.clone(), Arc::clone(&f));
-            }
-            window.insert(f.name().to_owned(), f);
-        }
+        let scalar = by_name(
+            datafusion_functions::all_default_functions()
+                .into_iter()
+                .chain(datafusion_functions_nested::all_default_nested_functions()),
+            |f| f.name(),
+            |f| f.aliases(),
+        );
+        let higher_order = by_name(
+            datafusion_functions_nested::all_default_higher_order_functions(),
+            |f| f.name(),
+            |f| f.aliases(),
+        );
+        let aggregate = by_name(
+            datafusion_functions_aggregate::all_default_aggregate_functions(),
+            |f| f.name(),
+            |f| f.aliases(),
+        );
+        let window = by_name(
+            datafusion_functions_window::all_default_window_functions(),
+            |f| f.name(),
+            |f| f.aliases(),
+        );
         // The same planners, in the same order, as DataFusion's default session.
         let expr_planners: Vec<Arc<dyn ExprPlanner>> = vec![
             Arc::new(datafusion_functions::core::planner::CoreFunctionPlanner::default()),
@@ -94,6 +85,22 @@ impl Functions {
         static FUNCTIONS: LazyLock<Functions> = LazyLock::new(Functions::build);
         &FUNCTIONS
     }
+}
+
+/// Functions by name and by every alias (the lookups DataFusion's session does).
+fn by_name<T: ?Sized>(
+    functions: impl IntoIterator<Item = Arc<T>>,
+    name: impl Fn(&T) -> &str,
+    aliases: impl Fn(&T) -> &[String],
+) -> BTreeMap<String, Arc<T>> {
+    let mut map = BTreeMap::new();
+    for f in functions {
+        for alias in aliases(&f) {
+            map.insert(alias.clone(), Arc::clone(&f));
+        }
+        map.insert(name(&f).to_owned(), f);
+    }
+    map
 }
 
 /// Tables visible to one rule, plus the options and functions.

@@ -3,7 +3,7 @@
 use crate::schema_fingerprint;
 use crate::types::parse_type;
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
-use rulec_diagnostics::{Diagnostic, Span, codes};
+use rulec_diagnostics::{Diagnostic, Span, codes, yaml_key_span};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -99,7 +99,7 @@ pub fn parse_contract(file: &str, text: &str) -> Result<Contract, Vec<Diagnostic
                     "the contract has no `table` name",
                 )
                 .in_file(file)
-                .at_opt(locate_key(text, "table", 0))
+                .at_opt(yaml_key_span(text, "table", 0))
                 .with_help("add `table: <name>`"),
             );
             String::new()
@@ -113,7 +113,7 @@ pub fn parse_contract(file: &str, text: &str) -> Result<Contract, Vec<Diagnostic
                 "the contract declares no columns",
             )
             .in_file(file)
-            .at_opt(locate_key(text, "columns", 0))
+            .at_opt(yaml_key_span(text, "columns", 0))
             .with_help("add `columns:` with at least one `{name, type}` entry"),
         );
     }
@@ -185,7 +185,7 @@ pub fn parse_contract(file: &str, text: &str) -> Result<Contract, Vec<Diagnostic
                     format!("`order_by` names `{key}`, which is not a column of the contract"),
                 )
                 .in_file(file)
-                .at_opt(locate_key(text, "order_by", 0)),
+                .at_opt(yaml_key_span(text, "order_by", 0)),
             );
         }
     }
@@ -207,33 +207,12 @@ pub fn parse_contract(file: &str, text: &str) -> Result<Contract, Vec<Diagnostic
         order_by: raw.order_by,
         schema,
         fingerprint,
-        table_span: locate_key(text, "table", 0),
+        table_span: yaml_key_span(text, "table", 0),
     })
 }
 
 fn to_u32(v: usize) -> u32 {
     u32::try_from(v).unwrap_or(u32::MAX)
-}
-
-/// The span of the `nth` occurrence of `key:` at the start of a YAML key position.
-fn locate_key(text: &str, key: &str, nth: usize) -> Option<Span> {
-    let mut seen = 0;
-    for (i, line) in text.lines().enumerate() {
-        let trimmed = line.trim_start_matches([' ', '-', '{', '\t']);
-        if trimmed.starts_with(key) && trimmed[key.len()..].trim_start().starts_with(':') {
-            if seen == nth {
-                let col = line.chars().count() - trimmed.chars().count() + 1;
-                return Some(Span::new(
-                    to_u32(i + 1),
-                    to_u32(col),
-                    to_u32(i + 1),
-                    to_u32(col + key.chars().count()),
-                ));
-            }
-            seen += 1;
-        }
-    }
-    None
 }
 
 /// The span of the `nth` `key: value` pair (block or flow style) whose value is `value`.

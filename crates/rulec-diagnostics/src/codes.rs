@@ -205,6 +205,17 @@ impl Code {
     pub fn is_lint(&self) -> bool {
         LINTS.contains(self)
     }
+
+    /// The severity findings with this code have unless pack.yaml configures a lint:
+    /// warnings for lints and for rules skipped because an upstream rule failed (the
+    /// upstream's error is the one to fix), errors otherwise.
+    pub fn default_severity(&self) -> crate::Severity {
+        if self.is_lint() || *self == UPSTREAM_FAILED {
+            crate::Severity::Warning
+        } else {
+            crate::Severity::Error
+        }
+    }
 }
 
 /// Looks a code up by its code (`Q001`) or slug (`unknown-column`), case-insensitively.

@@ -166,6 +166,26 @@ impl Diagnostic {
     }
 }
 
+/// The span of the `nth` (0-based) occurrence of `key:` as a YAML key in `text`, in block
+/// style (`key: …`, `- key: …`) or as the first key of a flow map (`{key: …}`).
+pub fn yaml_key_span(text: &str, key: &str, nth: usize) -> Option<Span> {
+    let mut seen = 0;
+    for (i, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start_matches([' ', '-', '{', '\t']);
+        if trimmed.starts_with(key) && trimmed[key.len()..].trim_start().starts_with(':') {
+            if seen == nth {
+                let column = line.chars().count() - trimmed.chars().count() + 1;
+                let line = u32::try_from(i + 1).ok()?;
+                let column = u32::try_from(column).ok()?;
+                let width = u32::try_from(key.chars().count()).ok()?;
+                return Some(Span::new(line, column, line, column + width));
+            }
+            seen += 1;
+        }
+    }
+    None
+}
+
 /// Sorts diagnostics by file and position so that output is stable.
 pub fn sort(diagnostics: &mut [Diagnostic]) {
     diagnostics.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));

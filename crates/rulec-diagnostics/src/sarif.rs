@@ -11,11 +11,7 @@ pub fn to_sarif(diagnostics: &[Diagnostic], tool_version: &str) -> Value {
     let rules: Vec<Value> = codes::ALL
         .iter()
         .map(|code| {
-            let level = if code.is_lint() || *code == codes::UPSTREAM_FAILED {
-                "warning"
-            } else {
-                "error"
-            };
+            let level = code.default_severity().as_str();
             json!({
                 "id": code.code,
                 "name": code.slug,

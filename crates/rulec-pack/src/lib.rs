@@ -214,7 +214,7 @@ pub fn load_pack(files: &PackFiles) -> (Option<Pack>, Vec<Diagnostic>) {
                     format!("input `{table}` has no contract"),
                 )
                 .in_file(manifest::MANIFEST_FILE)
-                .at_opt(manifest.input_span(table))
+                .at_opt(manifest.key_span(table))
                 .with_help(format!("add contracts/{table}.yaml declaring its columns")),
             );
         }

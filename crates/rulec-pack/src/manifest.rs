@@ -85,11 +85,6 @@ impl PackManifest {
         })
     }
 
-    /// Where input `table` is declared in pack.yaml.
-    pub fn input_span(&self, table: &str) -> Option<Span> {
-        self.key_span(table)
-    }
-
     /// Where the value of top-level `key:` is written in pack.yaml.
     pub fn value_span(&self, key: &str) -> Option<Span> {
         let key_span = self.key_span(key)?;
@@ -105,18 +100,8 @@ impl PackManifest {
         ))
     }
 
-    /// Where `key:` first appears at the start of a line of pack.yaml.
-    pub fn key_span(&self, table: &str) -> Option<Span> {
-        for (i, line) in self.text.lines().enumerate() {
-            let trimmed = line.trim_start();
-            if trimmed.starts_with(table) && trimmed[table.len()..].trim_start().starts_with(':') {
-                let col = line.len() - trimmed.len() + 1;
-                let line_no = u32::try_from(i + 1).ok()?;
-                let col = u32::try_from(col).ok()?;
-                let width = u32::try_from(table.chars().count()).ok()?;
-                return Some(Span::new(line_no, col, line_no, col + width));
-            }
-        }
-        None
+    /// Where `key:` (an input, a lint, a top-level key) first appears in pack.yaml.
+    pub fn key_span(&self, key: &str) -> Option<Span> {
+        rulec_diagnostics::yaml_key_span(&self.text, key, 0)
     }
 }

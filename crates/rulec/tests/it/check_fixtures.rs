@@ -3,23 +3,10 @@
 //! (code, file, line, column), every finding must name a file and a position, nothing may
 //! panic, and the human rendering is pinned in `snapshots/fixtures/check/<case>.snap`.
 
-use crate::support::root;
+use crate::support::{copy_tree, root};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
-
-fn copy_tree(from: &Path, to: &Path) {
-    for entry in std::fs::read_dir(from).expect("read") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("type").is_dir() {
-            std::fs::create_dir_all(&target).expect("mkdir");
-            copy_tree(&entry.path(), &target);
-        } else if entry.file_name() != "expect" {
-            std::fs::copy(entry.path(), target).expect("copy");
-        }
-    }
-}
 
 fn check(cwd: &Path, case: &str, json: bool) -> std::process::Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_rulec"));
@@ -75,8 +62,8 @@ fn check_fixture_corpus() {
     for case in &cases {
         let dir = work.join(case);
         std::fs::create_dir_all(&dir).expect("mkdir");
-        copy_tree(&corpus.join("_base"), &dir);
-        copy_tree(&corpus.join(case), &dir);
+        copy_tree(&corpus.join("_base"), &dir, &["expect"]);
+        copy_tree(&corpus.join(case), &dir, &["expect"]);
         let expect_text =
             std::fs::read_to_string(corpus.join(case).join("expect")).unwrap_or_default();
         let mut expected: Vec<String> = expect_text

@@ -1,7 +1,7 @@
 //! `rulec run rules/cpg` materializes every product, with the row counts an independent
 //! computation over the input Parquet (plain Rust over Arrow arrays, not SQL) says.
 
-use crate::support::{root, rulec, scratch};
+use crate::support::{copy_tree, root, rulec, scratch};
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Int32Type, Int64Type};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -256,7 +256,7 @@ fn a_failed_run_keeps_the_previous_product() {
 
     // The same pack with its input missing: the run fails before writing anything.
     let broken = scratch("keeps_previous_pack");
-    copy_pack(&root().join("rules/cpg"), &broken);
+    copy_tree(&root().join("rules/cpg"), &broken, &["out"]);
     std::fs::remove_file(broken.join("data/scip_occurrences.parquet")).expect("remove input");
     let failed = rulec(&[
         "run",
@@ -275,20 +275,4 @@ fn a_failed_run_keeps_the_previous_product() {
     let after =
         std::fs::read(out.join("scip_occurrence_spans/part-00000.parquet")).expect("product kept");
     assert_eq!(before, after);
-}
-
-fn copy_pack(from: &Path, to: &Path) {
-    for entry in std::fs::read_dir(from).expect("read") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("type").is_dir() {
-            if entry.file_name() == "out" {
-                continue;
-            }
-            std::fs::create_dir_all(&target).expect("mkdir");
-            copy_pack(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).expect("copy");
-        }
-    }
 }

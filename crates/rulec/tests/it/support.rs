@@ -59,3 +59,20 @@ pub async fn session_with_inputs(pack: &Pack, pack_dir: &Path) -> SessionContext
     }
     ctx
 }
+
+/// Copies a directory tree, leaving out entries named in `skip` (at any depth).
+pub fn copy_tree(from: &Path, to: &Path, skip: &[&str]) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read") {
+        let entry = entry.expect("entry");
+        if skip.iter().any(|s| entry.file_name() == *s) {
+            continue;
+        }
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_tree(&entry.path(), &target, skip);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy");
+        }
+    }
+}
