@@ -5,12 +5,16 @@
 //! Architecture invariant: no I/O and no data. This crate depends on DataFusion's planning
 //! crates only (no execution, no tokio, no Parquet).
 
+mod canonicalize;
+mod encode;
 mod errors;
 mod fingerprint;
 mod output_contract;
 mod pipeline;
 mod provider;
 
+pub use canonicalize::{CNF_MAX_CLAUSES, CNF_WORK_LIMIT, Canonicalize};
+pub use encode::{ENCODING_VERSION, encode_expr, encode_plan_structure};
 pub use errors::{clean_message, did_you_mean, plan_error_diagnostic};
 pub use fingerprint::{FINGERPRINT_VERSION, encode_plan, fingerprint};
 pub use pipeline::{
@@ -69,8 +73,27 @@ pub fn compile_pack(pack: &Pack) -> CompiledPack {
     compile_pack_with(pack, default_threads())
 }
 
-/// The stack size of planning threads: planning recurses over the query's depth.
-const PLANNING_STACK: usize = 32 << 20;
+/// The stack size of planning threads: planning, the optimizer, the unparser and the
+/// Substrait producer all recurse over the query's depth (a TPC-DS query needs more than a
+/// default 2 MiB thread stack).
+pub const PLANNING_STACK: usize = 32 << 20;
+
+/// Runs `f` on a thread with a [`PLANNING_STACK`]-sized stack and returns its result
+/// (a panic in `f` is resumed on the caller's thread).
+pub fn with_planning_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|scope| {
+        match std::thread::Builder::new()
+            .name("rulec-plan".to_owned())
+            .stack_size(PLANNING_STACK)
+            .spawn_scoped(scope, f)
+        {
+            Ok(handle) => handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            Err(err) => panic!("cannot start a planning thread: {err}"),
+        }
+    })
+}
 
 fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
@@ -252,6 +275,14 @@ pub fn plan_sql(
 /// when it plans back to the rule's fingerprint; otherwise the error says why no SQL is
 /// shown (printing SQL that means something else would be worse).
 pub fn canonical_sql(
+    pack: &Pack,
+    compiled: &CompiledPack,
+    rule_name: &str,
+) -> Result<String, String> {
+    with_planning_stack(|| canonical_sql_here(pack, compiled, rule_name))
+}
+
+fn canonical_sql_here(
     pack: &Pack,
     compiled: &CompiledPack,
     rule_name: &str,

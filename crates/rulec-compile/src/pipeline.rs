@@ -6,6 +6,7 @@
 //! deliberate act: bump [`PIPELINE_VERSION`] and re-pin [`PINNED_DESCRIPTION_HASH`] (a test
 //! fails until both are done).
 
+use crate::canonicalize::{CNF_MAX_CLAUSES, CNF_WORK_LIMIT, Canonicalize};
 use datafusion_common::Result;
 use datafusion_common::config::ConfigOptions;
 use datafusion_expr::LogicalPlan;
@@ -43,13 +44,13 @@ use std::sync::Arc;
 /// The pipeline's name.
 pub const PIPELINE_NAME: &str = "rulec-canonical";
 /// The pipeline's version: bump it whenever [`Pipeline::description`] changes.
-pub const PIPELINE_VERSION: u32 = 1;
+pub const PIPELINE_VERSION: u32 = 2;
 /// The DataFusion release whose rules make up the pipeline (rule behaviour is versioned
 /// with the engine, so the engine version is part of the description).
 pub const ENGINE: &str = "datafusion 55.2";
 /// sha256 of the description of pipeline version [`PIPELINE_VERSION`].
 pub const PINNED_DESCRIPTION_HASH: &str =
-    "sha256:923aaa9153f11f186962eaae34a94fb7f5face59b2ac615f0f7a7964144c9a83";
+    "sha256:6422ab1fbdf17206641c2e967a9d7b188c47533b4cd7d38fbcc51bbc1d196fee";
 
 /// The options rulec plans with. Everything not set here is DataFusion's default, and the
 /// planning-relevant part of it is recorded in the pipeline description.
@@ -119,6 +120,8 @@ impl Pipeline {
             Arc::new(ExtractLeafExpressions::new()),
             Arc::new(PushDownLeafProjections::new()),
             Arc::new(OptimizeProjections::new()),
+            // rulec's own rule, last: what the engine's rules leave author-dependent.
+            Arc::new(Canonicalize),
         ];
         let mut pipeline = Pipeline {
             options: Arc::new(planning_options()),
@@ -169,6 +172,14 @@ impl Pipeline {
             })
             .map(|e| (e.key, e.value.unwrap_or_else(|| "<unset>".to_owned())))
             .collect();
+        entries.push((
+            "rulec.cnf_max_clauses".to_owned(),
+            CNF_MAX_CLAUSES.to_string(),
+        ));
+        entries.push((
+            "rulec.cnf_work_limit".to_owned(),
+            CNF_WORK_LIMIT.to_string(),
+        ));
         entries.sort();
         lines.extend(entries.into_iter().map(|(k, v)| format!("option {k}={v}")));
         lines

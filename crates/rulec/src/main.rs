@@ -100,7 +100,19 @@ enum Show {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
+    // Planning, the unparser and the Substrait producer recurse over a query's depth.
+    let result = rulec_compile::with_planning_stack(|| execute(cli.command));
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("rulec: error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn execute(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
         Command::Check {
             paths,
             format,
@@ -123,12 +135,5 @@ fn main() -> ExitCode {
             out,
             only,
         } => run::run(&pack, data, out, only),
-    };
-    match result {
-        Ok(code) => code,
-        Err(err) => {
-            eprintln!("rulec: error: {err:#}");
-            ExitCode::from(2)
-        }
     }
 }

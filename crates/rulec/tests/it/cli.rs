@@ -394,7 +394,7 @@ fn plan_shows_the_pipeline_pass_by_pass() {
     ]);
     assert!(output.status.success());
     let text = String::from_utf8_lossy(&output.stdout);
-    assert!(text.contains("pipeline rulec-canonical v1"), "{text}");
+    assert!(text.contains("pipeline rulec-canonical v2"), "{text}");
     // The filter on the node kind is pushed below the join: a reviewer sees it here.
     let push_down = text
         .split("\noptimizer/push_down_filter: changed\n")
