@@ -5,7 +5,9 @@
 //! - `bless [FILTER] [--accept NAME...] [--accept-all]`: re-runs the snapshot tests,
 //!   prints every pending snapshot as a unified diff against the accepted one, and accepts
 //!   only what is named. Nothing is accepted unread by default.
-//! - `bench [--rules N] [--runs K]`: times `rulec check` on a generated pack.
+//! - `bench [--rules N] [--runs K] [--no-sqlglot]`: times `rulec check` on a generated pack,
+//!   and per query on the TPC-H and TPC-DS packs against SQLGlot's `optimize` (see
+//!   `bench.rs` and BENCHMARKS.md).
 //! - `codegen [--check]`: writes generated documentation (the diagnostic code table in the
 //!   README); `--check` fails when it is stale.
 
@@ -40,18 +42,39 @@ enum Task {
         #[arg(long)]
         accept_all: bool,
     },
-    /// Time `rulec check` on a generated pack (release build).
+    /// Benchmark rulec (release): `check` on a generated pack; TPC-H and TPC-DS against SQLGlot.
+    ///
+    /// First, `rulec check` on a generated pack of `--rules` rules: wall time over the runs.
+    ///
+    /// Then the TPC-H (22 queries) and TPC-DS (103 rules, 99 templates) packs: each query's
+    /// compile time from `rulec check --timings` (plan, canonical pipeline, fingerprints; not
+    /// the parse), median over the runs, then the median and total across queries, and the
+    /// whole pack's load+check time. When Python works, SQLGlot's `optimize` (parse
+    /// included) on the same queries and contracts, in a venv under
+    /// `<target>/bench/sqlglot-venv` (sqlglot pinned, installed on first use), and the ratios
+    /// SQLGlot / rulec. Queries either side fails on are listed and left out of the ratios.
+    ///
+    /// Per-query figures go to `<target>/bench/tpc.json`. See BENCHMARKS.md.
     Bench {
         /// Rules in the generated pack.
         #[arg(long, default_value_t = 200)]
         rules: usize,
-        /// Timed runs.
+        /// Timed runs (of each benchmark; per-query figures are medians over them).
         #[arg(long, default_value_t = 10)]
         runs: usize,
         /// Time the debug build instead of the release build (to try the harness quickly;
         /// debug timings are not the benchmark's result).
         #[arg(long)]
         debug: bool,
+        /// Time this rulec binary instead of building one.
+        #[arg(long, value_name = "PATH")]
+        rulec: Option<PathBuf>,
+        /// Skip the SQLGlot comparison.
+        #[arg(long)]
+        no_sqlglot: bool,
+        /// The Python that creates SQLGlot's venv.
+        #[arg(long, value_name = "PATH", default_value = "python3")]
+        python: String,
     },
     /// Regenerate documentation generated from code.
     Codegen {
@@ -111,7 +134,24 @@ fn main() -> anyhow::Result<()> {
             accept_all,
         } => bless(filter.as_deref(), &accept, accept_all),
         Task::Codegen { check } => codegen(check),
-        Task::Bench { rules, runs, debug } => bench::run(&workspace_root(), rules, runs, debug),
+        Task::Bench {
+            rules,
+            runs,
+            debug,
+            rulec,
+            no_sqlglot,
+            python,
+        } => bench::run(
+            &workspace_root(),
+            &bench::Options {
+                rules,
+                runs,
+                debug,
+                rulec,
+                sqlglot: !no_sqlglot,
+                python,
+            },
+        ),
     }
 }
 
