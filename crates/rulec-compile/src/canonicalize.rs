@@ -1,7 +1,9 @@
 //! rulec's own canonicalization rule: what DataFusion's optimizer leaves author-dependent.
 //!
-//! `rulec_canonicalize` runs last in the pipeline, bottom-up over every node (and, through
-//! the optimizer, every subquery). It only reorders and deduplicates; it never changes what
+//! `rulec_canonicalize` runs early in every optimizer pass (right after the simplifier),
+//! bottom-up over every node (and,
+//! through the optimizer, every subquery); the pipeline repeats until a pass changes
+//! nothing, so canonical plans are fixed points of this rule. It only reorders and deduplicates; it never changes what
 //! a plan computes:
 //!
 //! - **AND / OR** are flattened, their operands deduplicated and sorted (AND and OR are
@@ -12,7 +14,7 @@
 //!   a larger one stays as written, flattened and sorted. Both guards are options of the
 //!   pipeline, so they are in every fingerprint.
 //! - **Commutative operators** (`=`, `<>`, `IS [NOT] DISTINCT FROM`, and `+`, `*`, bitwise
-//!   `& | ^` over numbers of one type) get their operands in order; **comparisons** `<`,
+//!   `& | ^` over numbers) get their operands in order; **comparisons** `<`,
 //!   `<=`, `>`, `>=` too, with the operator mirrored (`5 < x` becomes `x > 5`).
 //! - **IN lists** are sorted, duplicates removed.
 //! - **Equi-join keys** are sorted.
@@ -318,8 +320,8 @@ impl Scope {
             | Operator::GtEq
             | Operator::IsDistinctFrom
             | Operator::IsNotDistinctFrom => op.swap(),
-            // Arithmetic commutes only where both sides are numbers of one type (dates and
-            // intervals, or mixed types, are left as written).
+            // Arithmetic commutes where both sides are numbers (the engine's numeric type
+            // coercion is symmetric); dates, intervals and other types are left as written.
             Operator::Plus
             | Operator::Multiply
             | Operator::BitwiseAnd
@@ -327,7 +329,7 @@ impl Scope {
             | Operator::BitwiseXor => {
                 let l = left.get_type(&self.merged).ok()?;
                 let r = right.get_type(&self.merged).ok()?;
-                (l == r && l.is_numeric()).then_some(op)
+                (l.is_numeric() && r.is_numeric()).then_some(op)
             }
             _ => None,
         }

@@ -12,7 +12,6 @@ use datafusion_common::config::ConfigOptions;
 use datafusion_expr::LogicalPlan;
 use datafusion_optimizer::analyzer::resolve_grouping_function::ResolveGroupingFunction;
 use datafusion_optimizer::analyzer::type_coercion::TypeCoercion;
-use datafusion_optimizer::common_subexpr_eliminate::CommonSubexprEliminate;
 use datafusion_optimizer::decorrelate_lateral_join::DecorrelateLateralJoin;
 use datafusion_optimizer::decorrelate_predicate_subquery::DecorrelatePredicateSubquery;
 use datafusion_optimizer::eliminate_cross_join::EliminateCrossJoin;
@@ -23,9 +22,6 @@ use datafusion_optimizer::eliminate_join::EliminateJoin;
 use datafusion_optimizer::eliminate_limit::EliminateLimit;
 use datafusion_optimizer::eliminate_outer_join::EliminateOuterJoin;
 use datafusion_optimizer::extract_equijoin_predicate::ExtractEquijoinPredicate;
-use datafusion_optimizer::extract_leaf_expressions::{
-    ExtractLeafExpressions, PushDownLeafProjections,
-};
 use datafusion_optimizer::filter_null_join_keys::FilterNullJoinKeys;
 use datafusion_optimizer::optimize_projections::OptimizeProjections;
 use datafusion_optimizer::optimize_unions::OptimizeUnions;
@@ -50,7 +46,7 @@ pub const PIPELINE_VERSION: u32 = 2;
 pub const ENGINE: &str = "datafusion 55.2";
 /// sha256 of the description of pipeline version [`PIPELINE_VERSION`].
 pub const PINNED_DESCRIPTION_HASH: &str =
-    "sha256:6422ab1fbdf17206641c2e967a9d7b188c47533b4cd7d38fbcc51bbc1d196fee";
+    "sha256:01d2717bbc60600eef0efc2c910eefb9edf76fd5f587deeb5fd9896ccf7d9cf7";
 
 /// The options rulec plans with. Everything not set here is DataFusion's default, and the
 /// planning-relevant part of it is recorded in the pipeline description.
@@ -66,7 +62,9 @@ pub fn planning_options() -> ConfigOptions {
     // A rule that fails must fail the compilation: a silently skipped rule would change
     // plans, and so fingerprints, without anyone noticing.
     options.optimizer.skip_failed_rules = false;
-    options.optimizer.max_passes = 3;
+    // Enough passes to reach a fixed point (the optimizer stops at the first pass that
+    // changes nothing): canonical plans must not change when canonicalized again.
+    options.optimizer.max_passes = 16;
     options.optimizer.filter_null_join_keys = false;
     options
 }
@@ -93,12 +91,22 @@ impl Pipeline {
             Arc::new(TypeCoercion::new()),
         ];
         // DataFusion 55.2's default optimizer rules, in its order, written out so that an
-        // engine upgrade cannot change the pipeline behind the fingerprint's back.
+        // engine upgrade cannot change the pipeline behind the fingerprint's back. Left out:
+        // common_subexpr_eliminate, extract_leaf_expressions and push_down_leaf_projections,
+        // execution concerns (the run-time session applies them) whose generated
+        // projections make the canonical form harder to read, depend on the order in which
+        // an author wrote expressions, and are renumbered when the pipeline runs again.
         let optimizer_rules: Vec<Arc<dyn OptimizerRule + Send + Sync>> = vec![
             Arc::new(RewriteSetComparison::new()),
             Arc::new(OptimizeUnions::new()),
             Arc::new(UnionsToFilter::new()),
             Arc::new(SimplifyExpressions::new()),
+            // rulec's own rule (what the engine's rules leave author-dependent), after the
+            // simplifier (BETWEEN is expanded, constants folded) and before decorrelation and
+            // join building, which then see one order of conjuncts whatever order the author
+            // wrote. The optimizer repeats the list until a pass changes nothing, so the
+            // final plan is in rulec's canonical form too.
+            Arc::new(Canonicalize),
             Arc::new(ReplaceDistinctWithAggregate::new()),
             Arc::new(EliminateJoin::new()),
             Arc::new(DecorrelatePredicateSubquery::new()),
@@ -116,12 +124,7 @@ impl Pipeline {
             Arc::new(PushDownFilter::new()),
             Arc::new(SingleDistinctToGroupBy::new()),
             Arc::new(EliminateGroupByConstant::new()),
-            Arc::new(CommonSubexprEliminate::new()),
-            Arc::new(ExtractLeafExpressions::new()),
-            Arc::new(PushDownLeafProjections::new()),
             Arc::new(OptimizeProjections::new()),
-            // rulec's own rule, last: what the engine's rules leave author-dependent.
-            Arc::new(Canonicalize),
         ];
         let mut pipeline = Pipeline {
             options: Arc::new(planning_options()),

@@ -149,8 +149,9 @@ pub fn run(
     })
 }
 
-/// The pipeline run again on the initial plan, pass by pass: each pass that changed the
-/// plan with a unified diff of the plan's rendering, then the passes that changed nothing.
+/// The pipeline's description (passes in order, options, its hash), then the pipeline run
+/// again on the initial plan, pass by pass: each pass that changed the plan with a unified
+/// diff of the plan's rendering, then the passes that changed nothing.
 /// Optimizer passes run up to `max_passes` times; repeats are numbered.
 fn passes(initial: &rulec_compile::datafusion_expr::LogicalPlan) -> anyhow::Result<String> {
     use std::fmt::Write as _;
@@ -171,10 +172,9 @@ fn passes(initial: &rulec_compile::datafusion_expr::LogicalPlan) -> anyhow::Resu
         .map_err(|e| {
             anyhow::anyhow!("the pipeline failed: {}", rulec_compile::clean_message(&e))
         })?;
-    let mut out = format!(
-        "pipeline {}\n",
-        pipeline.description()[0].trim_start_matches("pipeline ")
-    );
+    // The pipeline itself first: name and version, engine, passes in order, options.
+    let mut out = pipeline.description().join("\n");
+    let _ = writeln!(out, "\ndescription {}", pipeline.description_hash());
     let mut before = initial.display_indent().to_string();
     let mut unchanged = Vec::new();
     for (label, after) in steps {

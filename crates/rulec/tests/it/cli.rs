@@ -395,6 +395,15 @@ fn plan_shows_the_pipeline_pass_by_pass() {
     assert!(output.status.success());
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(text.contains("pipeline rulec-canonical v2"), "{text}");
+    // The pipeline is printed whole: rulec's own rule and its CNF guard among the rest.
+    assert!(
+        text.contains("\npass optimizer/rulec_canonicalize\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\noption rulec.cnf_max_clauses=16\n"),
+        "{text}"
+    );
     // The filter on the node kind is pushed below the join: a reviewer sees it here.
     let push_down = text
         .split("\noptimizer/push_down_filter: changed\n")

@@ -1,9 +1,12 @@
 //! The one integration-test binary: whole packs through the library and the `rulec`
 //! binary, against the bundled data and the fixtures under `tests/`.
 
+mod canonical;
 mod check_fixtures;
 mod cli;
 mod cpg_products;
+mod execute;
+mod mutate;
 mod round_trip;
 mod snapshots;
 mod support;
