@@ -1,10 +1,9 @@
 //! rulec's own canonicalization rule: what DataFusion's optimizer leaves author-dependent.
 //!
 //! `rulec_canonicalize` runs early in every optimizer pass (right after the simplifier),
-//! bottom-up over every node (and,
-//! through the optimizer, every subquery); the pipeline repeats until a pass changes
-//! nothing, so canonical plans are fixed points of this rule. It only reorders and deduplicates; it never changes what
-//! a plan computes:
+//! bottom-up over every node and, through the optimizer, every subquery; the pipeline
+//! repeats until a pass changes nothing, so canonical plans are fixed points of this rule.
+//! It only reorders and deduplicates; it never changes what a plan computes:
 //!
 //! - **AND / OR** are flattened, their operands deduplicated and sorted (AND and OR are
 //!   commutative, associative and idempotent in SQL's three-valued logic too).
@@ -14,8 +13,8 @@
 //!   a larger one stays as written, flattened and sorted. Both guards are options of the
 //!   pipeline, so they are in every fingerprint.
 //! - **Commutative operators** (`=`, `<>`, `IS [NOT] DISTINCT FROM`, and `+`, `*`, bitwise
-//!   `& | ^` over numbers) get their operands in order; **comparisons** `<`,
-//!   `<=`, `>`, `>=` too, with the operator mirrored (`5 < x` becomes `x > 5`).
+//!   `& | ^` over numbers) get their operands in order; **comparisons** `<`, `<=`, `>`,
+//!   `>=` too, with the operator mirrored (`5 < x` becomes `x > 5`).
 //! - **IN lists** are sorted, duplicates removed.
 //! - **Equi-join keys** are sorted.
 //!
@@ -240,72 +239,43 @@ impl Scope {
 
     /// One bottom-up step: the node's children are canonical already.
     fn canonical_node(&self, expr: Expr) -> Transformed<Expr> {
-        match expr {
-            Expr::BinaryExpr(BinaryExpr { left, op, right })
+        if is_volatile(&expr) {
+            return Transformed::no(expr);
+        }
+        let canonical = match &expr {
+            Expr::BinaryExpr(BinaryExpr { op, .. })
                 if matches!(op, Operator::And | Operator::Or) =>
             {
-                let original = Expr::BinaryExpr(BinaryExpr::new(left, op, right));
-                if is_volatile(&original) {
-                    return Transformed::no(original);
-                }
                 let mut operands = Vec::new();
-                flatten(original.clone(), op, &mut operands);
-                changed_if_differs(original, self.sorted_chain(operands, op))
+                flatten(expr.clone(), *op, &mut operands);
+                self.sorted_chain(operands, *op)
             }
             Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
-                let original = Expr::BinaryExpr(BinaryExpr::new(left, op, right));
-                let Expr::BinaryExpr(BinaryExpr { left, op, right }) = &original else {
-                    unreachable!("just built")
-                };
-                let Some(mirrored) = self.mirror(left, *op, right) else {
-                    return Transformed::no(original);
-                };
-                if self.key(left) <= self.key(right) || is_volatile(&original) {
-                    return Transformed::no(original);
+                match self.mirror(left, *op, right) {
+                    Some(mirrored) if self.key(left) > self.key(right) => {
+                        Expr::BinaryExpr(BinaryExpr::new(right.clone(), mirrored, left.clone()))
+                    }
+                    _ => return Transformed::no(expr),
                 }
-                Transformed::yes(Expr::BinaryExpr(BinaryExpr::new(
-                    right.clone(),
-                    mirrored,
-                    left.clone(),
-                )))
             }
             Expr::InList(InList {
-                expr,
+                expr: value,
                 list,
                 negated,
             }) => {
-                let original = Expr::InList(InList {
-                    expr,
-                    list,
-                    negated,
-                });
-                if is_volatile(&original) {
-                    return Transformed::no(original);
-                }
-                let Expr::InList(InList {
-                    expr,
-                    list,
-                    negated,
-                }) = original.clone()
-                else {
-                    unreachable!("just built")
-                };
                 let mut keyed: Vec<(String, Expr)> =
-                    list.into_iter().map(|e| (self.key(&e), e)).collect();
+                    list.iter().map(|e| (self.key(e), e.clone())).collect();
                 keyed.sort_by(|a, b| a.0.cmp(&b.0));
                 keyed.dedup_by(|a, b| a.0 == b.0);
-                let list = keyed.into_iter().map(|(_, e)| e).collect();
-                changed_if_differs(
-                    original,
-                    Expr::InList(InList {
-                        expr,
-                        list,
-                        negated,
-                    }),
-                )
+                Expr::InList(InList {
+                    expr: value.clone(),
+                    list: keyed.into_iter().map(|(_, e)| e).collect(),
+                    negated: *negated,
+                })
             }
-            other => Transformed::no(other),
-        }
+            _ => return Transformed::no(expr),
+        };
+        changed_if_differs(expr, canonical)
     }
 
     /// The operator to use when `left op right` is written `right op' left`, if that is
