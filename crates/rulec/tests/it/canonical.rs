@@ -86,6 +86,20 @@ impl Subject {
         schema.fields().iter().map(|f| f.name().clone()).collect()
     }
 
+    /// How the encodings of two queries differ, both planned as this pack's first rule.
+    fn encoding_diff_of(&self, a: &str, b: &str) -> String {
+        let pipeline = Pipeline::new();
+        let rule = &self.pack.rules[0].name;
+        let encode = |sql: &str| {
+            plan_sql(&self.pack, &self.compiled, rule, sql)
+                .map(|p| encode_plan(&pipeline, &p).replace(" (", "\n("))
+                .unwrap_or_else(|e| e)
+        };
+        similar::TextDiff::from_lines(&encode(a), &encode(b))
+            .unified_diff()
+            .to_string()
+    }
+
     /// How the encoding of `sql`, planned as `rule`, differs from the rule's (for failures).
     fn encoding_diff(&self, rule: &str, sql: &str) -> String {
         let pipeline = Pipeline::new();
@@ -413,5 +427,56 @@ fn canonical_plans_give_the_rows_of_the_reference_plans() {
             }
         }
         assert_eq!(compared, 9 + 22);
+    });
+}
+
+#[test]
+fn equivalent_spellings_share_a_fingerprint() {
+    rulec_compile::with_planning_stack(|| {
+        let s = subject("tpch");
+        let pairs = [
+            (
+                "SELECT count(*) AS n FROM orders",
+                "SELECT count(1) AS n FROM orders",
+            ),
+            (
+                "SELECT o_orderkey FROM orders WHERE o_orderstatus != 'F'",
+                "SELECT o_orderkey FROM orders WHERE o_orderstatus <> 'F'",
+            ),
+            (
+                "SELECT o_orderkey FROM orders WHERE NOT (o_totalprice > 100)",
+                "SELECT o_orderkey FROM orders WHERE o_totalprice <= 100",
+            ),
+            (
+                "SELECT o_orderkey FROM orders WHERE o_custkey BETWEEN 10 AND 20",
+                "SELECT o_orderkey FROM orders WHERE 20 >= o_custkey AND o_custkey >= 10",
+            ),
+            (
+                "SELECT o_orderkey FROM orders WHERE o_custkey IN (3, 1, 2, 1)",
+                "SELECT o_orderkey FROM orders WHERE o_custkey IN (1, 2, 3)",
+            ),
+            (
+                "SELECT o_orderkey FROM orders WHERE (o_custkey = 1 AND o_shippriority = 0) \
+                 OR (o_custkey = 1 AND o_orderstatus = 'F')",
+                "SELECT o_orderkey FROM orders WHERE o_custkey = 1 \
+                 AND (o_orderstatus = 'F' OR o_shippriority = 0)",
+            ),
+            (
+                "SELECT o.o_orderkey FROM orders o JOIN customer c ON o.o_custkey = c.c_custkey \
+                 WHERE c.c_nationkey = 3",
+                "WITH cust AS (SELECT * FROM customer) SELECT x.o_orderkey \
+                 FROM orders AS x, cust WHERE 3 = cust.c_nationkey AND cust.c_custkey = x.o_custkey",
+            ),
+        ];
+        for (a, b) in pairs {
+            let (fa, fb) = (s.fingerprint_of("q01", a), s.fingerprint_of("q01", b));
+            assert!(fa.is_ok(), "{a}: {fa:?}");
+            assert_eq!(fa, fb, "\n{a}\n{b}\n{}", s.encoding_diff_of(a, b));
+        }
+        // And a one-character change of a literal moves it.
+        assert_ne!(
+            s.fingerprint_of("q01", "SELECT o_orderkey FROM orders WHERE o_custkey = 12"),
+            s.fingerprint_of("q01", "SELECT o_orderkey FROM orders WHERE o_custkey = 13"),
+        );
     });
 }
