@@ -169,7 +169,7 @@ pub fn sensitive(sql: &str, family: Sensitive) -> Option<String> {
         Sensitive::LiteralChanged => with_top_select(&mut statement, change_literal),
         Sensitive::ComparisonFlipped => with_top_select(&mut statement, flip_comparison),
         Sensitive::ConjunctDropped => with_top_select(&mut statement, drop_conjunct),
-        Sensitive::JoinTypeChanged => with_top_select(&mut statement, inner_to_left),
+        Sensitive::JoinTypeChanged => first_select(&mut statement, inner_to_left),
         Sensitive::AggregateChanged => change_aggregate(&mut statement),
         Sensitive::ColumnSwapped => with_top_select(&mut statement, swap_columns),
         Sensitive::DistinctAdded => {
@@ -226,6 +226,30 @@ fn map_exprs(statement: &mut Statement, f: impl FnMut(&mut Expr) -> bool) -> boo
     let mut mapper = ExprMapper { f, changed: false };
     let _ = statement.visit(&mut mapper);
     mapper.changed
+}
+
+struct FirstSelect<F: FnMut(&mut Select) -> bool> {
+    f: F,
+    done: bool,
+}
+
+impl<F: FnMut(&mut Select) -> bool> VisitorMut for FirstSelect<F> {
+    type Break = ();
+    fn pre_visit_select(&mut self, select: &mut Select) -> ControlFlow<()> {
+        if !self.done && (self.f)(select) {
+            self.done = true;
+            return ControlFlow::Break(());
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// Applies `f` to each SELECT of the statement (outermost first, then CTEs and subqueries)
+/// until it applies once.
+fn first_select(statement: &mut Statement, f: impl FnMut(&mut Select) -> bool) -> bool {
+    let mut visitor = FirstSelect { f, done: false };
+    let _ = statement.visit(&mut visitor);
+    visitor.done
 }
 
 /// Applies `f` to the top-level SELECT (the body of the rule's outermost query).
@@ -891,7 +915,7 @@ fn drop_conjunct(select: &mut Select) -> bool {
     false
 }
 
-/// The first explicit inner join becomes a left outer join.
+/// The first explicit inner join of a SELECT becomes a left outer join.
 fn inner_to_left(select: &mut Select) -> bool {
     for table in &mut select.from {
         for join in &mut table.joins {
