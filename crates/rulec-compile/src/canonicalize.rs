@@ -143,21 +143,31 @@ impl OptimizerRule for Canonicalize {
 /// The input schemas of one plan node: what column references in its expressions mean.
 struct Scope {
     schemas: Vec<Arc<DFSchema>>,
-    /// All inputs' columns as one schema, for typing expressions.
-    merged: DFSchema,
+    /// All inputs' columns as one schema, for typing expressions; built on first use (only
+    /// arithmetic operands are typed).
+    merged: std::cell::OnceCell<DFSchema>,
 }
 
 impl Scope {
     fn new(schemas: Vec<Arc<DFSchema>>) -> Self {
-        let mut merged = DFSchema::empty();
-        for schema in &schemas {
-            // Joins of inputs with clashing qualified names cannot be merged; typing then
-            // falls back to "unknown" and numeric operands are left in place.
-            if let Ok(joined) = merged.join(schema) {
-                merged = joined;
-            }
+        Scope {
+            schemas,
+            merged: std::cell::OnceCell::new(),
         }
-        Scope { schemas, merged }
+    }
+
+    fn merged(&self) -> &DFSchema {
+        self.merged.get_or_init(|| {
+            let mut merged = DFSchema::empty();
+            for schema in &self.schemas {
+                // Joins of inputs with clashing qualified names cannot be merged; typing then
+                // fails and numeric operands are left in place.
+                if let Ok(joined) = merged.join(schema) {
+                    merged = joined;
+                }
+            }
+            merged
+        })
     }
 
     fn key(&self, expr: &Expr) -> String {
@@ -297,8 +307,8 @@ impl Scope {
             | Operator::BitwiseAnd
             | Operator::BitwiseOr
             | Operator::BitwiseXor => {
-                let l = left.get_type(&self.merged).ok()?;
-                let r = right.get_type(&self.merged).ok()?;
+                let l = left.get_type(self.merged()).ok()?;
+                let r = right.get_type(self.merged()).ok()?;
                 (l.is_numeric() && r.is_numeric()).then_some(op)
             }
             _ => None,

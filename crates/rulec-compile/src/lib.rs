@@ -81,18 +81,25 @@ pub const PLANNING_STACK: usize = 32 << 20;
 /// Runs `f` on a thread with a [`PLANNING_STACK`]-sized stack and returns its result
 /// (a panic in `f` is resumed on the caller's thread).
 pub fn with_planning_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    std::thread::scope(|scope| {
-        match std::thread::Builder::new()
-            .name("rulec-plan".to_owned())
-            .stack_size(PLANNING_STACK)
-            .spawn_scoped(scope, f)
-        {
-            Ok(handle) => handle
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            Err(err) => panic!("cannot start a planning thread: {err}"),
-        }
-    })
+    std::thread::scope(|scope| join_planning_thread(spawn_planning_thread(scope, f)))
+}
+
+fn spawn_planning_thread<'scope, T: Send + 'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    f: impl FnOnce() -> T + Send + 'scope,
+) -> std::thread::ScopedJoinHandle<'scope, T> {
+    std::thread::Builder::new()
+        .name("rulec-plan".to_owned())
+        .stack_size(PLANNING_STACK)
+        .spawn_scoped(scope, f)
+        .unwrap_or_else(|err| panic!("cannot start a planning thread: {err}"))
+}
+
+/// The thread's result; a panic in it is resumed on the caller's thread.
+fn join_planning_thread<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    handle
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
 fn default_threads() -> usize {
@@ -122,23 +129,12 @@ pub fn compile_pack_with(pack: &Pack, threads: usize) -> CompiledPack {
             let handles: Vec<_> = chunks
                 .into_iter()
                 .map(|chunk| {
-                    std::thread::Builder::new()
-                        .name("rulec-plan".to_owned())
-                        .stack_size(PLANNING_STACK)
-                        .spawn_scoped(scope, move || {
-                            chunk.iter().map(|&i| compile_one(i)).collect::<Vec<_>>()
-                        })
+                    spawn_planning_thread(scope, move || {
+                        chunk.iter().map(|&i| compile_one(i)).collect::<Vec<_>>()
+                    })
                 })
                 .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| match h {
-                    Ok(handle) => handle
-                        .join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-                    Err(err) => panic!("cannot start a planning thread: {err}"),
-                })
-                .collect()
+            handles.into_iter().flat_map(join_planning_thread).collect()
         });
         for (index, compiled) in compiled {
             let name = pack.rules[index].name.clone();

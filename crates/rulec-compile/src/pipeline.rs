@@ -193,6 +193,13 @@ impl Pipeline {
         &self.description_hash
     }
 
+    /// Runs only the pipeline's analyzer passes (type coercion and friends): the plan a rule
+    /// means, executable but not optimized.
+    pub fn analyze(&self, plan: LogicalPlan) -> Result<LogicalPlan> {
+        self.analyzer
+            .execute_and_check(plan, &self.options, |_, _| {})
+    }
+
     /// Runs the analyzer, then the optimizer. `observer` sees the plan after every pass,
     /// with the pass's name.
     pub fn run(

@@ -9,9 +9,7 @@
 //!
 //! Each test prints its tally per family (`cargo test -- --nocapture` shows it).
 
-use crate::execute::{
-    Tables, build_products, cpg_inputs, execute, reference_plan, rows, same_rows, tpch_tables,
-};
+use crate::execute::{execute, pack_tables, reference_plan, rows, same_rows};
 use crate::mutate::{self, Invariant, Sensitive};
 use crate::support::{compile, root};
 use rulec_compile::{CompiledPack, Pipeline, canonical_sql, encode_plan, fingerprint, plan_sql};
@@ -86,34 +84,15 @@ impl Subject {
         schema.fields().iter().map(|f| f.name().clone()).collect()
     }
 
-    /// How the encodings of two queries differ, both planned as this pack's first rule.
-    fn encoding_diff_of(&self, a: &str, b: &str) -> String {
+    /// How the encodings of two queries differ, both planned as rule `rule` (for failures).
+    fn encoding_diff(&self, rule: &str, a: &str, b: &str) -> String {
         let pipeline = Pipeline::new();
-        let rule = &self.pack.rules[0].name;
         let encode = |sql: &str| {
             plan_sql(&self.pack, &self.compiled, rule, sql)
                 .map(|p| encode_plan(&pipeline, &p).replace(" (", "\n("))
                 .unwrap_or_else(|e| e)
         };
-        similar::TextDiff::from_lines(&encode(a), &encode(b))
-            .unified_diff()
-            .to_string()
-    }
-
-    /// How the encoding of `sql`, planned as `rule`, differs from the rule's (for failures).
-    fn encoding_diff(&self, rule: &str, sql: &str) -> String {
-        let pipeline = Pipeline::new();
-        let original = self.compiled.rule(rule).and_then(|c| c.plan.as_ref());
-        let (Some(original), Ok(mutant)) =
-            (original, plan_sql(&self.pack, &self.compiled, rule, sql))
-        else {
-            return String::new();
-        };
-        let (a, b) = (
-            encode_plan(&pipeline, original).replace(" (", "\n("),
-            encode_plan(&pipeline, &mutant).replace(" (", "\n("),
-        );
-        let diff = similar::TextDiff::from_lines(&a, &b)
+        let diff = similar::TextDiff::from_lines(&encode(a), &encode(b))
             .unified_diff()
             .context_radius(2)
             .to_string();
@@ -242,7 +221,7 @@ fn meaning_preserving_mutants_keep_the_fingerprint() {
                     } else {
                         failures.push(format!(
                             "{name}/{rule} {family}: fingerprint moved\n{mutant}\n{}",
-                            s.encoding_diff(rule, &mutant)
+                            s.encoding_diff(rule, sql, &mutant)
                         ));
                     }
                 }
@@ -282,16 +261,7 @@ fn meaning_changing_mutants_move_the_fingerprint_and_the_results() {
         for name in ["cpg", "tpch", "tpcds"] {
             let s = subject(name);
             // TPC-DS is plan-only: its mutants are held to the fingerprint check.
-            let tables: Option<Tables> = runtime.block_on(async {
-                match name {
-                    "tpch" => Some(tpch_tables(&s.pack)),
-                    "cpg" => {
-                        let inputs = cpg_inputs(&s.pack, &root().join("rules/cpg")).await;
-                        Some(build_products(&s.pack, &s.compiled, inputs).await)
-                    }
-                    _ => None,
-                }
-            });
+            let tables = runtime.block_on(pack_tables(name, &s.pack, &s.compiled));
             for (rule, sql, original) in s.rules() {
                 // cpg_graph_by_file's ordered array_agg over every node takes ~13 s per run in
                 // a debug build: its mutants too are held to the fingerprint check only.
@@ -391,15 +361,9 @@ fn canonical_plans_give_the_rows_of_the_reference_plans() {
         let mut compared = 0;
         for name in ["cpg", "tpch"] {
             let s = subject(name);
-            let tables: Tables = runtime.block_on(async {
-                match name {
-                    "tpch" => tpch_tables(&s.pack),
-                    _ => {
-                        let inputs = cpg_inputs(&s.pack, &root().join("rules/cpg")).await;
-                        build_products(&s.pack, &s.compiled, inputs).await
-                    }
-                }
-            });
+            let tables = runtime
+                .block_on(pack_tables(name, &s.pack, &s.compiled))
+                .expect("a pack with data");
             for rule in &s.compiled.rules {
                 let canonical = rule.plan.as_ref().expect("plan");
                 let reference = reference_plan(rule.initial_plan.as_ref().expect("initial"));
@@ -471,7 +435,7 @@ fn equivalent_spellings_share_a_fingerprint() {
         for (a, b) in pairs {
             let (fa, fb) = (s.fingerprint_of("q01", a), s.fingerprint_of("q01", b));
             assert!(fa.is_ok(), "{a}: {fa:?}");
-            assert_eq!(fa, fb, "\n{a}\n{b}\n{}", s.encoding_diff_of(a, b));
+            assert_eq!(fa, fb, "\n{a}\n{b}\n{}", s.encoding_diff("q01", a, b));
         }
         // And a one-character change of a literal moves it.
         assert_ne!(

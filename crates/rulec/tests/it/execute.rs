@@ -11,7 +11,6 @@ use datafusion::common::tree_node::Transformed;
 use datafusion::datasource::MemTable;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::logical_expr::LogicalPlan;
-use datafusion::optimizer::analyzer::Analyzer;
 use datafusion::optimizer::decorrelate_lateral_join::DecorrelateLateralJoin;
 use datafusion::optimizer::decorrelate_predicate_subquery::DecorrelatePredicateSubquery;
 use datafusion::optimizer::eliminate_cross_join::EliminateCrossJoin;
@@ -122,6 +121,19 @@ pub async fn cpg_inputs(pack: &Pack, pack_dir: &Path) -> Tables {
     tables
 }
 
+/// The data a pack's rules run on: TPC-H generated in-process, the CPG inputs with the
+/// products other rules read; `None` for a plan-only pack.
+pub async fn pack_tables(name: &str, pack: &Pack, compiled: &CompiledPack) -> Option<Tables> {
+    match name {
+        "tpch" => Some(tpch_tables(pack)),
+        "cpg" => {
+            let inputs = cpg_inputs(pack, &crate::support::root().join("rules/cpg")).await;
+            Some(build_products(pack, compiled, inputs).await)
+        }
+        _ => None,
+    }
+}
+
 /// The plan a rule means before any optimization, made executable: the initial plan with
 /// the pipeline's analyzer (type coercion) and only the rewrites without which DataFusion
 /// cannot run it at all or not in reasonable time — subquery decorrelation, turning
@@ -129,12 +141,8 @@ pub async fn cpg_inputs(pack: &Pack, pack_dir: &Path) -> Tables {
 /// rulec canonicalization.
 pub fn reference_plan(initial: &LogicalPlan) -> LogicalPlan {
     let pipeline = Pipeline::new();
-    let analyzer = Analyzer::with_rules(vec![
-        Arc::new(datafusion::optimizer::analyzer::resolve_grouping_function::ResolveGroupingFunction::new()),
-        Arc::new(datafusion::optimizer::analyzer::type_coercion::TypeCoercion::new()),
-    ]);
-    let analyzed = analyzer
-        .execute_and_check(initial.clone(), pipeline.options(), |_, _| {})
+    let analyzed = pipeline
+        .analyze(initial.clone())
         .expect("the analyzer accepts the initial plan");
     let rules: Vec<Arc<dyn OptimizerRule + Send + Sync>> = vec![
         // Before decorrelation too: a join added for a subquery would otherwise sit between
