@@ -305,14 +305,14 @@ fn unparse_checked(
     rule: &CompiledRule,
     plan: &LogicalPlan,
 ) -> Result<String, String> {
-    let sql = datafusion_sql::unparser::plan_to_sql(plan)
-        .map_err(|e| {
-            format!(
-                "the unparser cannot print this plan: {}",
-                first_line(&clean_message(&e))
-            )
-        })?
-        .to_string();
+    let statement = datafusion_sql::unparser::plan_to_sql(plan).map_err(|e| {
+        format!(
+            "the unparser cannot print this plan: {}",
+            first_line(&clean_message(&e))
+        )
+    })?;
+    // sqlparser's pretty form: one clause per line, so that diffs of canonical SQL read well.
+    let sql = format!("{statement:#}");
     let replanned = plan_sql(pack, compiled, &rule.name, &sql)
         .map_err(|e| format!("the unparser's SQL does not plan back: {}", first_line(&e)))?;
     let pipeline = Pipeline::new();

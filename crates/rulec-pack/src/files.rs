@@ -27,6 +27,21 @@ impl PackFiles {
         }
     }
 
+    /// A pack from a listing of files (relative paths with `/`, e.g. a git tree): only the
+    /// files [`PackFiles::read_dir`] would read are kept.
+    pub fn from_listing(
+        root: impl Into<PathBuf>,
+        files: impl IntoIterator<Item = (String, Vec<u8>)>,
+    ) -> Self {
+        PackFiles {
+            root: root.into(),
+            files: files
+                .into_iter()
+                .filter(|(path, _)| is_pack_file(path))
+                .collect(),
+        }
+    }
+
     /// Reads a pack directory: `pack.yaml`, `contracts/*.yaml`, and every `.sql` file below
     /// the root outside hidden directories and `contracts/`, `data/`, `out/`, `target/`.
     pub fn read_dir(root: &Path) -> std::io::Result<Self> {
@@ -124,6 +139,22 @@ fn sorted_entries(dir: &Path) -> std::io::Result<Vec<std::fs::DirEntry>> {
     let mut entries = std::fs::read_dir(dir)?.collect::<Result<Vec<_>, _>>()?;
     entries.sort_by_key(std::fs::DirEntry::file_name);
     Ok(entries)
+}
+
+/// Whether a pack-relative path is one of the files a pack is made of: `pack.yaml`,
+/// `contracts/*.yaml`, and `.sql` files outside hidden directories and `contracts/`,
+/// `data/`, `out/`, `target/`.
+pub fn is_pack_file(path: &str) -> bool {
+    if path == crate::manifest::MANIFEST_FILE {
+        return true;
+    }
+    let parts: Vec<&str> = path.split('/').collect();
+    if let ["contracts", name] = parts.as_slice() {
+        return !name.starts_with('.') && (name.ends_with(".yaml") || name.ends_with(".yml"));
+    }
+    path.ends_with(".sql")
+        && parts.iter().all(|p| !p.is_empty() && !p.starts_with('.'))
+        && !(parts.len() > 1 && NOT_RULE_DIRS.contains(&parts[0]))
 }
 
 fn collect_sql(

@@ -10,7 +10,7 @@ mod graph;
 mod lints;
 mod manifest;
 
-pub use files::PackFiles;
+pub use files::{PackFiles, is_pack_file};
 pub use graph::order_rules;
 pub use lints::{LintLevel, apply_lint_levels, lint_levels, lint_pack};
 pub use manifest::PackManifest;

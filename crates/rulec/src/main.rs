@@ -10,6 +10,9 @@
 )]
 
 mod check;
+mod diff;
+mod git;
+mod lineage;
 mod plan;
 mod project;
 mod run;
@@ -72,6 +75,60 @@ enum Command {
         #[arg(long, value_name = "RULE")]
         only: Vec<String>,
     },
+    /// Column lineage: where a column comes from, or (--downstream) what reads it.
+    Lineage {
+        /// The pack directory.
+        pack: PathBuf,
+        /// A rule or input table, optionally with a column and nested fields
+        /// (`libcst_files.nodes[*].span`); default: every rule.
+        name: Option<String>,
+        /// Show what reads NAME (impact) instead of where it comes from.
+        #[arg(long)]
+        downstream: bool,
+        #[arg(long, value_enum, default_value_t = LineageFormat::Text)]
+        format: LineageFormat,
+    },
+    /// What changed between two versions of a pack, and what it affects downstream.
+    /// Exit code 0: nothing changed in meaning; 1: something did; 2: errors.
+    #[command(
+        after_help = "Examples:\n  rulec diff old/rules/cpg rules/cpg\n  rulec diff --git main..HEAD rules/cpg\n  rulec diff --git main rules/cpg      (main against the working tree)"
+    )]
+    Diff {
+        /// Two pack directories (OLD NEW); with --git, the one pack directory (default `.`).
+        #[arg(num_args = 0..=2)]
+        packs: Vec<PathBuf>,
+        /// Compare two revisions of one pack, read from git objects: `A..B`, `A...B`
+        /// (from the merge base), or `A` (against the working tree).
+        #[arg(long, value_name = "RANGE")]
+        git: Option<String>,
+        #[arg(long, value_enum, default_value_t = DiffFormat::Human)]
+        format: DiffFormat,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum DiffFormat {
+    Human,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum LineageFormat {
+    Text,
+    Json,
+    Dot,
+    Mermaid,
+}
+
+impl From<LineageFormat> for rulec_lineage::Format {
+    fn from(format: LineageFormat) -> Self {
+        match format {
+            LineageFormat::Text => rulec_lineage::Format::Text,
+            LineageFormat::Json => rulec_lineage::Format::Json,
+            LineageFormat::Dot => rulec_lineage::Format::Dot,
+            LineageFormat::Mermaid => rulec_lineage::Format::Mermaid,
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -135,5 +192,29 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             out,
             only,
         } => run::run(&pack, data, out, only),
+        Command::Lineage {
+            pack,
+            name,
+            downstream,
+            format,
+        } => lineage::run(&pack, name, downstream, format.into()),
+        Command::Diff { packs, git, format } => {
+            let sides = match (git, packs.as_slice()) {
+                (Some(range), []) => diff::Sides::Git {
+                    range,
+                    pack: PathBuf::from("."),
+                },
+                (Some(range), [pack]) => diff::Sides::Git {
+                    range,
+                    pack: pack.clone(),
+                },
+                (None, [old, new]) => diff::Sides::Dirs(old.clone(), new.clone()),
+                (Some(_), _) => anyhow::bail!("with --git, name one pack directory"),
+                (None, _) => {
+                    anyhow::bail!("name two pack directories (OLD NEW), or use --git RANGE PACK")
+                }
+            };
+            diff::run(sides, format == DiffFormat::Json)
+        }
     }
 }

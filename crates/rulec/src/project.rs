@@ -24,6 +24,11 @@ impl Project {
     pub fn load(root: &Path) -> anyhow::Result<Self> {
         let files = PackFiles::read_dir(root)
             .with_context(|| format!("cannot read pack directory `{}`", root.display()))?;
+        Ok(Self::from_files(root, files))
+    }
+
+    /// Loads and compiles a pack already in memory (e.g. read from git objects).
+    pub fn from_files(root: &Path, files: PackFiles) -> Self {
         let (pack, mut load_diagnostics) = load_pack(&files);
         let mut lint_levels = BTreeMap::new();
         if let Some(pack) = &pack {
@@ -41,14 +46,14 @@ impl Project {
             rulec_substrait::check_encodable_pack(&mut compiled, &texts);
             compiled
         });
-        Ok(Project {
+        Project {
             root: root.to_path_buf(),
             files,
             pack,
             compiled,
             load_diagnostics,
             lint_levels,
-        })
+        }
     }
 
     /// Every diagnostic: load findings and each rule's, with the pack's lint levels

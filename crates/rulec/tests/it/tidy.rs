@@ -69,6 +69,20 @@ fn every_snapshot_has_its_case() {
                     "{rel}: no rule `{stem}` in rules/{pack}"
                 );
             }
+            ["snapshots", "lineage", pack, _] => {
+                let rule = root.join("rules").join(pack).join(format!("{stem}.sql"));
+                assert!(rule.is_file(), "{rel}: no rule rules/{pack}/{stem}.sql");
+            }
+            ["snapshots", "fixtures", "diff", _] => {
+                let case = stem.strip_suffix(".json").unwrap_or(&stem);
+                assert!(
+                    root.join("tests/fixtures/diff")
+                        .join(case)
+                        .join("expect.json")
+                        .is_file(),
+                    "{rel}: no tests/fixtures/diff/{case}"
+                );
+            }
             ["snapshots", "fixtures", "check", _] => {
                 assert!(
                     root.join("tests/fixtures/check")
@@ -88,7 +102,7 @@ fn every_snapshot_has_its_case() {
                 );
             }
             _ => panic!(
-                "{rel}: snapshots live in snapshots/rules/<pack>/, snapshots/packs/ or snapshots/fixtures/check/"
+                "{rel}: snapshots live in snapshots/rules/<pack>/, snapshots/lineage/<pack>/, snapshots/packs/, snapshots/fixtures/check/ or snapshots/fixtures/diff/"
             ),
         }
     }
