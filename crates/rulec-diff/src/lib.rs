@@ -200,22 +200,34 @@ pub fn diff(old: &Side<'_>, new: &Side<'_>) -> PackDiff {
             renamed_from: (old_name != name).then(|| old_name.to_owned()),
             ..RuleDiff::new(name)
         };
-        let (Some(old_plan), Some(new_plan)) = (old_plan, new_plan) else {
+        let Some(new_plan) = new_plan else {
+            // No meaning to compare on the new side.
             entry.status = Status::Error;
-            entry.errors = errors_of(old.compiled, old_name)
+            entry.errors = errors_of(new.compiled, name)
                 .into_iter()
-                .map(|e| format!("old: {e}"))
-                .chain(
-                    errors_of(new.compiled, name)
-                        .into_iter()
-                        .map(|e| format!("new: {e}")),
-                )
+                .map(|e| format!("new: {e}"))
                 .collect();
             changed_tables.insert(name.to_owned());
             // Everything it produced may be gone.
             for column in old_lineage.columns_of(old_name).unwrap_or_default() {
                 changed_sources.insert(ColumnRef::new(name, column.column));
             }
+            rules.push(entry);
+            continue;
+        };
+        let Some(old_plan) = old_plan else {
+            // Fixed: it did not compile before, so all of it is new meaning.
+            entry.status = Status::Changed;
+            entry.category = Some(Category::Breaking);
+            entry.errors = errors_of(old.compiled, old_name)
+                .into_iter()
+                .map(|e| format!("old: {e}"))
+                .collect();
+            changed_tables.insert(name.to_owned());
+            for field in new_plan.schema().fields() {
+                changed_sources.insert(ColumnRef::new(name, field.name()));
+            }
+            entry.sql_diff = Some(sql_diff(old, old_name, new, name));
             rules.push(entry);
             continue;
         };

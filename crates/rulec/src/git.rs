@@ -48,12 +48,12 @@ pub fn read_pack(pack_dir: &Path, rev: &str) -> anyhow::Result<PackFiles> {
             continue;
         };
         let fields: Vec<&str> = meta.split(' ').collect();
-        if fields.get(1) != Some(&"blob") {
+        let (Some(&"blob"), Some(sha)) = (fields.get(1), fields.get(2)) else {
             continue;
-        }
+        };
         let rel = path.strip_prefix(&prefix).unwrap_or(path).to_owned();
         if rulec_pack::is_pack_file(&rel) {
-            entries.push((rel, fields[2].to_owned()));
+            entries.push((rel, (*sha).to_owned()));
         }
     }
     if entries.is_empty() {

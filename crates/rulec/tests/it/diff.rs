@@ -15,12 +15,15 @@ fn diff_in(cwd: &Path, args: &[&str]) -> Output {
         .expect("run rulec diff")
 }
 
-/// Lays out a case: `old/` is `_base`, `new/` is `_base` with the case's `new/` files over
-/// it and its `remove` list deleted.
+/// Lays out a case: `old/` is `_base` with the case's `old/` files over it, `new/` is
+/// `_base` with the case's `new/` files over it and its `remove` list deleted.
 fn lay_out(case_dir: &Path, work: &Path) {
     let base = case_dir.parent().expect("parent").join("_base");
     copy_tree(&base, &work.join("old"), &[]);
     copy_tree(&base, &work.join("new"), &[]);
+    if case_dir.join("old").is_dir() {
+        copy_tree(&case_dir.join("old"), &work.join("old"), &[]);
+    }
     if case_dir.join("new").is_dir() {
         copy_tree(&case_dir.join("new"), &work.join("new"), &[]);
     }
