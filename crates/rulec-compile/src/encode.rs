@@ -1,15 +1,27 @@
-//! The fingerprint encoding: a structural, alias-free rendering of a logical plan.
+//! The fingerprint encoding: a structural, alias-free, order-free rendering of a logical
+//! plan.
 //!
-//! Encoding v2 is an s-expression text, one plan node per parenthesised form, written from
+//! Encoding v3 is an s-expression text, one plan node per parenthesised form, written from
 //! the plan's structure alone (no `Debug` output, no pointers, no hash-map order):
 //!
-//! - **Columns are positions.** A column reference is `#i`, its index in the concatenated
-//!   output schemas of the node's inputs (a join's left then right). Table aliases,
-//!   subquery aliases, CTE names and the names of intermediate columns therefore never reach
-//!   the encoding; `SubqueryAlias` nodes are transparent. A reference from a subquery to an
-//!   enclosing query is `(outer d i)`, `d` scopes up. Only the plan's **output** columns are
-//!   named (the product's schema is part of its meaning).
-//! - **Aliases are dropped** from expressions (`Alias(e)` encodes as `e`).
+//! - **Columns are value keys.** Every column a node outputs has a key, `%` and 16 hex
+//!   digits of a SHA-256 over how the value is made: a scanned column by its table and
+//!   name; a computed one by its expression, in which column references are themselves
+//!   keys; a column passed through keeps its key; the two sides of a join are tagged so
+//!   that a self-join's columns stay apart; the columns of a `UNION ALL`, `VALUES` and other
+//!   positional nodes by their position in that node. A reference is the key, so neither
+//!   column order nor names (table aliases, subquery aliases, CTE names, intermediate
+//!   names) reach the encoding; `SubqueryAlias` nodes are transparent. A reference from a
+//!   subquery to an enclosing query is `(outer d key)`, `d` scopes up.
+//! - **Order that does not matter is sorted.** The expressions of a projection, the window
+//!   functions of a window, the grouping keys (outside grouping sets) and aggregates of an
+//!   aggregate, the keys of an equi-join, the operands of `=`, `<>`, `+`, `*`, `&`, `|`,
+//!   `^`, `IS [NOT] DISTINCT FROM`, flattened `AND`/`OR` chains and IN lists are written in
+//!   sorted order; `a > b` is written as `b < a` when that sorts first. Sort keys, grouping
+//!   sets, function arguments and everything else positional keep their order.
+//! - **Positions are explicit where they matter**: the plan's output columns are listed by
+//!   name, type, nullability and key, in order; every `UNION ALL` branch and subquery lists
+//!   its output keys in order.
 //! - **Tables are named** by the name the rule reads (a contract or an upstream rule), with
 //!   the source columns they read.
 //! - **Literals** are `(lit <type> <value>)`; strings are quoted with `\` escapes; other values
@@ -19,6 +31,9 @@
 //!
 //! Every `Expr` and `LogicalPlan` variant is matched explicitly, so an engine upgrade that
 //! adds one fails to compile here instead of silently encoding it some other way.
+//!
+//! [`encode_expr`] is the positional variant rulec's canonicalization rule orders operands
+//! by: columns are input positions `#i` and nothing is re-sorted.
 
 use datafusion_common::tree_node::TreeNode as _;
 use datafusion_common::{Column, DFSchema, DFSchemaRef, ScalarValue, UnnestOptions};
@@ -29,25 +44,33 @@ use datafusion_expr::expr::{
     WindowFunctionParams,
 };
 use datafusion_expr::logical_plan::{
-    Aggregate, Distinct, DistinctOn, EmptyRelation, Filter, Join, Limit, Partitioning, Projection,
-    RecursiveQuery, Repartition, Sort, Subquery, SubqueryAlias, TableScan, Union, Unnest, Values,
-    Window,
+    Aggregate, Distinct, DistinctOn, EmptyRelation, Filter, Join, JoinType, Limit, Partitioning,
+    Projection, RecursiveQuery, Repartition, Sort, Subquery, SubqueryAlias, TableScan, Union,
+    Unnest, Values, Window,
 };
-use datafusion_expr::{Expr, LogicalPlan, WindowFrame, WindowFrameBound, WindowFrameUnits};
+use datafusion_expr::{
+    Expr, LogicalPlan, Operator, WindowFrame, WindowFrameBound, WindowFrameUnits,
+};
 use rulec_contract::render_type;
+use sha2::{Digest as _, Sha256};
 use std::fmt::Write as _;
 use std::sync::Arc;
 
 /// The version of the plan encoding (part of every fingerprint).
-pub const ENCODING_VERSION: u32 = 2;
+pub const ENCODING_VERSION: u32 = 3;
 
-/// Encodes `plan`: its output columns (name, type, nullability), then its structure.
+/// Encodes `plan`: its output columns (name, type, nullability, key), then its structure.
 pub fn encode_plan_structure(plan: &LogicalPlan) -> String {
-    let mut encoder = Encoder::default();
-    for field in plan.schema().fields() {
+    let mut encoder = Encoder {
+        normalize: true,
+        ..Encoder::default()
+    };
+    let (body, keys) = encoder.encoded(plan);
+    let mut out = String::new();
+    for (field, key) in plan.schema().fields().iter().zip(&keys) {
         let _ = writeln!(
-            encoder.out,
-            "output {} {} {}",
+            out,
+            "output {} {} {} {key}",
             quoted(field.name()),
             render_type(field.data_type()),
             if field.is_nullable() {
@@ -57,27 +80,81 @@ pub fn encode_plan_structure(plan: &LogicalPlan) -> String {
             }
         );
     }
-    encoder.out.push_str("plan ");
-    encoder.plan(plan);
-    encoder.out.push('\n');
-    encoder.out
+    out.push_str("plan ");
+    out.push_str(&body);
+    out.push('\n');
+    out
 }
 
 /// Encodes one expression of a node whose inputs have the schemas `scope` (a join: left,
-/// right). Two expressions of the same node encode alike exactly when they are the same
-/// computation over the same input positions, whatever their aliases: this is the order key
-/// of rulec's canonicalization rule.
+/// right), with columns as input positions and nothing re-sorted. Two expressions of the
+/// same node encode alike exactly when they are the same computation over the same input
+/// positions, whatever their aliases: this is the order key of rulec's canonicalization
+/// rule.
 pub fn encode_expr(expr: &Expr, scope: &[&DFSchemaRef]) -> String {
+    let width: usize = scope.iter().map(|s| s.fields().len()).sum();
+    let scope = Scope {
+        schemas: scope.iter().map(|s| Arc::clone(s)).collect(),
+        keys: (0..width).map(|i| format!("#{i}")).collect(),
+    };
     let mut encoder = Encoder::default();
-    encoder.expr(expr, scope);
+    encoder.expr(expr, &scope);
     encoder.out
+}
+
+/// The inputs an expression sees: their schemas (to resolve a column) and the keys of
+/// their columns, concatenated (a join: left, right).
+#[derive(Clone, Default)]
+struct Scope {
+    schemas: Vec<DFSchemaRef>,
+    keys: Vec<String>,
+}
+
+impl Scope {
+    fn of(schema: &DFSchemaRef, keys: Vec<String>) -> Self {
+        Scope {
+            schemas: vec![Arc::clone(schema)],
+            keys,
+        }
+    }
+
+    fn key(&self, column: &Column) -> Option<&str> {
+        let refs: Vec<&DFSchemaRef> = self.schemas.iter().collect();
+        column_index(&refs, column).and_then(|i| self.keys.get(i).map(String::as_str))
+    }
+}
+
+/// A value key: `%` and the first 16 hex digits of SHA-256 over `parts`.
+fn key(parts: &[&str]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    let digest = hasher.finalize();
+    let mut out = String::with_capacity(17);
+    out.push('%');
+    for byte in &digest[..8] {
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
+}
+
+/// Keys for the columns of a node whose columns are known only by position.
+fn positional_keys(tag: &str, encoding: &str, width: usize) -> Vec<String> {
+    let node = key(&[tag, encoding]);
+    (0..width)
+        .map(|i| key(&[tag, &node, &i.to_string()]))
+        .collect()
 }
 
 #[derive(Default)]
 struct Encoder {
     out: String,
-    /// The input schemas of the enclosing queries, innermost last (for outer references).
-    outer: Vec<Vec<DFSchemaRef>>,
+    /// The inputs of the enclosing queries, innermost last (for outer references).
+    outer: Vec<Scope>,
+    /// Fingerprint mode: value keys and sorted commutative order. Off for [`encode_expr`].
+    normalize: bool,
 }
 
 impl Encoder {
@@ -95,50 +172,146 @@ impl Encoder {
         self.out.push_str(word);
     }
 
-    fn plan(&mut self, plan: &LogicalPlan) {
-        match plan {
+    /// Encodes `plan` on its own: its text and its output keys.
+    fn encoded(&mut self, plan: &LogicalPlan) -> (String, Vec<String>) {
+        let saved = std::mem::take(&mut self.out);
+        let keys = self.plan(plan);
+        let text = std::mem::replace(&mut self.out, saved);
+        (text, keys)
+    }
+
+    /// Encodes an expression on its own.
+    fn expr_text(&mut self, expr: &Expr, scope: &Scope) -> String {
+        let saved = std::mem::take(&mut self.out);
+        self.expr(expr, scope);
+        std::mem::replace(&mut self.out, saved)
+    }
+
+    /// The key of an output expression: a column passed through keeps its input's key.
+    fn output_key(expr: &Expr, text: &str, scope: &Scope) -> String {
+        match expr.clone().unalias_nested().data {
+            Expr::Column(column) => match scope.key(&column) {
+                Some(k) => k.to_owned(),
+                None => key(&["expr", text]),
+            },
+            _ => key(&["expr", text]),
+        }
+    }
+
+    /// Writes ` (cols k...) body`: a child whose columns are used by position.
+    fn positional(&mut self, text: &str, keys: &[String]) -> String {
+        let mut out = String::from("(branch (cols");
+        for k in keys {
+            out.push(' ');
+            out.push_str(k);
+        }
+        out.push_str(") ");
+        out.push_str(text);
+        out.push(')');
+        out
+    }
+
+    /// Writes the expressions, sorted in fingerprint mode; returns their texts in order.
+    fn expr_set(&mut self, exprs: &[Expr], scope: &Scope) -> Vec<String> {
+        let texts: Vec<String> = exprs.iter().map(|e| self.expr_text(e, scope)).collect();
+        let mut written = texts.clone();
+        if self.normalize {
+            written.sort();
+        }
+        for text in &written {
+            self.out.push(' ');
+            self.out.push_str(text);
+        }
+        texts
+    }
+
+    fn plan(&mut self, plan: &LogicalPlan) -> Vec<String> {
+        let keys = match plan {
             LogicalPlan::Projection(Projection { expr, input, .. }) => {
+                let (child, keys) = self.encoded(input);
+                let scope = Scope::of(input.schema(), keys);
                 self.open("project");
-                self.exprs(expr, &[input.schema()]);
-                self.child(input);
+                let texts = self.expr_set(expr, &scope);
+                self.word(&child);
+                expr.iter()
+                    .zip(&texts)
+                    .map(|(e, t)| Self::output_key(e, t, &scope))
+                    .collect()
             }
             LogicalPlan::Filter(Filter {
                 predicate, input, ..
             }) => {
+                let (child, keys) = self.encoded(input);
+                let scope = Scope::of(input.schema(), keys);
                 self.open("filter");
                 self.out.push(' ');
-                self.expr(predicate, &[input.schema()]);
-                self.child(input);
+                self.expr(predicate, &scope);
+                self.word(&child);
+                scope.keys
             }
             LogicalPlan::Window(Window {
                 input, window_expr, ..
             }) => {
+                let (child, keys) = self.encoded(input);
+                let scope = Scope::of(input.schema(), keys);
                 self.open("window");
-                self.exprs(window_expr, &[input.schema()]);
-                self.child(input);
+                let texts = self.expr_set(window_expr, &scope);
+                self.word(&child);
+                let mut keys = scope.keys.clone();
+                keys.extend(texts.iter().map(|t| key(&["window", t])));
+                keys
             }
             LogicalPlan::Aggregate(Aggregate {
                 input,
                 group_expr,
                 aggr_expr,
+                schema,
                 ..
             }) => {
+                let (child, keys) = self.encoded(input);
+                let scope = Scope::of(input.schema(), keys);
                 self.open("aggregate");
-                let scope = [input.schema()];
+                let mut keys = Vec::new();
                 self.out.push_str(" (group");
-                self.exprs(group_expr, &scope);
+                let grouping_sets = matches!(group_expr.as_slice(), [Expr::GroupingSet(_)]);
+                if grouping_sets {
+                    // The order of a grouping set's expressions is its grouping id's bits.
+                    let group = self.expr_text(&group_expr[0], &scope);
+                    self.word(&group);
+                    if let Expr::GroupingSet(set) = &group_expr[0] {
+                        for e in set.distinct_expr() {
+                            let text = self.expr_text(e, &scope);
+                            keys.push(Self::output_key(e, &text, &scope));
+                        }
+                    }
+                    keys.push(key(&["grouping-id", &group]));
+                } else {
+                    let texts = self.expr_set(group_expr, &scope);
+                    keys.extend(
+                        group_expr
+                            .iter()
+                            .zip(&texts)
+                            .map(|(e, t)| Self::output_key(e, t, &scope)),
+                    );
+                }
                 self.out.push_str(") (aggs");
-                self.exprs(aggr_expr, &scope);
+                let texts = self.expr_set(aggr_expr, &scope);
+                keys.extend(texts.iter().map(|t| key(&["aggregate", t])));
                 self.out.push(')');
-                self.child(input);
+                self.word(&child);
+                debug_assert_eq!(keys.len(), schema.fields().len());
+                keys
             }
             LogicalPlan::Sort(Sort { expr, input, fetch }) => {
+                let (child, keys) = self.encoded(input);
+                let scope = Scope::of(input.schema(), keys);
                 self.open("sort");
-                self.sort_exprs(expr, &[input.schema()]);
+                self.sort_exprs(expr, &scope);
                 if let Some(fetch) = fetch {
                     self.word(&format!("fetch={fetch}"));
                 }
-                self.child(input);
+                self.word(&child);
+                scope.keys
             }
             LogicalPlan::Join(Join {
                 left,
@@ -151,16 +324,36 @@ impl Encoder {
                 null_equality,
                 null_aware,
             }) => {
+                let (left_text, left_keys) = self.encoded(left);
+                let (right_text, right_keys) = self.encoded(right);
+                // Tagged by side, so that the two sides of a self-join stay apart.
+                let tag = |side: &str, keys: Vec<String>| -> Vec<String> {
+                    keys.iter().map(|k| key(&[side, k])).collect()
+                };
+                let left_keys = tag("left", left_keys);
+                let right_keys = tag("right", right_keys);
+                let scope = Scope {
+                    schemas: vec![Arc::clone(left.schema()), Arc::clone(right.schema())],
+                    keys: left_keys.iter().chain(&right_keys).cloned().collect(),
+                };
                 self.open("join");
                 self.word(&join_type.to_string().to_lowercase());
-                let scope = [left.schema(), right.schema()];
                 self.out.push_str(" (on");
-                for (l, r) in on {
-                    self.out.push_str(" (");
-                    self.expr(l, &scope);
-                    self.out.push(' ');
-                    self.expr(r, &scope);
-                    self.out.push(')');
+                let mut pairs: Vec<String> = on
+                    .iter()
+                    .map(|(l, r)| {
+                        format!(
+                            "({} {})",
+                            self.expr_text(l, &scope),
+                            self.expr_text(r, &scope)
+                        )
+                    })
+                    .collect();
+                if self.normalize {
+                    pairs.sort();
+                }
+                for pair in pairs {
+                    self.word(&pair);
                 }
                 self.out.push(')');
                 if let Some(filter) = filter {
@@ -177,15 +370,26 @@ impl Encoder {
                 if *null_aware {
                     self.word("null-aware");
                 }
-                self.child(left);
-                self.child(right);
+                self.word(&left_text);
+                self.word(&right_text);
+                let mark = || key(&["mark", &left_text, &right_text]);
+                match join_type {
+                    JoinType::Inner | JoinType::Left | JoinType::Right | JoinType::Full => {
+                        scope.keys
+                    }
+                    JoinType::LeftSemi | JoinType::LeftAnti => left_keys,
+                    JoinType::RightSemi | JoinType::RightAnti => right_keys,
+                    JoinType::LeftMark => left_keys.into_iter().chain([mark()]).collect(),
+                    JoinType::RightMark => right_keys.into_iter().chain([mark()]).collect(),
+                }
             }
             LogicalPlan::Repartition(Repartition {
                 input,
                 partitioning_scheme,
             }) => {
+                let (child, keys) = self.encoded(input);
+                let scope = Scope::of(input.schema(), keys);
                 self.open("repartition");
-                let scope = [input.schema()];
                 match partitioning_scheme {
                     Partitioning::RoundRobinBatch(n) => self.word(&format!("round-robin {n}")),
                     Partitioning::Hash(exprs, n) => {
@@ -201,26 +405,22 @@ impl Encoder {
                         self.exprs(exprs, &scope);
                     }
                 }
-                self.child(input);
+                self.word(&child);
+                scope.keys
             }
-            LogicalPlan::Union(Union { inputs, .. }) => {
+            LogicalPlan::Union(Union { inputs, schema }) => {
                 self.open("union-all");
                 let mut branches: Vec<String> = inputs
                     .iter()
                     .map(|input| {
-                        let mut branch = Encoder {
-                            out: String::new(),
-                            outer: self.outer.clone(),
-                        };
-                        branch.plan(input);
-                        branch.out
+                        let (text, keys) = self.encoded(input);
+                        self.positional(&text, &keys)
                     })
                     .collect();
                 branches.sort();
-                for branch in branches {
-                    self.out.push(' ');
-                    self.out.push_str(&branch);
-                }
+                let text = branches.join(" ");
+                self.word(&text);
+                positional_keys("union", &text, schema.fields().len())
             }
             LogicalPlan::TableScan(TableScan {
                 table_name,
@@ -231,7 +431,8 @@ impl Encoder {
                 ..
             }) => {
                 self.open("scan");
-                self.word(&quoted(&table_name.to_string()));
+                let table = table_name.to_string();
+                self.word(&quoted(&table));
                 let schema = source.schema();
                 self.out.push_str(" (columns");
                 let all: Vec<usize>;
@@ -242,6 +443,7 @@ impl Encoder {
                         &all
                     }
                 };
+                let column_key = |name: &str| key(&["scan", &table, name]);
                 for &i in indices {
                     let field = schema.field(i);
                     self.word(&quoted(field.name()));
@@ -253,59 +455,87 @@ impl Encoder {
                         DFSchema::try_from_qualified_schema(table_name.clone(), &schema)
                 {
                     self.out.push_str(" (filters");
-                    let source_scope = [Arc::new(source_schema)];
-                    let source_scope: Vec<&DFSchemaRef> = source_scope.iter().collect();
-                    self.exprs(filters, &source_scope);
+                    let scope = Scope::of(
+                        &Arc::new(source_schema),
+                        schema
+                            .fields()
+                            .iter()
+                            .map(|f| column_key(f.name()))
+                            .collect(),
+                    );
+                    self.expr_set(filters, &scope);
                     self.out.push(')');
                 }
                 if let Some(fetch) = fetch {
                     self.word(&format!("fetch={fetch}"));
                 }
+                indices
+                    .iter()
+                    .map(|&i| column_key(schema.field(i).name()))
+                    .collect()
             }
             LogicalPlan::EmptyRelation(EmptyRelation {
-                produce_one_row, ..
+                produce_one_row,
+                schema,
             }) => {
                 self.open("empty");
-                self.word(if *produce_one_row {
+                let rows = if *produce_one_row {
                     "one-row"
                 } else {
                     "no-rows"
-                });
+                };
+                self.word(rows);
+                let types: Vec<String> = schema
+                    .fields()
+                    .iter()
+                    .map(|f| render_type(f.data_type()))
+                    .collect();
+                positional_keys("empty", &format!("{rows} {}", types.join(" ")), types.len())
             }
             LogicalPlan::Subquery(Subquery { subquery, .. }) => {
+                let (child, keys) = self.encoded(subquery);
                 self.open("subquery");
-                self.child(subquery);
+                self.word(&child);
+                keys
             }
             LogicalPlan::SubqueryAlias(SubqueryAlias { input, .. }) => {
                 // Transparent: an alias renames, it does not compute.
-                self.plan(input);
-                return;
+                return self.plan(input);
             }
             LogicalPlan::Limit(Limit { skip, fetch, input }) => {
+                let (child, keys) = self.encoded(input);
+                let none = Scope::default();
                 self.open("limit");
                 if let Some(skip) = skip {
                     self.out.push_str(" (skip ");
-                    self.expr(skip, &[]);
+                    self.expr(skip, &none);
                     self.out.push(')');
                 }
                 if let Some(fetch) = fetch {
                     self.out.push_str(" (fetch ");
-                    self.expr(fetch, &[]);
+                    self.expr(fetch, &none);
                     self.out.push(')');
                 }
-                self.child(input);
+                self.word(&child);
+                keys
             }
-            LogicalPlan::Values(Values { values, .. }) => {
+            LogicalPlan::Values(Values { values, schema }) => {
+                let start = self.out.len();
                 self.open("values");
+                let none = Scope::default();
                 for row in values {
                     self.out.push_str(" (row");
-                    self.exprs(row, &[]);
+                    self.exprs(row, &none);
                     self.out.push(')');
                 }
+                let text = self.out[start..].to_owned();
+                positional_keys("values", &text, schema.fields().len())
             }
             LogicalPlan::Distinct(Distinct::All(input)) => {
+                let (child, keys) = self.encoded(input);
                 self.open("distinct");
-                self.child(input);
+                self.word(&child);
+                keys
             }
             LogicalPlan::Distinct(Distinct::On(DistinctOn {
                 on_expr,
@@ -314,51 +544,82 @@ impl Encoder {
                 input,
                 ..
             })) => {
+                let (child, keys) = self.encoded(input);
+                let scope = Scope::of(input.schema(), keys);
                 self.open("distinct-on");
-                let scope = [input.schema()];
                 self.out.push_str(" (on");
-                self.exprs(on_expr, &scope);
+                self.expr_set(on_expr, &scope);
                 self.out.push_str(") (select");
-                self.exprs(select_expr, &scope);
+                let texts = self.expr_set(select_expr, &scope);
                 self.out.push(')');
                 if let Some(sort) = sort_expr {
                     self.out.push_str(" (order");
                     self.sort_exprs(sort, &scope);
                     self.out.push(')');
                 }
-                self.child(input);
+                self.word(&child);
+                select_expr
+                    .iter()
+                    .zip(&texts)
+                    .map(|(e, t)| Self::output_key(e, t, &scope))
+                    .collect()
             }
             LogicalPlan::Unnest(Unnest {
                 input,
-                exec_columns,
                 list_type_columns,
                 struct_type_columns,
                 dependency_indices,
                 options,
+                schema,
                 ..
             }) => {
+                let (child, input_keys) = self.encoded(input);
+                let scope = Scope::of(input.schema(), input_keys.clone());
+                let input_key = |i: usize| input_keys.get(i).cloned().unwrap_or_default();
                 self.open("unnest");
-                let scope = [input.schema()];
-                self.out.push_str(" (columns");
-                for column in exec_columns {
-                    self.out.push(' ');
-                    self.column(column, &scope);
+                let mut lists: Vec<String> = list_type_columns
+                    .iter()
+                    .map(|(i, list)| format!("({} {})", input_key(*i), list.depth))
+                    .collect();
+                let mut structs: Vec<String> =
+                    struct_type_columns.iter().map(|&i| input_key(i)).collect();
+                if self.normalize {
+                    lists.sort();
+                    structs.sort();
                 }
-                self.out.push_str(") (lists");
-                for (index, list) in list_type_columns {
-                    self.word(&format!("{index}:{}", list.depth));
+                self.out.push_str(" (lists");
+                for l in &lists {
+                    self.word(l);
                 }
                 self.out.push_str(") (structs");
-                for index in struct_type_columns {
-                    self.word(&index.to_string());
-                }
-                self.out.push_str(") (depends");
-                for index in dependency_indices {
-                    self.word(&index.to_string());
+                for s in &structs {
+                    self.word(s);
                 }
                 self.out.push(')');
                 self.unnest_options(options, &scope);
-                self.child(input);
+                self.word(&child);
+                // Each output column: an unnested list at a depth, a field of an unnested
+                // struct, or an input column passed through.
+                let mut seen_struct: Vec<usize> = Vec::new();
+                dependency_indices
+                    .iter()
+                    .enumerate()
+                    .map(|(output, &i)| {
+                        let name = schema.field(output).name();
+                        if let Some((_, list)) = list_type_columns
+                            .iter()
+                            .find(|(li, list)| *li == i && &list.output_column.name == name)
+                        {
+                            key(&["unnest-list", &input_key(i), &list.depth.to_string()])
+                        } else if struct_type_columns.contains(&i) {
+                            let nth = seen_struct.iter().filter(|&&s| s == i).count();
+                            seen_struct.push(i);
+                            key(&["unnest-struct", &input_key(i), &nth.to_string()])
+                        } else {
+                            input_key(i)
+                        }
+                    })
+                    .collect()
             }
             LogicalPlan::RecursiveQuery(RecursiveQuery {
                 name,
@@ -367,22 +628,33 @@ impl Encoder {
                 is_distinct,
                 ..
             }) => {
+                let start = self.out.len();
                 self.open("recursive");
                 self.word(&quoted(name));
                 if *is_distinct {
                     self.word("distinct");
                 }
-                self.child(static_term);
-                self.child(recursive_term);
+                for term in [static_term, recursive_term] {
+                    let (text, keys) = self.encoded(term);
+                    let branch = self.positional(&text, &keys);
+                    self.word(&branch);
+                }
+                let text = self.out[start..].to_owned();
+                positional_keys("recursive", &text, plan.schema().fields().len())
             }
             LogicalPlan::Extension(extension) => {
                 // rulec's canonical plans hold no extension nodes (the Unnest extension exists
                 // only on the way to Substrait); an extension is encoded by name and inputs.
+                let start = self.out.len();
                 self.open("extension");
                 self.word(&quoted(extension.node.name()));
                 for input in extension.node.inputs() {
-                    self.child(input);
+                    let (text, keys) = self.encoded(input);
+                    let branch = self.positional(&text, &keys);
+                    self.word(&branch);
                 }
+                let text = self.out[start..].to_owned();
+                positional_keys("extension", &text, plan.schema().fields().len())
             }
             LogicalPlan::Statement(_)
             | LogicalPlan::Explain(_)
@@ -393,19 +665,17 @@ impl Encoder {
             | LogicalPlan::DescribeTable(_) => {
                 // Rules are queries (rulec-syntax refuses everything else); never reached
                 // for a compiled rule, encoded by kind for completeness.
+                let text = plan.display().to_string();
                 self.open("statement");
-                self.word(&quoted(&plan.display().to_string()));
+                self.word(&quoted(&text));
+                positional_keys("statement", &text, plan.schema().fields().len())
             }
-        }
+        };
         self.close();
+        keys
     }
 
-    fn child(&mut self, plan: &LogicalPlan) {
-        self.out.push(' ');
-        self.plan(plan);
-    }
-
-    fn unnest_options(&mut self, options: &UnnestOptions, scope: &[&DFSchemaRef]) {
+    fn unnest_options(&mut self, options: &UnnestOptions, scope: &Scope) {
         self.word(match options.null_handling {
             datafusion_common::NullHandling::Drop => "drop-nulls",
             datafusion_common::NullHandling::Preserve => "preserve-nulls",
@@ -419,14 +689,14 @@ impl Encoder {
         }
     }
 
-    fn exprs(&mut self, exprs: &[Expr], scope: &[&DFSchemaRef]) {
+    fn exprs(&mut self, exprs: &[Expr], scope: &Scope) {
         for expr in exprs {
             self.out.push(' ');
             self.expr(expr, scope);
         }
     }
 
-    fn sort_exprs(&mut self, sorts: &[SortExpr], scope: &[&DFSchemaRef]) {
+    fn sort_exprs(&mut self, sorts: &[SortExpr], scope: &Scope) {
         for sort in sorts {
             self.out
                 .push_str(if sort.asc { " (asc " } else { " (desc " });
@@ -440,11 +710,9 @@ impl Encoder {
         }
     }
 
-    fn column(&mut self, column: &Column, scope: &[&DFSchemaRef]) {
-        match column_index(scope, column) {
-            Some(index) => {
-                let _ = write!(self.out, "#{index}");
-            }
+    fn column(&mut self, column: &Column, scope: &Scope) {
+        match scope.key(column) {
+            Some(key) => self.out.push_str(key),
             // Not resolvable against the inputs (never seen in a checked plan): the
             // unqualified name is the best stable identity left.
             None => {
@@ -453,14 +721,80 @@ impl Encoder {
         }
     }
 
-    fn subquery(&mut self, subquery: &Subquery, scope: &[&DFSchemaRef]) {
-        self.outer
-            .push(scope.iter().map(|s| Arc::clone(s)).collect());
-        self.plan(&subquery.subquery);
+    /// A subquery, with `scope` visible to its outer references; its output keys are
+    /// listed in order, since the enclosing expression uses them by position.
+    fn subquery(&mut self, subquery: &Subquery, scope: &Scope) {
+        self.outer.push(scope.clone());
+        let (text, keys) = self.encoded(&subquery.subquery);
         self.outer.pop();
+        let branch = if self.normalize {
+            self.positional(&text, &keys)
+        } else {
+            text
+        };
+        self.out.push_str(&branch);
     }
 
-    fn expr(&mut self, expr: &Expr, scope: &[&DFSchemaRef]) {
+    /// A binary expression. In fingerprint mode, operands of commutative operators are
+    /// sorted, `AND`/`OR` chains flattened and sorted, and `>`/`>=` written as `<`/`<=`
+    /// when that sorts first.
+    fn binary(&mut self, left: &Expr, op: &Operator, right: &Expr, scope: &Scope) {
+        if !self.normalize {
+            self.open(&op.to_string());
+            self.out.push(' ');
+            self.expr(left, scope);
+            self.out.push(' ');
+            self.expr(right, scope);
+            self.close();
+            return;
+        }
+        if matches!(op, Operator::And | Operator::Or) {
+            let mut operands = Vec::new();
+            flatten(left, op, &mut operands);
+            flatten(right, op, &mut operands);
+            let mut texts: Vec<String> =
+                operands.iter().map(|e| self.expr_text(e, scope)).collect();
+            texts.sort();
+            self.open(&op.to_string());
+            for t in &texts {
+                self.word(t);
+            }
+            self.close();
+            return;
+        }
+        let l = self.expr_text(left, scope);
+        let r = self.expr_text(right, scope);
+        let commutative = matches!(
+            op,
+            Operator::Plus
+                | Operator::Multiply
+                | Operator::Eq
+                | Operator::NotEq
+                | Operator::BitwiseAnd
+                | Operator::BitwiseOr
+                | Operator::BitwiseXor
+                | Operator::IsDistinctFrom
+                | Operator::IsNotDistinctFrom
+        );
+        let mirrored = match op {
+            Operator::Gt => Some(Operator::Lt),
+            Operator::GtEq => Some(Operator::LtEq),
+            Operator::Lt => Some(Operator::Gt),
+            Operator::LtEq => Some(Operator::GtEq),
+            _ => None,
+        };
+        let as_written = format!("({op} {l} {r})");
+        let text = if commutative && r < l {
+            format!("({op} {r} {l})")
+        } else if let Some(mirror) = mirrored {
+            as_written.clone().min(format!("({mirror} {r} {l})"))
+        } else {
+            as_written
+        };
+        self.out.push_str(&text);
+    }
+
+    fn expr(&mut self, expr: &Expr, scope: &Scope) {
         #[allow(deprecated)] // Expr::Wildcard is matched so that the match stays exhaustive.
         match expr {
             Expr::Alias(Alias { expr, .. }) => self.expr(expr, scope),
@@ -475,12 +809,7 @@ impl Encoder {
             }
             Expr::Literal(value, _metadata) => self.literal(value),
             Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
-                self.open(&op.to_string());
-                self.out.push(' ');
-                self.expr(left, scope);
-                self.out.push(' ');
-                self.expr(right, scope);
-                self.close();
+                self.binary(left, op, right, scope);
             }
             Expr::Like(like) => self.like(
                 if like.case_insensitive {
@@ -618,7 +947,7 @@ impl Encoder {
                 self.out.push(' ');
                 self.expr(expr, scope);
                 self.out.push_str(" (list");
-                self.exprs(list, scope);
+                self.expr_set(list, scope);
                 self.out.push(')');
                 self.close();
             }
@@ -701,12 +1030,15 @@ impl Encoder {
                 self.close();
             }
             Expr::OuterReferenceColumn(_, column) => {
-                let found = self.outer.iter().rev().enumerate().find_map(|(up, scope)| {
-                    column_index(&scope.iter().collect::<Vec<_>>(), column).map(|index| (up, index))
-                });
+                let found = self
+                    .outer
+                    .iter()
+                    .rev()
+                    .enumerate()
+                    .find_map(|(up, scope)| scope.key(column).map(|k| (up, k.to_owned())));
                 match found {
-                    Some((up, index)) => {
-                        let _ = write!(self.out, "(outer {up} {index})");
+                    Some((up, key)) => {
+                        let _ = write!(self.out, "(outer {up} {key})");
                     }
                     None => {
                         let _ = write!(self.out, "(outer {})", quoted(&column.name));
@@ -742,14 +1074,14 @@ impl Encoder {
         }
     }
 
-    fn unary(&mut self, tag: &str, expr: &Expr, scope: &[&DFSchemaRef]) {
+    fn unary(&mut self, tag: &str, expr: &Expr, scope: &Scope) {
         self.open(tag);
         self.out.push(' ');
         self.expr(expr, scope);
         self.close();
     }
 
-    fn like(&mut self, tag: &str, like: &Like, scope: &[&DFSchemaRef]) {
+    fn like(&mut self, tag: &str, like: &Like, scope: &Scope) {
         self.open(tag);
         if like.negated {
             self.word("not");
@@ -769,7 +1101,7 @@ impl Encoder {
         filter: Option<&Expr>,
         order_by: &[SortExpr],
         null_treatment: Option<NullTreatment>,
-        scope: &[&DFSchemaRef],
+        scope: &Scope,
     ) {
         if let Some(filter) = filter {
             self.out.push_str(" (filter ");
@@ -853,6 +1185,22 @@ fn quoted(text: &str) -> String {
     }
     out.push('"');
     out
+}
+
+/// The operands of a chain of `op` (`a AND (b AND c)` → `a, b, c`), aliases removed.
+fn flatten<'a>(expr: &'a Expr, op: &Operator, out: &mut Vec<&'a Expr>) {
+    match expr {
+        Expr::BinaryExpr(BinaryExpr {
+            left,
+            op: inner,
+            right,
+        }) if inner == op => {
+            flatten(left, op, out);
+            flatten(right, op, out);
+        }
+        Expr::Alias(alias) => flatten(&alias.expr, op, out),
+        other => out.push(other),
+    }
 }
 
 /// Whether `expr` holds a volatile function (whose copies are not interchangeable).

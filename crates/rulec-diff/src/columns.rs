@@ -48,6 +48,26 @@ fn column_fingerprint(pipeline: &Pipeline, plan: &LogicalPlan, name: &str) -> Op
     Some(plan_fingerprint(pipeline, &canonical))
 }
 
+/// Whether the two plans may give different rows (a different number of rows, whatever
+/// their columns): each projected onto a constant, run through the pipeline and
+/// fingerprinted.
+pub(crate) fn rows_changed(pipeline: &Pipeline, old: &LogicalPlan, new: &LogicalPlan) -> bool {
+    let rows = |plan: &LogicalPlan| {
+        let projected = LogicalPlanBuilder::from(plan.clone())
+            .project(vec![
+                rulec_compile::datafusion_expr::lit(1_i64).alias("row"),
+            ])
+            .and_then(LogicalPlanBuilder::build)
+            .ok()?;
+        let canonical = pipeline.run(projected, |_, _| {}).ok()?;
+        Some(plan_fingerprint(pipeline, &canonical))
+    };
+    match (rows(old), rows(new)) {
+        (Some(a), Some(b)) => a != b,
+        _ => true,
+    }
+}
+
 /// Which output columns were added, removed, or changed (their values may differ: an
 /// expression, a type, or the rows changed).
 pub(crate) fn compare(pipeline: &Pipeline, old: &LogicalPlan, new: &LogicalPlan) -> ColumnChanges {

@@ -212,6 +212,7 @@ pub fn diff(old: &Side<'_>, new: &Side<'_>) -> PackDiff {
             for column in old_lineage.columns_of(old_name).unwrap_or_default() {
                 changed_sources.insert(ColumnRef::new(name, column.column));
             }
+            changed_sources.insert(ColumnRef::rows(name));
             rules.push(entry);
             continue;
         };
@@ -227,6 +228,7 @@ pub fn diff(old: &Side<'_>, new: &Side<'_>) -> PackDiff {
             for field in new_plan.schema().fields() {
                 changed_sources.insert(ColumnRef::new(name, field.name()));
             }
+            changed_sources.insert(ColumnRef::rows(name));
             entry.sql_diff = Some(sql_diff(old, old_name, new, name));
             rules.push(entry);
             continue;
@@ -259,6 +261,9 @@ pub fn diff(old: &Side<'_>, new: &Side<'_>) -> PackDiff {
             for column in changes.removed.iter().chain(&changes.changed) {
                 changed_sources.insert(ColumnRef::new(name, column));
             }
+            if columns::rows_changed(&pipeline, old_plan, &new_plan) {
+                changed_sources.insert(ColumnRef::rows(name));
+            }
             changed_tables.insert(name.to_owned());
             entry.columns = changes;
             if entry.status == Status::Renamed {
@@ -277,6 +282,7 @@ pub fn diff(old: &Side<'_>, new: &Side<'_>) -> PackDiff {
             for column in old_lineage.columns_of(name).unwrap_or_default() {
                 changed_sources.insert(ColumnRef::new(name, column.column));
             }
+            changed_sources.insert(ColumnRef::rows(name));
             rules.push(RuleDiff {
                 status: Status::Removed,
                 old_fingerprint: old.compiled.rule(name).and_then(|c| c.fingerprint.clone()),
@@ -320,24 +326,42 @@ pub fn diff(old: &Side<'_>, new: &Side<'_>) -> PackDiff {
             Some(r) => (Some(r), false),
             None => (old_lineage.rule(old_name), true),
         };
+        let rename = |source: &ColumnRef| {
+            let mut source = source.clone();
+            if from_old && let Some(renamed) = renames.get(&source.table) {
+                source.table = renamed.clone();
+            }
+            source
+        };
+        let mut hit_columns = Vec::new();
         for (column, deps) in lineage_rule
             .map(|r| r.columns.as_slice())
             .unwrap_or_default()
         {
             let mut hit = false;
             for source in deps.keys() {
-                let mut source = source.clone();
-                if from_old && let Some(renamed) = renames.get(&source.table) {
-                    source.table = renamed.clone();
-                }
-                if changed_sources.iter().any(|c| c.overlaps(&source)) {
+                let source = rename(source);
+                if changed_sources.iter().any(|c| hits(c, &source)) {
                     reads_changed.insert(source.to_string());
                     hit = true;
                 }
             }
             if hit {
-                changed_sources.insert(ColumnRef::new(name, column));
+                hit_columns.push(ColumnRef::new(name, column));
             }
+        }
+        // Its rows change when what decides them reads a changed source.
+        let mut rows_hit = false;
+        for source in lineage_rule.map(|r| &r.rows).into_iter().flatten() {
+            let source = rename(source);
+            if changed_sources.iter().any(|c| hits(c, &source)) {
+                reads_changed.insert(source.to_string());
+                rows_hit = true;
+            }
+        }
+        changed_sources.extend(hit_columns);
+        if rows_hit {
+            changed_sources.insert(ColumnRef::rows(name));
         }
         if let Some(entry) = rules.iter_mut().find(|r| r.name == name) {
             entry.impact = Some(if reads_changed.is_empty() {
@@ -355,6 +379,14 @@ pub fn diff(old: &Side<'_>, new: &Side<'_>) -> PackDiff {
         contracts,
         rules,
     }
+}
+
+/// Whether a changed source makes a read source change: the rows of a table change every
+/// read of it; a changed column changes reads of it, of its fields, or of the struct it is
+/// in, but not the rows.
+fn hits(changed: &ColumnRef, read: &ColumnRef) -> bool {
+    changed.table == read.table
+        && (changed.is_rows() || (!read.is_rows() && changed.overlaps(read)))
 }
 
 impl RuleDiff {

@@ -15,6 +15,8 @@ pub struct RuleLineage {
     pub name: String,
     /// Output columns in order, each with its sources.
     pub columns: Vec<(String, Deps)>,
+    /// What decides which rows the rule has (also an inspect source of every column).
+    pub rows: BTreeSet<ColumnRef>,
 }
 
 impl RuleLineage {
@@ -54,7 +56,9 @@ impl PackLineage {
         let mut rules = Vec::new();
         for rule in &compiled.rules {
             let Some(plan) = &rule.plan else { continue };
-            let deps = plan_lineage(plan).finish();
+            let node = plan_lineage(plan);
+            let rows = node.rows.clone();
+            let deps = node.finish();
             let columns = plan
                 .schema()
                 .fields()
@@ -65,6 +69,7 @@ impl PackLineage {
             rules.push(RuleLineage {
                 name: rule.name.clone(),
                 columns,
+                rows,
             });
         }
         let mut lineage = PackLineage {
@@ -83,6 +88,14 @@ impl PackLineage {
             for (_, deps) in &rule.columns {
                 let mut out = Deps::new();
                 for (source, kind) in deps {
+                    if source.is_rows()
+                        && let Some(upstream) = self.resolved_rows(&source.table)
+                    {
+                        for input in upstream {
+                            add(&mut out, input, kind.compose(EdgeKind::Inspect));
+                        }
+                        continue;
+                    }
                     match self.resolved_column(&source.table, &source.column) {
                         Some(upstream) => {
                             for (input, inner) in upstream {
@@ -101,6 +114,36 @@ impl PackLineage {
             }
             self.resolved.insert(rule.name.clone(), columns);
         }
+    }
+
+    /// What decides a rule's rows, on contract columns (`None` for anything but a rule).
+    fn resolved_rows(&self, rule: &str) -> Option<BTreeSet<ColumnRef>> {
+        let r = self.rule(rule)?;
+        let mut out = BTreeSet::new();
+        for source in &r.rows {
+            if source.is_rows() {
+                match self.resolved_rows(&source.table) {
+                    Some(upstream) => out.extend(upstream),
+                    None => {
+                        out.insert(source.clone());
+                    }
+                }
+                continue;
+            }
+            match self.resolved_column(&source.table, &source.column) {
+                Some(deps) => out.extend(deps.iter().map(|(input, inner)| {
+                    if *inner == EdgeKind::Copy {
+                        input.nested(&source.steps)
+                    } else {
+                        input.clone()
+                    }
+                })),
+                None => {
+                    out.insert(source.clone());
+                }
+            }
+        }
+        Some(out)
     }
 
     /// A rule column's dependencies on contract columns (`None` for anything else).
@@ -196,11 +239,23 @@ impl PackLineage {
             if !seen.insert(target.clone()) {
                 continue;
             }
-            let Some(deps) = self
-                .rule(&target.table)
-                .and_then(|r| r.column(&target.column))
-            else {
+            let Some(rule) = self.rule(&target.table) else {
                 continue;
+            };
+            // The rows of a rule come from what decides them.
+            let rows: Deps;
+            let deps = if target.is_rows() {
+                rows = rule
+                    .rows
+                    .iter()
+                    .map(|s| (s.clone(), EdgeKind::Inspect))
+                    .collect();
+                &rows
+            } else {
+                match rule.column(&target.column) {
+                    Some(deps) => deps,
+                    None => continue,
+                }
             };
             for (from, kind) in deps {
                 edges.insert(Edge {

@@ -26,6 +26,17 @@ impl ColumnRef {
         }
     }
 
+    /// The rows of `table` as a whole: what a rule depends on when it reads no column of
+    /// a table but its rows decide the result (`count(*)`, a cross join, `EXISTS`).
+    /// Written `table.*`.
+    pub fn rows(table: impl Into<String>) -> Self {
+        ColumnRef::new(table, "")
+    }
+
+    pub fn is_rows(&self) -> bool {
+        self.column.is_empty()
+    }
+
     /// This reference with `steps` appended.
     pub fn nested(&self, steps: &[Step]) -> Self {
         let mut out = self.clone();
@@ -46,8 +57,11 @@ impl ColumnRef {
             && self.steps.iter().zip(&other.steps).all(|(a, b)| a == b)
     }
 
-    /// The path below the table: `nodes[*].span.start.line0`.
+    /// The path below the table: `nodes[*].span.start.line0` (`*` for the rows).
     pub fn path(&self) -> String {
+        if self.is_rows() {
+            return "*".to_owned();
+        }
         let mut out = ident(&self.column);
         for step in &self.steps {
             match step {
@@ -127,6 +141,9 @@ impl ColumnRef {
         let Some(Part::Name(column)) = parts.next() else {
             return Ok((table, None));
         };
+        if column == "*" && !text.ends_with("\"*\"") {
+            return Ok((table.clone(), Some(ColumnRef::rows(table))));
+        }
         let steps = parts
             .map(|p| match p {
                 Part::Name(n) => Step::Field(n),

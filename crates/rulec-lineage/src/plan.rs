@@ -71,6 +71,17 @@ impl<'a> Scope<'a> {
         }
     }
 
+    /// Every dependency of every column in scope, as `kind`.
+    fn everything_into(&self, kind: EdgeKind, out: &mut Deps) {
+        for columns in &self.columns {
+            for deps in columns.iter() {
+                for (source, k) in deps {
+                    add(out, source.clone(), kind.compose(*k));
+                }
+            }
+        }
+    }
+
     /// The lineage and type of `column`, if it resolves.
     fn resolve(&self, column: &Column) -> Option<(&'a Deps, &'a DataType)> {
         for (schema, columns) in self.schemas.iter().zip(&self.columns) {
@@ -104,6 +115,11 @@ impl Analyzer {
                     .map(|f| Deps::from([(ColumnRef::new(&table, f.name()), EdgeKind::Copy)]))
                     .collect();
                 let mut rows = BTreeSet::new();
+                // A scan that reads no column (count(*), a cross join, EXISTS): the table's
+                // rows still decide the result.
+                if projected_schema.fields().is_empty() {
+                    rows.insert(ColumnRef::rows(&table));
+                }
                 for filter in filters {
                     filter.apply(|e| {
                         if let Expr::Column(c) = e {
@@ -284,8 +300,9 @@ impl Analyzer {
         for group in group_expr {
             match group {
                 Expr::GroupingSet(set) => {
+                    // Set to NULL in the rows of the sets that leave it out: computed.
                     for e in set.distinct_expr() {
-                        let deps = self.expr_deps(e, &scope, EdgeKind::Copy);
+                        let deps = self.expr_deps(e, &scope, EdgeKind::Transform);
                         for source in deps.keys() {
                             add(&mut grouping, source.clone(), EdgeKind::Inspect);
                         }
@@ -419,13 +436,16 @@ impl Analyzer {
     fn expr_into(&mut self, expr: &Expr, scope: &Scope<'_>, ctx: EdgeKind, out: &mut Deps) {
         match expr {
             Expr::Alias(alias) => self.expr_into(&alias.expr, scope, ctx, out),
-            Expr::Column(column) => {
-                if let Some((deps, _)) = scope.resolve(column) {
+            Expr::Column(column) => match scope.resolve(column) {
+                Some((deps, _)) => {
                     for (source, kind) in deps {
                         add(out, source.clone(), ctx.compose(*kind));
                     }
                 }
-            }
+                // Never seen in a checked plan; if it happens, depend on everything in
+                // scope rather than on nothing.
+                None => scope.everything_into(ctx.compose(EdgeKind::Transform), out),
+            },
             Expr::OuterReferenceColumn(_, column) => {
                 let found = self.outer.iter().rev().find_map(|(schemas, columns)| {
                     let scope = Scope {
@@ -434,8 +454,21 @@ impl Analyzer {
                     };
                     scope.resolve(column).map(|(d, _)| d.clone())
                 });
-                for (source, kind) in found.unwrap_or_default() {
-                    add(out, source, ctx.compose(kind));
+                match found {
+                    Some(deps) => {
+                        for (source, kind) in deps {
+                            add(out, source, ctx.compose(kind));
+                        }
+                    }
+                    None => {
+                        for (schemas, columns) in &self.outer {
+                            let scope = Scope {
+                                schemas: schemas.iter().collect(),
+                                columns: columns.iter().map(Vec::as_slice).collect(),
+                            };
+                            scope.everything_into(ctx.compose(EdgeKind::Transform), out);
+                        }
+                    }
                 }
             }
             Expr::ScalarFunction(f) if f.func.name() == "get_field" => {
@@ -528,12 +561,14 @@ impl Analyzer {
                 }
             }
             Expr::Exists(Exists { subquery, .. }) => {
-                self.subquery_inspected(&subquery.subquery, scope, out);
+                let value = ctx.compose(EdgeKind::Transform);
+                self.subquery_read(&subquery.subquery, scope, value, out);
             }
             Expr::InSubquery(InSubquery { expr, subquery, .. })
             | Expr::SetComparison(SetComparison { expr, subquery, .. }) => {
-                self.expr_into(expr, scope, ctx.compose(EdgeKind::Transform), out);
-                self.subquery_inspected(&subquery.subquery, scope, out);
+                let value = ctx.compose(EdgeKind::Transform);
+                self.expr_into(expr, scope, value, out);
+                self.subquery_read(&subquery.subquery, scope, value, out);
             }
             Expr::Literal(..) | Expr::Placeholder(_) | Expr::ScalarVariable(..) => {}
             _ => self.children_into(expr, scope, ctx.compose(EdgeKind::Transform), out),
@@ -563,12 +598,20 @@ impl Analyzer {
         lineage
     }
 
-    /// Everything a subquery reads, as inspect (EXISTS, IN and quantified comparisons).
-    fn subquery_inspected(&mut self, plan: &LogicalPlan, scope: &Scope<'_>, out: &mut Deps) {
+    /// Everything a subquery reads (EXISTS, IN and quantified comparisons): its columns as
+    /// `kind` (inspect in a predicate, transform where the truth value is output), its rows
+    /// as inspect.
+    fn subquery_read(
+        &mut self,
+        plan: &LogicalPlan,
+        scope: &Scope<'_>,
+        kind: EdgeKind,
+        out: &mut Deps,
+    ) {
         let inner = self.subquery(plan, scope);
         for deps in inner.columns {
             for source in deps.into_keys() {
-                add(out, source, EdgeKind::Inspect);
+                add(out, source, kind);
             }
         }
         for source in inner.rows {

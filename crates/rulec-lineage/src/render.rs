@@ -62,7 +62,14 @@ fn select(lineage: &PackLineage, query: &LineageQuery) -> Result<Option<Selectio
             }
             vec![column]
         }
-        None => columns,
+        // A whole table: its columns, and its rows (for readers that only count them).
+        None => {
+            let mut all = columns;
+            if query.direction == Direction::Downstream {
+                all.push(ColumnRef::rows(&table));
+            }
+            all
+        }
     };
     let edges = match query.direction {
         Direction::Upstream => lineage.upstream(&start),

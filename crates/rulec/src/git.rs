@@ -12,11 +12,13 @@ use std::process::{Command, Stdio};
 pub fn parse_range(pack_dir: &Path, range: &str) -> anyhow::Result<(String, Option<String>)> {
     let dir = existing_ancestor(pack_dir);
     if let Some((a, b)) = range.split_once("...") {
+        let a = if a.is_empty() { "HEAD" } else { a };
         let b = if b.is_empty() { "HEAD" } else { b };
         let base = git(&dir, &["merge-base", a, b])?;
         return Ok((base.trim().to_owned(), Some(b.to_owned())));
     }
     if let Some((a, b)) = range.split_once("..") {
+        let a = if a.is_empty() { "HEAD" } else { a };
         let b = if b.is_empty() { "HEAD" } else { b };
         return Ok((a.to_owned(), Some(b.to_owned())));
     }
@@ -38,17 +40,22 @@ pub fn read_pack(pack_dir: &Path, rev: &str) -> anyhow::Result<PackFiles> {
     .with_context(|| format!("`{rev}` is not a commit of this repository"))?;
     let commit = commit.trim();
     let prefix = repo_prefix(pack_dir)?;
-    let listing = git(
-        &dir,
-        &["ls-tree", "-r", "-z", "--full-tree", commit, "--", &prefix],
-    )?;
+    // An empty pathspec is an error to git: a pack at the top lists the whole tree.
+    let mut args = vec!["ls-tree", "-r", "-z", "--full-tree", commit];
+    if !prefix.is_empty() {
+        args.extend(["--", prefix.as_str()]);
+    }
+    let listing = git(&dir, &args)?;
     let mut entries = Vec::new();
     for entry in listing.split('\0').filter(|e| !e.is_empty()) {
         let Some((meta, path)) = entry.split_once('\t') else {
             continue;
         };
         let fields: Vec<&str> = meta.split(' ').collect();
-        let (Some(&"blob"), Some(sha)) = (fields.get(1), fields.get(2)) else {
+        // Regular files only: a symbolic link's blob is its target's path, not its text.
+        let (Some(&"100644" | &"100755"), Some(&"blob"), Some(sha)) =
+            (fields.first(), fields.get(1), fields.get(2))
+        else {
             continue;
         };
         let rel = path.strip_prefix(&prefix).unwrap_or(path).to_owned();
@@ -137,7 +144,8 @@ fn git(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
             String::from_utf8_lossy(&output.stderr).trim()
         );
     }
-    String::from_utf8(output.stdout).context("git printed non-UTF-8 output")
+    // Paths are bytes to git; a name that is not UTF-8 cannot be a rule's name anyway.
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
 /// The contents of blobs, in order, through one `git cat-file --batch`.

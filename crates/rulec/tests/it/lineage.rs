@@ -195,6 +195,7 @@ fn select_star_is_resolved_through_rules() {
             ("a.sql", "SELECT * FROM t WHERE id > 0"),
             ("b.sql", "SELECT * FROM (SELECT * FROM a) AS x"),
             ("c.sql", "SELECT b.s.a AS a, b.* FROM b"),
+            ("d.sql", "SELECT count(*) AS n FROM a"),
         ]
         .map(|(p, t)| (p.to_owned(), t.as_bytes().to_vec())),
     );
@@ -204,7 +205,7 @@ fn select_star_is_resolved_through_rules() {
     let l = PackLineage::build(&pack, &compiled);
     assert_eq!(
         l.rules.len(),
-        3,
+        4,
         "{:?}",
         compiled
             .rules
@@ -228,6 +229,18 @@ fn select_star_is_resolved_through_rules() {
         l.input_deps("c", "unused").get(&col("t.id")),
         Some(&EdgeKind::Inspect)
     );
+    // Counting rows reads no column, but depends on the rows, down to what filters them.
+    assert_eq!(edge(&l, "a.*", "d.n"), Some(EdgeKind::Inspect));
+    assert_eq!(
+        l.input_deps("d", "n").into_iter().collect::<Vec<_>>(),
+        vec![(col("t.id"), EdgeKind::Inspect)]
+    );
+    let readers: Vec<String> = l
+        .downstream(&[ColumnRef::rows("a")])
+        .iter()
+        .map(|e| e.to.to_string())
+        .collect();
+    assert_eq!(readers, ["d.n"]);
     // Reading all of `t` through `*`, nothing of it is unused.
     assert!(l.unused_inputs().is_empty(), "{:?}", l.unused_inputs());
 }
