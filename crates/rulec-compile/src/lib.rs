@@ -16,7 +16,9 @@ mod provider;
 pub use canonicalize::{CNF_MAX_CLAUSES, CNF_WORK_LIMIT, Canonicalize};
 pub use encode::{ENCODING_VERSION, encode_expr, encode_plan_structure};
 pub use errors::{clean_message, did_you_mean, plan_error_diagnostic};
-pub use fingerprint::{FINGERPRINT_VERSION, encode_plan, fingerprint};
+pub use fingerprint::{
+    FINGERPRINT_VERSION, column_fingerprint, encode_plan, fingerprint, rows_fingerprint,
+};
 pub use pipeline::{
     ENGINE, PINNED_DESCRIPTION_HASH, PIPELINE_NAME, PIPELINE_VERSION, Pipeline, planning_options,
 };

@@ -80,6 +80,20 @@ impl Functions {
         }
     }
 
+    /// Every function name (and alias), by kind: what a build id records of the registry.
+    pub fn names(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        out.extend(self.scalar.keys().map(|n| format!("scalar {n}")));
+        out.extend(
+            self.higher_order
+                .keys()
+                .map(|n| format!("higher-order {n}")),
+        );
+        out.extend(self.aggregate.keys().map(|n| format!("aggregate {n}")));
+        out.extend(self.window.keys().map(|n| format!("window {n}")));
+        out
+    }
+
     /// The process-wide registry (it holds no state that could change).
     pub fn get() -> &'static Functions {
         static FUNCTIONS: LazyLock<Functions> = LazyLock::new(Functions::build);

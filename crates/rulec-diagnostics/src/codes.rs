@@ -158,6 +158,12 @@ codes! {
     PRODUCT_SKIPPED = "R005" "product-skipped",
         "A product was not built because a product it reads failed.",
         "Fix the upstream failure first.";
+    OUTPUT_LOCKED = "R006" "output-locked",
+        "Another rulec run holds the output directory.",
+        "Two runs on one output directory would overwrite each other's products. Wait for the other run (rulec run waits unless --no-wait), or write elsewhere with --out.";
+    INVALID_RUN_SETTING = "R007" "invalid-run-setting",
+        "A runtime profile, setting or product order is invalid.",
+        "Profiles are fast, safe and memory-limited; settings are DataFusion configuration keys (datafusion.execution.target_partitions=4); order_by names top-level columns of primitive type, optionally followed by desc.";
     OUTPUT_COLUMN_MISSING = "O001" "output-column-missing",
         "The rule does not produce a column its output contract declares.",
         "The output contract (contracts/<rule>.yaml) pins the product's schema. Add the column to the rule's select list, or remove it from the contract.";

@@ -1,10 +1,12 @@
 //! Column-level comparison of two canonical plans.
 
 use crate::ColumnChanges;
+use rulec_compile::datafusion_common::TableReference;
 use rulec_compile::datafusion_common::tree_node::Transformed;
-use rulec_compile::datafusion_common::{Column, TableReference};
-use rulec_compile::datafusion_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
-use rulec_compile::{Pipeline, fingerprint as plan_fingerprint};
+use rulec_compile::datafusion_expr::LogicalPlan;
+use rulec_compile::{
+    Pipeline, column_fingerprint, fingerprint as plan_fingerprint, rows_fingerprint,
+};
 use std::collections::BTreeMap;
 
 /// The fingerprint of a canonical plan.
@@ -32,37 +34,13 @@ pub(crate) fn rename_scans(plan: &LogicalPlan, new_to_old: &BTreeMap<&str, &str>
         .unwrap_or_else(|_| plan.clone())
 }
 
-/// The fingerprint of `plan` projected onto the output column `name`, after the canonical
-/// pipeline (which prunes everything the column does not need). `None` when the plan has
-/// no such column or the projection cannot be planned.
-fn column_fingerprint(pipeline: &Pipeline, plan: &LogicalPlan, name: &str) -> Option<String> {
-    let schema = plan.schema();
-    let index = schema.fields().iter().position(|f| f.name() == name)?;
-    let (qualifier, field) = schema.qualified_field(index);
-    let column = Expr::Column(Column::new(qualifier.cloned(), field.name()));
-    let projected = LogicalPlanBuilder::from(plan.clone())
-        .project(vec![column])
-        .and_then(LogicalPlanBuilder::build)
-        .ok()?;
-    let canonical = pipeline.run(projected, |_, _| {}).ok()?;
-    Some(plan_fingerprint(pipeline, &canonical))
-}
-
 /// Whether the two plans may give different rows (a different number of rows, whatever
-/// their columns): each projected onto a constant, run through the pipeline and
-/// fingerprinted.
+/// their columns).
 pub(crate) fn rows_changed(pipeline: &Pipeline, old: &LogicalPlan, new: &LogicalPlan) -> bool {
-    let rows = |plan: &LogicalPlan| {
-        let projected = LogicalPlanBuilder::from(plan.clone())
-            .project(vec![
-                rulec_compile::datafusion_expr::lit(1_i64).alias("row"),
-            ])
-            .and_then(LogicalPlanBuilder::build)
-            .ok()?;
-        let canonical = pipeline.run(projected, |_, _| {}).ok()?;
-        Some(plan_fingerprint(pipeline, &canonical))
-    };
-    match (rows(old), rows(new)) {
+    match (
+        rows_fingerprint(pipeline, old),
+        rows_fingerprint(pipeline, new),
+    ) {
         (Some(a), Some(b)) => a != b,
         _ => true,
     }

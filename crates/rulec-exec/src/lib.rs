@@ -1,24 +1,40 @@
 //! Execution: runs each rule's Substrait plan on DataFusion, in dependency order, and
-//! writes each product as Parquet.
+//! writes each product as Parquet — incrementally, deterministically and crash-safely.
 //!
-//! Architecture invariant: this is the only crate that writes files. Products are written
-//! into a temporary directory beside their final place and moved there when complete, so a
-//! failed run leaves the previous product as it was. Upstream products are read from what
-//! this run (or an earlier one) materialized, never recomputed.
+//! Architecture invariant: this is the only crate that writes files. A product is the
+//! files its manifest names; new files get new names, and the manifest is replaced last,
+//! atomically, so a run killed at any moment leaves every published product whole. A
+//! product whose build id (see [`identity`]) is unchanged and whose files are intact is
+//! reused, not recomputed; one run at a time holds an output directory ([`lock`]).
 
+#![allow(
+    clippy::result_large_err,
+    reason = "errors are diagnostics, returned once per failed product: a cold path"
+)]
+
+pub mod identity;
 mod inputs;
+pub mod lock;
+pub mod profile;
 mod session;
+pub mod state;
 mod write;
 
+pub use identity::{BuildId, InputIdentity};
 pub use inputs::{InputCheck, check_input};
+pub use lock::{OutputLock, lock_output};
+pub use profile::Profile;
 pub use session::runtime_session;
+pub use write::{OperatorMetrics, SortKey};
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::execution::SessionState;
 use datafusion::prelude::SessionContext;
 use rulec_compile::CompiledPack;
 use rulec_diagnostics::{Diagnostic, codes};
+use rulec_lineage::PackLineage;
 use rulec_pack::Pack;
+use state::{ColumnEntry, Manifest, Ordering};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -35,6 +51,28 @@ pub struct RunOptions {
     pub out_dir: PathBuf,
     /// Build only these products (and what they read). Empty = all.
     pub only: Vec<String>,
+    /// Rebuild even what could be reused.
+    pub force: bool,
+    /// Check reused products' files against their recorded SHA-256 (not only sizes).
+    pub verify: bool,
+    /// How input data is identified.
+    pub input_identity: InputIdentity,
+    pub profile: Profile,
+}
+
+impl RunOptions {
+    pub fn new(pack_root: PathBuf, out_dir: PathBuf, profile: Profile) -> Self {
+        RunOptions {
+            pack_root,
+            data_dir: None,
+            out_dir,
+            only: Vec::new(),
+            force: false,
+            verify: false,
+            input_identity: InputIdentity::Metadata,
+            profile,
+        }
+    }
 }
 
 /// What happened to one product.
@@ -43,7 +81,17 @@ pub enum ProductStatus {
     Built {
         rows: u64,
         files: usize,
+        bytes: u64,
         elapsed: Duration,
+        /// Why it was built: `new`, `query changed`, `input X changed`, ...
+        reasons: Vec<String>,
+        metrics: Vec<OperatorMetrics>,
+    },
+    /// Its build id is unchanged and its files are intact.
+    Reused {
+        rows: u64,
+        files: usize,
+        bytes: u64,
     },
     Failed(Diagnostic),
     /// Not built because a product it reads was not built.
@@ -56,31 +104,77 @@ pub struct ProductReport {
     pub status: ProductStatus,
     /// The product's directory.
     pub path: PathBuf,
+    pub build_id: Option<String>,
 }
 
 /// The outcome of a run.
 #[derive(Debug, Clone, Default)]
 pub struct RunReport {
-    /// Problems found before any product was built (inputs).
+    /// Problems found before any product was built (inputs, settings).
     pub diagnostics: Vec<Diagnostic>,
     pub products: Vec<ProductReport>,
+    /// Every effective runtime setting.
+    pub settings: BTreeMap<String, String>,
 }
 
 impl RunReport {
     pub fn succeeded(&self) -> bool {
         !rulec_diagnostics::has_errors(&self.diagnostics)
-            && self
-                .products
-                .iter()
-                .all(|p| matches!(p.status, ProductStatus::Built { .. }))
+            && self.products.iter().all(|p| {
+                matches!(
+                    p.status,
+                    ProductStatus::Built { .. } | ProductStatus::Reused { .. }
+                )
+            })
     }
 }
 
-/// Runs the compiled pack. `compiled` must come from `pack`.
-pub async fn run(pack: &Pack, compiled: &CompiledPack, options: &RunOptions) -> RunReport {
-    let mut report = RunReport::default();
+/// The declared order of a product: pack.yaml `products.<name>.order_by`, else its output
+/// contract's `order_by`.
+fn declared_order(pack: &Pack, name: &str) -> Result<Vec<SortKey>, Diagnostic> {
+    let texts: Vec<String> = match pack.manifest.products.get(name) {
+        Some(p) if !p.order_by.is_empty() => p.order_by.clone(),
+        _ => pack
+            .output_contracts
+            .get(name)
+            .map(|c| c.order_by.clone())
+            .unwrap_or_default(),
+    };
+    texts
+        .iter()
+        .map(|t| {
+            SortKey::parse(t).ok_or_else(|| {
+                Diagnostic::error(
+                    codes::INVALID_RUN_SETTING,
+                    format!("product `{name}`: `{t}` is not `column` or `column desc`"),
+                )
+                .in_file("pack.yaml")
+            })
+        })
+        .collect()
+}
+
+/// Runs the compiled pack. `compiled` and `lineage` must come from `pack`. The caller holds
+/// the output directory's lock ([`lock_output`]).
+pub async fn run(
+    pack: &Pack,
+    compiled: &CompiledPack,
+    lineage: &PackLineage,
+    options: &RunOptions,
+) -> RunReport {
+    let mut report = RunReport {
+        settings: options.profile.effective_settings(),
+        ..RunReport::default()
+    };
     let wanted = wanted_rules(pack, &options.only);
-    let ctx = SessionContext::new_with_state(runtime_session());
+    let state = match options.profile.session() {
+        Ok(state) => state,
+        Err(d) => {
+            report.diagnostics.push(d);
+            return report;
+        }
+    };
+    let ctx = SessionContext::new_with_state(state);
 
     // Inputs first: every input a wanted rule reads must exist and match its contract.
     let needed_inputs: BTreeSet<&String> = pack
@@ -90,6 +184,7 @@ pub async fn run(pack: &Pack, compiled: &CompiledPack, options: &RunOptions) -> 
         .flat_map(|r| r.upstream_inputs.iter())
         .collect();
     let mut inputs_ok = true;
+    let mut identities: BTreeMap<String, String> = BTreeMap::new();
     for table in needed_inputs {
         let contract = &pack.contracts[table];
         let Some(declared) = pack.manifest.inputs.get(table) else {
@@ -117,6 +212,18 @@ pub async fn run(pack: &Pack, compiled: &CompiledPack, options: &RunOptions) -> 
                     ));
                     inputs_ok = false;
                 }
+                match identity::input_identity(&path, options.input_identity) {
+                    Ok(id) => {
+                        identities.insert(table.clone(), id);
+                    }
+                    Err(e) => {
+                        report.diagnostics.push(Diagnostic::error(
+                            codes::INPUT_MISSING,
+                            format!("input `{table}`: cannot read `{}`: {e}", path.display()),
+                        ));
+                        inputs_ok = false;
+                    }
+                }
             }
             InputCheck::Failed(ds) => {
                 report.diagnostics.extend(ds);
@@ -128,6 +235,14 @@ pub async fn run(pack: &Pack, compiled: &CompiledPack, options: &RunOptions) -> 
         return report;
     }
 
+    let builds = identity::build_ids(&identity::BuildContext {
+        pack,
+        compiled,
+        lineage,
+        inputs: &identities,
+        profile_hash: options.profile.hash(),
+    });
+
     let mut built: BTreeSet<String> = BTreeSet::new();
     for rule in &pack.rules {
         if !wanted.contains(&rule.name) {
@@ -137,6 +252,13 @@ pub async fn run(pack: &Pack, compiled: &CompiledPack, options: &RunOptions) -> 
         let Some(compiled_rule) = compiled.rule(&rule.name) else {
             continue;
         };
+        let build = builds.get(&rule.name);
+        let mut product = ProductReport {
+            name: rule.name.clone(),
+            path: product_dir.clone(),
+            build_id: build.map(|b| b.id.clone()),
+            status: ProductStatus::Skipped(Diagnostic::error(codes::PRODUCT_SKIPPED, "")),
+        };
         let missing: Vec<&String> = rule
             .upstream_rules
             .iter()
@@ -144,23 +266,22 @@ pub async fn run(pack: &Pack, compiled: &CompiledPack, options: &RunOptions) -> 
             .collect();
         if !missing.is_empty() {
             let names: Vec<String> = missing.iter().map(|m| format!("`{m}`")).collect();
-            report.products.push(ProductReport {
-                name: rule.name.clone(),
-                path: product_dir,
-                status: ProductStatus::Skipped(
-                    Diagnostic::error(
-                        codes::PRODUCT_SKIPPED,
-                        format!(
-                            "not built: it reads {} which was not built",
-                            names.join(", ")
-                        ),
-                    )
-                    .in_file(rule.file.clone()),
-                ),
-            });
+            product.status = ProductStatus::Skipped(
+                Diagnostic::error(
+                    codes::PRODUCT_SKIPPED,
+                    format!(
+                        "not built: it reads {} which was not built",
+                        names.join(", ")
+                    ),
+                )
+                .in_file(rule.file.clone()),
+            );
+            report.products.push(product);
             continue;
         }
-        let (Some(plan), Some(schema)) = (&compiled_rule.plan, &compiled_rule.output_schema) else {
+        let (Some(plan), Some(schema), Some(build)) =
+            (&compiled_rule.plan, &compiled_rule.output_schema, build)
+        else {
             let first = compiled_rule
                 .diagnostics
                 .iter()
@@ -170,24 +291,65 @@ pub async fn run(pack: &Pack, compiled: &CompiledPack, options: &RunOptions) -> 
                     Diagnostic::error(codes::EXECUTION_FAILED, "the rule did not compile")
                         .in_file(rule.file.clone())
                 });
-            report.products.push(ProductReport {
-                name: rule.name.clone(),
-                path: product_dir,
-                status: ProductStatus::Failed(first),
-            });
+            product.status = ProductStatus::Failed(first);
+            report.products.push(product);
             continue;
         };
+
+        // Reuse when the build id is the same and the files are whole.
+        let existing = state::read_manifest(&product_dir);
+        let reasons: Vec<String> = match &existing {
+            _ if options.force => vec!["forced with --force".to_owned()],
+            None => vec!["new".to_owned()],
+            Some(m) if m.build_id.id != build.id => identity::rebuild_reasons(&m.build_id, build),
+            Some(m) if !state::files_intact(&product_dir, m, options.verify) => {
+                vec!["files missing or corrupt".to_owned()]
+            }
+            Some(_) => Vec::new(),
+        };
+        if reasons.is_empty()
+            && let Some(manifest) = &existing
+        {
+            match register_product(&ctx, &rule.name, &product_dir, manifest, schema).await {
+                Ok(()) => {
+                    state::remove_unreferenced(&product_dir, manifest);
+                    built.insert(rule.name.clone());
+                    product.status = ProductStatus::Reused {
+                        rows: manifest.rows,
+                        files: manifest.files.len(),
+                        bytes: manifest.files.iter().map(|f| f.bytes).sum(),
+                    };
+                }
+                Err(d) => product.status = ProductStatus::Failed(d.in_file(rule.file.clone())),
+            }
+            report.products.push(product);
+            continue;
+        }
+
         let started = Instant::now();
-        let outcome = build_product(&ctx.state(), plan, schema, &options.out_dir, &rule.name).await;
-        let status = match outcome {
-            Ok((rows, files)) => {
-                match register_product(&ctx, &rule.name, &product_dir, schema).await {
+        let outcome = build_product(
+            &ctx.state(),
+            pack,
+            plan,
+            schema,
+            &product_dir,
+            &rule.name,
+            build,
+            &report.settings,
+        )
+        .await;
+        product.status = match outcome {
+            Ok((manifest, metrics)) => {
+                match register_product(&ctx, &rule.name, &product_dir, &manifest, schema).await {
                     Ok(()) => {
                         built.insert(rule.name.clone());
                         ProductStatus::Built {
-                            rows,
-                            files,
+                            rows: manifest.rows,
+                            files: manifest.files.len(),
+                            bytes: manifest.files.iter().map(|f| f.bytes).sum(),
                             elapsed: started.elapsed(),
+                            reasons,
+                            metrics,
                         }
                     }
                     Err(d) => ProductStatus::Failed(d.in_file(rule.file.clone())),
@@ -195,11 +357,7 @@ pub async fn run(pack: &Pack, compiled: &CompiledPack, options: &RunOptions) -> 
             }
             Err(d) => ProductStatus::Failed(d.in_file(rule.file.clone())),
         };
-        report.products.push(ProductReport {
-            name: rule.name.clone(),
-            path: product_dir,
-            status,
-        });
+        report.products.push(product);
     }
     report
 }
@@ -232,13 +390,26 @@ fn resolve(base: &Path, declared: &str) -> PathBuf {
     }
 }
 
+/// Computes a product and commits it: data and plan files under new names, then the
+/// manifest, atomically, then the previous files are removed.
+#[allow(clippy::too_many_arguments)]
 async fn build_product(
     state: &SessionState,
+    pack: &Pack,
     plan: &datafusion::logical_expr::LogicalPlan,
     schema: &SchemaRef,
-    out_dir: &Path,
+    dir: &Path,
     name: &str,
-) -> Result<(u64, usize), Diagnostic> {
+    build: &BuildId,
+    settings: &BTreeMap<String, String>,
+) -> Result<(Manifest, Vec<OperatorMetrics>), Diagnostic> {
+    let order = declared_order(pack, name)?;
+    write::check_sort_keys(schema, &order).map_err(|why| {
+        Diagnostic::error(
+            codes::INVALID_RUN_SETTING,
+            format!("product `{name}`: cannot order by it: {why}"),
+        )
+    })?;
     // The artifact that runs is the Substrait plan: encode, decode, consume.
     let substrait = rulec_substrait::to_substrait(plan)
         .map_err(|e| Diagnostic::error(codes::UNENCODABLE_PLAN, e.to_string()))?;
@@ -248,16 +419,70 @@ async fn build_product(
     let logical = rulec_substrait::from_substrait(state, &decoded)
         .await
         .map_err(|e| Diagnostic::error(codes::EXECUTION_FAILED, e.to_string()))?;
-    write::write_product(state, logical, Arc::clone(schema), out_dir, name, &bytes).await
+    let written = write::write_product(
+        state,
+        logical,
+        Arc::clone(schema),
+        dir,
+        name,
+        &bytes,
+        &order,
+    )
+    .await?;
+    let manifest = Manifest {
+        manifest_version: state::MANIFEST_VERSION,
+        product: name.to_owned(),
+        build_id: build.clone(),
+        rows: written.rows,
+        files: vec![written.data.clone()],
+        plan: written.plan.clone(),
+        schema: schema
+            .fields()
+            .iter()
+            .map(|f| ColumnEntry {
+                name: f.name().clone(),
+                data_type: rulec_contract::render_type(f.data_type()),
+                nullable: f.is_nullable(),
+            })
+            .collect(),
+        order: Ordering {
+            tier: if order.is_empty() { "none" } else { "sorted" }.to_owned(),
+            by: order.iter().map(SortKey::render).collect(),
+        },
+        settings: settings.clone(),
+    };
+    let text = serde_json::to_string_pretty(&manifest).unwrap_or_default();
+    if let Err(e) = state::write_atomically(&dir.join(state::MANIFEST_FILE), text.as_bytes()) {
+        let _ = std::fs::remove_file(dir.join(&written.data.name));
+        let _ = std::fs::remove_file(dir.join(&written.plan.name));
+        return Err(Diagnostic::error(
+            codes::WRITE_FAILED,
+            format!("product `{name}`: cannot write its manifest: {e}"),
+        ));
+    }
+    state::remove_unreferenced(dir, &manifest);
+    Ok((manifest, written.metrics))
 }
 
+/// Registers a product's data files (as its manifest names them) for downstream rules.
 async fn register_product(
     ctx: &SessionContext,
     name: &str,
     dir: &Path,
+    manifest: &Manifest,
     schema: &SchemaRef,
 ) -> Result<(), Diagnostic> {
-    let provider = inputs::listing_table(&ctx.state(), dir, Arc::clone(schema)).map_err(|e| {
+    let file = manifest
+        .files
+        .first()
+        .map(|f| dir.join(&f.name))
+        .ok_or_else(|| {
+            Diagnostic::error(
+                codes::EXECUTION_FAILED,
+                format!("product `{name}` has no data file"),
+            )
+        })?;
+    let provider = inputs::listing_table(&ctx.state(), &file, Arc::clone(schema)).map_err(|e| {
         Diagnostic::error(
             codes::EXECUTION_FAILED,
             format!("cannot read product `{name}` back: {e}"),

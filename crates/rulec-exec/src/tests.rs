@@ -1,7 +1,9 @@
 //! Unit tests of `rulec-exec`.
 
-use crate::write::publish;
-use std::path::Path;
+use crate::profile::{Profile, parse_size};
+use crate::state::{FileEntry, Manifest, files_intact, remove_unreferenced, write_atomically};
+use crate::write::SortKey;
+use std::collections::BTreeMap;
 
 fn scratch(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("rulec-exec-{name}-{}", std::process::id()));
@@ -10,38 +12,120 @@ fn scratch(name: &str) -> std::path::PathBuf {
     dir
 }
 
-fn write(dir: &Path, text: &str) {
-    std::fs::create_dir_all(dir).expect("dir");
-    std::fs::write(dir.join("part-00000.parquet"), text).expect("write");
-}
-
 #[test]
-fn publishing_replaces_the_product_and_leaves_nothing_behind() {
-    let out = scratch("publish");
-    write(&out.join("p"), "old");
-    write(&out.join(".p.staging"), "new");
-    publish(&out.join(".p.staging"), &out.join("p")).expect("publish");
-    assert_eq!(
-        std::fs::read_to_string(out.join("p/part-00000.parquet")).expect("read"),
-        "new"
-    );
-    let names: Vec<_> = std::fs::read_dir(&out)
+fn atomic_writes_replace_whole_and_leave_no_temporary() {
+    let dir = scratch("atomic");
+    let path = dir.join("manifest.json");
+    write_atomically(&path, b"old").expect("write");
+    write_atomically(&path, b"new").expect("replace");
+    assert_eq!(std::fs::read_to_string(&path).expect("read"), "new");
+    let names: Vec<_> = std::fs::read_dir(&dir)
         .expect("ls")
         .map(|e| e.expect("e").file_name())
         .collect();
-    assert_eq!(names, ["p"]);
-    let _ = std::fs::remove_dir_all(out);
+    assert_eq!(names, ["manifest.json"]);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn manifest(files: Vec<FileEntry>, plan: FileEntry) -> Manifest {
+    Manifest {
+        manifest_version: 1,
+        product: "p".into(),
+        build_id: crate::BuildId {
+            id: "x".into(),
+            components: BTreeMap::new(),
+        },
+        rows: 0,
+        files,
+        plan,
+        schema: Vec::new(),
+        order: crate::state::Ordering {
+            tier: "none".into(),
+            by: Vec::new(),
+        },
+        settings: BTreeMap::new(),
+    }
 }
 
 #[test]
-fn a_failed_publish_keeps_the_old_product() {
-    let out = scratch("publish_fail");
-    write(&out.join("p"), "old");
-    let err = publish(&out.join(".missing.staging"), &out.join("p"));
-    assert!(err.is_err());
-    assert_eq!(
-        std::fs::read_to_string(out.join("p/part-00000.parquet")).expect("read"),
-        "old"
+fn files_are_intact_only_with_their_sizes_and_a_parquet_trailer() {
+    let dir = scratch("intact");
+    std::fs::write(dir.join("part-a.parquet"), b"PAR1....PAR1").expect("w");
+    std::fs::write(dir.join("plan-a.substrait"), b"plan").expect("w");
+    std::fs::write(dir.join("part-old.parquet"), b"stale").expect("w");
+    let entry = |name: &str, bytes: u64| FileEntry {
+        name: name.into(),
+        bytes,
+        sha256: crate::state::sha256_file(&dir.join(name)).expect("hash"),
+    };
+    let m = manifest(
+        vec![entry("part-a.parquet", 12)],
+        entry("plan-a.substrait", 4),
     );
-    let _ = std::fs::remove_dir_all(out);
+    assert!(files_intact(&dir, &m, true));
+    // Truncated: wrong size, and no trailer.
+    std::fs::write(dir.join("part-a.parquet"), b"PAR1....").expect("w");
+    assert!(!files_intact(&dir, &m, false));
+    // Same size, different bytes: only --verify sees it.
+    std::fs::write(dir.join("part-a.parquet"), b"PAR1xxxxPAR1").expect("w");
+    assert!(files_intact(&dir, &m, false));
+    assert!(!files_intact(&dir, &m, true));
+    // Leftovers of interrupted runs go; the manifest's files stay.
+    remove_unreferenced(&dir, &m);
+    assert!(!dir.join("part-old.parquet").exists());
+    assert!(dir.join("part-a.parquet").exists() && dir.join("plan-a.substrait").exists());
+    std::fs::remove_file(dir.join("plan-a.substrait")).expect("rm");
+    assert!(!files_intact(&dir, &m, false));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn sizes_sort_keys_and_profiles_parse() {
+    assert_eq!(parse_size("512M"), Some(512 << 20));
+    assert_eq!(parse_size("2G"), Some(2 << 30));
+    assert_eq!(parse_size("1.5k"), Some(1536));
+    assert_eq!(parse_size("12"), Some(12));
+    for bad in ["", "G", "12Q", "-1M", "0"] {
+        assert_eq!(parse_size(bad), None, "{bad}");
+    }
+    assert_eq!(
+        SortKey::parse("file_id desc"),
+        Some(SortKey {
+            column: "file_id".into(),
+            descending: true
+        })
+    );
+    assert_eq!(SortKey::parse("a asc").map(|k| k.descending), Some(false));
+    assert_eq!(SortKey::parse("a sideways"), None);
+    assert_eq!(SortKey::parse("a desc extra"), None);
+
+    let none = BTreeMap::new();
+    let safe = Profile::resolve(Some("safe"), &none, &[], None).expect("safe");
+    assert_eq!(
+        safe.effective_settings()["datafusion.execution.target_partitions"],
+        "1"
+    );
+    let set = [(
+        "datafusion.execution.batch_size".to_owned(),
+        "1024".to_owned(),
+    )];
+    let fast = Profile::resolve(None, &none, &set, None).expect("fast");
+    assert_eq!(
+        fast.effective_settings()["datafusion.execution.batch_size"],
+        "1024"
+    );
+    assert_ne!(safe.hash(), fast.hash());
+    let limited = Profile::resolve(Some("memory-limited"), &none, &[], None).expect("limited");
+    assert_eq!(
+        limited.memory_limit,
+        Some(crate::profile::DEFAULT_MEMORY_LIMIT)
+    );
+    assert!(Profile::resolve(Some("turbo"), &none, &[], None).is_err());
+    let bad = [("datafusion.nope".to_owned(), "1".to_owned())];
+    assert!(Profile::resolve(None, &none, &bad, None).is_err());
+    let bad = [(
+        "datafusion.execution.batch_size".to_owned(),
+        "many".to_owned(),
+    )];
+    assert!(Profile::resolve(None, &none, &bad, None).is_err());
 }

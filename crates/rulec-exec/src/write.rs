@@ -1,22 +1,27 @@
-//! Writing a product: stream the plan's batches into one Parquet file in a temporary
-//! directory, then move the directory into place.
+//! Writing a product: execute its plan (sorted when it declares an order), stream the rows
+//! into a Parquet file with a unique name in the product's directory, and return what was
+//! written. The caller commits it by replacing the manifest.
 
+use crate::state::{FileEntry, sha256_file};
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::compute::concat_batches;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::execution::SessionState;
-use datafusion::logical_expr::LogicalPlan;
+use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::file::metadata::SortingColumn;
 use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::physical_plan::ExecutionPlan;
 use futures::StreamExt;
 use rulec_diagnostics::{Diagnostic, codes};
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-/// The one data file of a product.
-pub const DATA_FILE: &str = "part-00000.parquet";
-/// The Substrait plan the product was computed from.
-pub const PLAN_FILE: &str = "plan.substrait";
+/// Rows per written batch: the writer sees the same batches whatever the engine's
+/// partitioning, so sorted products are byte-identical run to run.
+pub const WRITE_BATCH_ROWS: usize = 8192;
 
 fn write_error(name: &str, what: &str, err: impl std::fmt::Display) -> Diagnostic {
     Diagnostic::error(
@@ -32,112 +37,297 @@ fn exec_error(name: &str, err: &datafusion::error::DataFusionError) -> Diagnosti
     )
 }
 
-/// Executes `plan` and writes its rows as `<out>/<name>/part-00000.parquet` with `schema`
-/// (the compiled output schema), next to the Substrait plan bytes. Returns (rows, files).
-pub async fn write_product(
-    state: &SessionState,
-    plan: LogicalPlan,
-    schema: SchemaRef,
-    out_dir: &Path,
-    name: &str,
-    plan_bytes: &[u8],
-) -> Result<(u64, usize), Diagnostic> {
-    std::fs::create_dir_all(out_dir)
-        .map_err(|e| write_error(name, &format!("cannot create `{}`", out_dir.display()), e))?;
-    let staging = out_dir.join(format!(".{name}.staging-{}", std::process::id()));
-    if staging.exists() {
-        std::fs::remove_dir_all(&staging)
-            .map_err(|e| write_error(name, "cannot clear staging", e))?;
+/// A declared sort key of a product.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SortKey {
+    pub column: String,
+    pub descending: bool,
+}
+
+impl SortKey {
+    /// `column` or `column desc` / `column asc`.
+    pub fn parse(text: &str) -> Option<SortKey> {
+        let mut words = text.split_whitespace();
+        let column = words.next()?.to_owned();
+        let descending = match words.next().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("asc") => false,
+            Some("desc") => true,
+            Some(_) => return None,
+        };
+        words
+            .next()
+            .is_none()
+            .then_some(SortKey { column, descending })
     }
-    std::fs::create_dir_all(&staging).map_err(|e| write_error(name, "cannot create staging", e))?;
-    let result = write_into(state, plan, schema, &staging, name, plan_bytes).await;
-    match result {
-        Ok(rows) => {
-            publish(&staging, &out_dir.join(name))
-                .map_err(|e| write_error(name, "cannot publish", e))?;
-            Ok((rows, 1))
-        }
-        Err(d) => {
-            let _ = std::fs::remove_dir_all(&staging);
-            Err(d)
+
+    pub fn render(&self) -> String {
+        if self.descending {
+            format!("{} desc", self.column)
+        } else {
+            self.column.clone()
         }
     }
 }
 
-async fn write_into(
+/// Whether rows can be ordered by a column of this type (and it is one Parquet leaf).
+fn sortable(ty: &DataType) -> bool {
+    !ty.is_nested() && !matches!(ty, DataType::Null | DataType::Dictionary(..))
+}
+
+/// Checks declared keys against the product's schema: top-level columns of a sortable type.
+pub fn check_sort_keys(schema: &SchemaRef, keys: &[SortKey]) -> Result<(), String> {
+    for key in keys {
+        match schema.field_with_name(&key.column) {
+            Ok(f) if sortable(f.data_type()) => {}
+            Ok(f) => {
+                return Err(format!(
+                    "`{}` has type {}, which cannot order rows",
+                    key.column,
+                    rulec_contract::render_type(f.data_type())
+                ));
+            }
+            Err(_) => return Err(format!("`{}` is not a column of the product", key.column)),
+        }
+    }
+    Ok(())
+}
+
+/// What `write_product` wrote.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub rows: u64,
+    pub data: FileEntry,
+    pub plan: FileEntry,
+    pub metrics: Vec<OperatorMetrics>,
+}
+
+/// Metrics of one operator of the executed plan.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct OperatorMetrics {
+    pub operator: String,
+    pub depth: usize,
+    pub output_rows: Option<usize>,
+    pub elapsed_compute_ns: Option<usize>,
+    pub spilled_bytes: Option<usize>,
+}
+
+/// Executes `plan` and writes its rows into `dir` as `part-<nonce>.parquet`, with the
+/// Substrait plan beside it as `plan-<nonce>.substrait`. With `order`, rows are sorted by
+/// the keys, then by every other sortable column (so that ties are ordered too), and the
+/// keys are recorded as Parquet `sorting_columns`. Nothing in `dir` is replaced.
+pub async fn write_product(
     state: &SessionState,
     plan: LogicalPlan,
     schema: SchemaRef,
     dir: &Path,
     name: &str,
     plan_bytes: &[u8],
-) -> Result<u64, Diagnostic> {
-    std::fs::write(dir.join(PLAN_FILE), plan_bytes)
-        .map_err(|e| write_error(name, "cannot write plan", e))?;
+    order: &[SortKey],
+) -> Result<Written, Diagnostic> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| write_error(name, &format!("cannot create `{}`", dir.display()), e))?;
+    let nonce = format!(
+        "{:x}-{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+        std::process::id()
+    );
+    let data_path = dir.join(format!("part-{nonce}.parquet"));
+    let plan_path = dir.join(format!("plan-{nonce}.substrait"));
+    let result = write_files(
+        state, plan, schema, &data_path, &plan_path, name, plan_bytes, order,
+    )
+    .await;
+    if result.is_err() {
+        let _ = std::fs::remove_file(&data_path);
+        let _ = std::fs::remove_file(&plan_path);
+    }
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn write_files(
+    state: &SessionState,
+    plan: LogicalPlan,
+    schema: SchemaRef,
+    data_path: &PathBuf,
+    plan_path: &PathBuf,
+    name: &str,
+    plan_bytes: &[u8],
+    order: &[SortKey],
+) -> Result<Written, Diagnostic> {
+    {
+        let mut file =
+            File::create(plan_path).map_err(|e| write_error(name, "cannot write plan", e))?;
+        std::io::Write::write_all(&mut file, plan_bytes)
+            .and_then(|()| file.sync_all())
+            .map_err(|e| write_error(name, "cannot write plan", e))?;
+    }
+    let plan = if order.is_empty() {
+        plan
+    } else {
+        sorted(plan, &schema, order).map_err(|e| exec_error(name, &e))?
+    };
     let physical = state
         .create_physical_plan(&plan)
         .await
         .map_err(|e| exec_error(name, &e))?;
-    let task = state.task_ctx();
-    let mut stream = datafusion::physical_plan::execute_stream(physical, task)
-        .map_err(|e| exec_error(name, &e))?;
-    let file = File::create(dir.join(DATA_FILE))
-        .map_err(|e| write_error(name, "cannot create data file", e))?;
-    let properties = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::default()))
-        .build();
-    let mut writer = ArrowWriter::try_new(file, std::sync::Arc::clone(&schema), Some(properties))
+    let mut stream =
+        datafusion::physical_plan::execute_stream(Arc::clone(&physical), state.task_ctx())
+            .map_err(|e| exec_error(name, &e))?;
+    let file =
+        File::create(data_path).map_err(|e| write_error(name, "cannot create data file", e))?;
+    let mut properties =
+        WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::default()));
+    if !order.is_empty() {
+        properties = properties.set_sorting_columns(Some(sorting_columns(&schema, order)));
+    }
+    let mut writer = ArrowWriter::try_new(file, Arc::clone(&schema), Some(properties.build()))
         .map_err(|e| write_error(name, "cannot start Parquet writer", e))?;
     let mut rows = 0u64;
+    let mut pending: Vec<RecordBatch> = Vec::new();
+    let mut pending_rows = 0usize;
+    let flush = |pending: &mut Vec<RecordBatch>,
+                 writer: &mut ArrowWriter<File>,
+                 all: bool|
+     -> Result<(), Diagnostic> {
+        let total: usize = pending.iter().map(RecordBatch::num_rows).sum();
+        if total == 0 || (!all && total < WRITE_BATCH_ROWS) {
+            return Ok(());
+        }
+        let merged = concat_batches(&schema, pending.iter())
+            .map_err(|e| write_error(name, "cannot buffer rows", e))?;
+        pending.clear();
+        let mut offset = 0;
+        while merged.num_rows() - offset >= WRITE_BATCH_ROWS || (all && offset < merged.num_rows())
+        {
+            let len = WRITE_BATCH_ROWS.min(merged.num_rows() - offset);
+            writer
+                .write(&merged.slice(offset, len))
+                .map_err(|e| write_error(name, "cannot write rows", e))?;
+            offset += len;
+        }
+        if offset < merged.num_rows() {
+            pending.push(merged.slice(offset, merged.num_rows() - offset));
+        }
+        Ok(())
+    };
     while let Some(batch) = stream.next().await {
         let batch = batch.map_err(|e| exec_error(name, &e))?;
-        let batch = RecordBatch::try_new(std::sync::Arc::clone(&schema), batch.columns().to_vec()).map_err(|e| {
+        let batch = RecordBatch::try_new(Arc::clone(&schema), batch.columns().to_vec()).map_err(|e| {
             Diagnostic::error(
                 codes::EXECUTION_FAILED,
                 format!("product `{name}`: the computed rows do not fit the checked output schema: {e}"),
             )
         })?;
         rows += batch.num_rows() as u64;
-        writer
-            .write(&batch)
-            .map_err(|e| write_error(name, "cannot write rows", e))?;
+        pending_rows += batch.num_rows();
+        pending.push(batch);
+        if pending_rows >= WRITE_BATCH_ROWS {
+            flush(&mut pending, &mut writer, false)?;
+            pending_rows = pending.iter().map(RecordBatch::num_rows).sum();
+        }
     }
+    flush(&mut pending, &mut writer, true)?;
     let file = writer
         .into_inner()
         .map_err(|e| write_error(name, "cannot finish Parquet file", e))?;
     file.sync_all()
         .map_err(|e| write_error(name, "cannot sync data file", e))?;
-    Ok(rows)
-}
-
-/// Moves `staging` to `target`, replacing what was there. The old product is moved aside
-/// first and removed only once the new one is in place.
-pub(crate) fn publish(staging: &Path, target: &Path) -> std::io::Result<()> {
-    let retired: Option<PathBuf> = if target.exists() {
-        let aside = target.with_file_name(format!(
-            ".{}.retired-{}",
-            target
+    let entry = |path: &PathBuf| -> Result<FileEntry, Diagnostic> {
+        Ok(FileEntry {
+            name: path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
-            std::process::id()
-        ));
-        if aside.exists() {
-            std::fs::remove_dir_all(&aside)?;
-        }
-        std::fs::rename(target, &aside)?;
-        Some(aside)
-    } else {
-        None
+            bytes: std::fs::metadata(path)
+                .map_err(|e| write_error(name, "cannot read back", e))?
+                .len(),
+            sha256: sha256_file(path).map_err(|e| write_error(name, "cannot read back", e))?,
+        })
     };
-    if let Err(e) = std::fs::rename(staging, target) {
-        if let Some(aside) = &retired {
-            let _ = std::fs::rename(aside, target);
+    Ok(Written {
+        rows,
+        data: entry(data_path)?,
+        plan: entry(plan_path)?,
+        metrics: metrics(&physical),
+    })
+}
+
+/// `plan` sorted by the declared keys, then by every other sortable column.
+fn sorted(
+    plan: LogicalPlan,
+    schema: &SchemaRef,
+    order: &[SortKey],
+) -> datafusion::error::Result<LogicalPlan> {
+    let qualified = plan.schema().clone();
+    let column = |name: &str| -> datafusion::error::Result<datafusion::logical_expr::Expr> {
+        let index = schema.index_of(name)?;
+        let (qualifier, field) = qualified.qualified_field(index);
+        Ok(datafusion::logical_expr::Expr::Column(
+            datafusion::common::Column::new(qualifier.cloned(), field.name()),
+        ))
+    };
+    let mut keys = Vec::new();
+    for key in order {
+        keys.push(column(&key.column)?.sort(!key.descending, key.descending));
+    }
+    for field in schema.fields() {
+        if sortable(field.data_type()) && !order.iter().any(|k| &k.column == field.name()) {
+            keys.push(column(field.name())?.sort(true, false));
         }
-        return Err(e);
     }
-    if let Some(aside) = retired {
-        std::fs::remove_dir_all(aside)?;
+    LogicalPlanBuilder::from(plan).sort(keys)?.build()
+}
+
+/// Parquet `sorting_columns` for the declared keys (leaf indices: nested columns before a
+/// key count each of their leaves).
+fn sorting_columns(schema: &SchemaRef, order: &[SortKey]) -> Vec<SortingColumn> {
+    fn leaves(ty: &DataType) -> usize {
+        match ty {
+            DataType::Struct(fields) => fields.iter().map(|f| leaves(f.data_type())).sum(),
+            DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
+                leaves(f.data_type())
+            }
+            DataType::Map(f, _) => leaves(f.data_type()),
+            _ => 1,
+        }
     }
-    Ok(())
+    order
+        .iter()
+        .filter_map(|key| {
+            let index = schema.index_of(&key.column).ok()?;
+            let leaf: usize = schema.fields()[..index]
+                .iter()
+                .map(|f| leaves(f.data_type()))
+                .sum();
+            Some(SortingColumn {
+                column_idx: i32::try_from(leaf).ok()?,
+                descending: key.descending,
+                nulls_first: key.descending,
+            })
+        })
+        .collect()
+}
+
+/// Every operator's metrics, depth-first.
+fn metrics(plan: &Arc<dyn ExecutionPlan>) -> Vec<OperatorMetrics> {
+    fn walk(plan: &Arc<dyn ExecutionPlan>, depth: usize, out: &mut Vec<OperatorMetrics>) {
+        let set = plan.metrics();
+        out.push(OperatorMetrics {
+            operator: plan.name().to_owned(),
+            depth,
+            output_rows: set.as_ref().and_then(|m| m.output_rows()),
+            elapsed_compute_ns: set.as_ref().and_then(|m| m.elapsed_compute()),
+            spilled_bytes: set.as_ref().and_then(|m| m.spilled_bytes()),
+        });
+        for child in plan.children() {
+            walk(child, depth + 1, out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(plan, 0, &mut out);
+    out
 }

@@ -13,7 +13,7 @@ mod manifest;
 pub use files::{PackFiles, is_pack_file};
 pub use graph::order_rules;
 pub use lints::{LintLevel, apply_lint_levels, lint_levels, lint_pack};
-pub use manifest::PackManifest;
+pub use manifest::{PackManifest, ProductSection, RunSection};
 
 use rulec_contract::{Contract, parse_contract};
 use rulec_diagnostics::{Diagnostic, codes};

@@ -21,7 +21,32 @@ pub struct PackManifest {
     pub lints: BTreeMap<String, String>,
     /// Free-form options, kept for later stages.
     pub options: BTreeMap<String, serde_yaml::Value>,
+    /// `run:` — the runtime profile and setting overrides for `rulec run`.
+    pub run: RunSection,
+    /// `products:` — per product settings (e.g. `order_by`).
+    pub products: BTreeMap<String, ProductSection>,
     text: String,
+}
+
+/// `run:` in pack.yaml.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSection {
+    /// A named runtime profile (`fast`, `safe`, `memory-limited`).
+    #[serde(default)]
+    pub profile: Option<String>,
+    /// DataFusion settings over the profile's, `datafusion.execution.batch_size: 4096`.
+    #[serde(default)]
+    pub settings: BTreeMap<String, serde_yaml::Value>,
+}
+
+/// One product's entry under `products:` in pack.yaml.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProductSection {
+    /// Columns the product is written sorted by: `name` or `name desc`.
+    #[serde(default)]
+    pub order_by: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -38,6 +63,10 @@ struct RawManifest {
     lints: BTreeMap<String, String>,
     #[serde(default)]
     options: BTreeMap<String, serde_yaml::Value>,
+    #[serde(default)]
+    run: RunSection,
+    #[serde(default)]
+    products: BTreeMap<String, ProductSection>,
 }
 
 impl PackManifest {
@@ -81,6 +110,8 @@ impl PackManifest {
             output: raw.output.unwrap_or_else(|| "out".to_owned()),
             lints: raw.lints,
             options: raw.options,
+            run: raw.run,
+            products: raw.products,
             text: text.to_owned(),
         })
     }

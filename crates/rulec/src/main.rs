@@ -61,7 +61,8 @@ enum Command {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
-    /// Materialize products: run each rule's Substrait plan and write Parquet.
+    /// Materialize products: run each rule's Substrait plan and write Parquet, reusing
+    /// every product whose build id is unchanged.
     Run {
         /// The pack directory.
         pack: PathBuf,
@@ -74,6 +75,30 @@ enum Command {
         /// Build only these products and the products they read.
         #[arg(long, value_name = "RULE")]
         only: Vec<String>,
+        /// Rebuild every product, even those that could be reused.
+        #[arg(long)]
+        force: bool,
+        /// Check reused products' files against their recorded SHA-256.
+        #[arg(long)]
+        verify: bool,
+        /// Identify input data by a hash of its content (default: sizes, times, footers).
+        #[arg(long)]
+        hash_inputs: bool,
+        /// Runtime profile: fast (default), safe, memory-limited.
+        #[arg(long)]
+        profile: Option<String>,
+        /// A DataFusion setting over the profile's, e.g.
+        /// datafusion.execution.target_partitions=4 (repeatable).
+        #[arg(long, value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Memory for the engine (e.g. 512M, 2G); operators spill to disk beyond it.
+        #[arg(long, value_name = "SIZE")]
+        memory_limit: Option<String>,
+        /// Fail instead of waiting when another run holds the output directory.
+        #[arg(long)]
+        no_wait: bool,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+        format: OutputFormat,
     },
     /// Column lineage: where a column comes from, or (--downstream) what reads it.
     Lineage {
@@ -101,13 +126,14 @@ enum Command {
         /// (from the merge base), or `A` (against the working tree).
         #[arg(long, value_name = "RANGE")]
         git: Option<String>,
-        #[arg(long, value_enum, default_value_t = DiffFormat::Human)]
-        format: DiffFormat,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+        format: OutputFormat,
     },
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
-enum DiffFormat {
+/// Human or JSON output (`diff`, `run`).
+enum OutputFormat {
     Human,
     Json,
 }
@@ -191,7 +217,30 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             data,
             out,
             only,
-        } => run::run(&pack, data, out, only),
+            force,
+            verify,
+            hash_inputs,
+            profile,
+            set,
+            memory_limit,
+            no_wait,
+            format,
+        } => run::run(
+            &pack,
+            run::RunArgs {
+                data,
+                out,
+                only,
+                force,
+                verify,
+                hash_inputs,
+                profile,
+                set,
+                memory_limit,
+                no_wait,
+                json: format == OutputFormat::Json,
+            },
+        ),
         Command::Lineage {
             pack,
             name,
@@ -214,7 +263,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                     anyhow::bail!("name two pack directories (OLD NEW), or use --git RANGE PACK")
                 }
             };
-            diff::run(sides, format == DiffFormat::Json)
+            diff::run(sides, format == OutputFormat::Json)
         }
     }
 }

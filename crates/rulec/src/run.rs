@@ -2,27 +2,70 @@
 
 use crate::project::Project;
 use anyhow::Context as _;
-use rulec_exec::{ProductStatus, RunOptions};
+use rulec_exec::{InputIdentity, ProductStatus, Profile, RunOptions};
+use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-pub fn run(
-    root: &Path,
-    data: Option<PathBuf>,
-    out: Option<PathBuf>,
-    only: Vec<String>,
-) -> anyhow::Result<ExitCode> {
+/// `rulec run`'s options beyond the pack.
+pub struct RunArgs {
+    pub data: Option<PathBuf>,
+    pub out: Option<PathBuf>,
+    pub only: Vec<String>,
+    pub force: bool,
+    pub verify: bool,
+    pub hash_inputs: bool,
+    pub profile: Option<String>,
+    pub set: Vec<String>,
+    pub memory_limit: Option<String>,
+    pub no_wait: bool,
+    pub json: bool,
+}
+
+pub fn run(root: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
     let project = Project::load(root)?;
     let (Some(pack), Some(compiled)) = (&project.pack, &project.compiled) else {
         eprint!("{}", project.render(&project.all_diagnostics()));
         return Ok(ExitCode::from(1));
     };
-    for name in &only {
+    for name in &args.only {
         if pack.rule(name).is_none() {
             eprintln!("rulec: no rule `{name}` in pack `{}`", pack.manifest.name);
             return Ok(ExitCode::from(2));
         }
     }
+    let mut sets = Vec::new();
+    for item in &args.set {
+        let Some((key, value)) = item.split_once('=') else {
+            eprintln!("rulec: --set takes key=value, got `{item}`");
+            return Ok(ExitCode::from(2));
+        };
+        sets.push((key.trim().to_owned(), value.trim().to_owned()));
+    }
+    let memory_limit = match &args.memory_limit {
+        Some(text) => match rulec_exec::profile::parse_size(text) {
+            Some(bytes) => Some(bytes),
+            None => {
+                eprintln!("rulec: --memory-limit takes a size like 512M or 2G, got `{text}`");
+                return Ok(ExitCode::from(2));
+            }
+        },
+        None => None,
+    };
+    let profile = match Profile::resolve(
+        args.profile
+            .as_deref()
+            .or(pack.manifest.run.profile.as_deref()),
+        &pack.manifest.run.settings,
+        &sets,
+        memory_limit,
+    ) {
+        Ok(p) => p,
+        Err(d) => {
+            eprint!("{}", project.render(&[d]));
+            return Ok(ExitCode::from(2));
+        }
+    };
     let errors: Vec<_> = project
         .all_diagnostics()
         .into_iter()
@@ -32,21 +75,62 @@ pub fn run(
         eprint!("{}", project.render(&errors));
         eprintln!("rulec: the pack has errors; building what compiles");
     }
-    let out_dir = out.unwrap_or_else(|| root.join(&pack.manifest.output));
-    let options = RunOptions {
-        pack_root: root.to_path_buf(),
-        data_dir: data,
-        out_dir: out_dir.clone(),
-        only,
+    let out_dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| root.join(&pack.manifest.output));
+    let _lock = match rulec_exec::lock_output(&out_dir, !args.no_wait, || {
+        eprintln!(
+            "rulec: waiting for another run to release `{}`",
+            out_dir.display()
+        );
+    }) {
+        Ok(lock) => lock,
+        Err(d) => {
+            eprint!("{}", project.render(&[d]));
+            return Ok(ExitCode::from(2));
+        }
     };
+    let mut options = RunOptions::new(root.to_path_buf(), out_dir.clone(), profile);
+    options.data_dir = args.data.clone();
+    options.only = args.only.clone();
+    options.force = args.force;
+    options.verify = args.verify;
+    if args.hash_inputs {
+        options.input_identity = InputIdentity::Content;
+    }
+    let lineage = rulec_lineage::PackLineage::build(pack, compiled);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let report = runtime.block_on(rulec_exec::run(pack, compiled, &options));
+    let report = runtime.block_on(rulec_exec::run(pack, compiled, &lineage, &options));
     if !report.diagnostics.is_empty() {
         eprint!("{}", project.render(&report.diagnostics));
     }
+    let mut failures = Vec::new();
+    for product in &report.products {
+        if let ProductStatus::Failed(d) | ProductStatus::Skipped(d) = &product.status {
+            failures.push(d.clone());
+        }
+    }
+    if args.json {
+        println!("{}", json_report(&report, &out_dir));
+    } else {
+        print_table(&report);
+        println!("products in {}", out_dir.display());
+    }
+    if !failures.is_empty() {
+        eprint!("{}", project.render(&failures));
+    }
+    Ok(if report.succeeded() && errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn print_table(report: &rulec_exec::RunReport) {
     let width = report
         .products
         .iter()
@@ -55,44 +139,96 @@ pub fn run(
         .unwrap_or(7)
         .max(7);
     println!(
-        "{:<width$}  {:>10}  {:>5}  {:>9}  status",
-        "product", "rows", "files", "time"
+        "{:<width$}  {:>10}  {:>5}  {:>10}  {:>9}  status",
+        "product", "rows", "files", "bytes", "time"
     );
-    let mut failures = Vec::new();
     for product in &report.products {
+        let name = &product.name;
         match &product.status {
             ProductStatus::Built {
                 rows,
                 files,
+                bytes,
                 elapsed,
+                reasons,
+                ..
             } => println!(
-                "{:<width$}  {rows:>10}  {files:>5}  {:>8.3}s  built",
-                product.name,
-                elapsed.as_secs_f64()
+                "{name:<width$}  {rows:>10}  {files:>5}  {bytes:>10}  {:>8.3}s  rebuilt ({})",
+                elapsed.as_secs_f64(),
+                reasons.join(", ")
             ),
-            ProductStatus::Failed(d) => {
-                println!(
-                    "{:<width$}  {:>10}  {:>5}  {:>9}  failed",
-                    product.name, "-", "-", "-"
-                );
-                failures.push(d.clone());
-            }
-            ProductStatus::Skipped(d) => {
-                println!(
-                    "{:<width$}  {:>10}  {:>5}  {:>9}  skipped",
-                    product.name, "-", "-", "-"
-                );
-                failures.push(d.clone());
-            }
+            ProductStatus::Reused { rows, files, bytes } => println!(
+                "{name:<width$}  {rows:>10}  {files:>5}  {bytes:>10}  {:>9}  reused",
+                "-"
+            ),
+            ProductStatus::Failed(_) => println!(
+                "{name:<width$}  {:>10}  {:>5}  {:>10}  {:>9}  failed",
+                "-", "-", "-", "-"
+            ),
+            ProductStatus::Skipped(_) => println!(
+                "{name:<width$}  {:>10}  {:>5}  {:>10}  {:>9}  skipped",
+                "-", "-", "-", "-"
+            ),
         }
     }
-    if !failures.is_empty() {
-        eprint!("{}", project.render(&failures));
-    }
-    println!("products in {}", out_dir.display());
-    Ok(if report.succeeded() && errors.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+}
+
+fn json_report(report: &rulec_exec::RunReport, out_dir: &Path) -> String {
+    let products: Vec<serde_json::Value> = report
+        .products
+        .iter()
+        .map(|p| {
+            let mut v = json!({
+                "name": p.name,
+                "path": p.path.display().to_string(),
+                "build_id": p.build_id,
+            });
+            match &p.status {
+                ProductStatus::Built {
+                    rows,
+                    files,
+                    bytes,
+                    elapsed,
+                    reasons,
+                    metrics,
+                } => {
+                    v["status"] = json!("rebuilt");
+                    v["reasons"] = json!(reasons);
+                    v["rows"] = json!(rows);
+                    v["files"] = json!(files);
+                    v["bytes"] = json!(bytes);
+                    v["seconds"] = json!(elapsed.as_secs_f64());
+                    v["metrics"] = json!(metrics);
+                }
+                ProductStatus::Reused { rows, files, bytes } => {
+                    v["status"] = json!("reused");
+                    v["rows"] = json!(rows);
+                    v["files"] = json!(files);
+                    v["bytes"] = json!(bytes);
+                }
+                ProductStatus::Failed(d) => {
+                    v["status"] = json!("failed");
+                    v["error"] = json!(format!("{}: {}", d.code, d.message));
+                }
+                ProductStatus::Skipped(d) => {
+                    v["status"] = json!("skipped");
+                    v["error"] = json!(format!("{}: {}", d.code, d.message));
+                }
+            }
+            v
+        })
+        .collect();
+    let diagnostics: Vec<String> = report
+        .diagnostics
+        .iter()
+        .map(|d| format!("{}: {}", d.code, d.message))
+        .collect();
+    serde_json::to_string_pretty(&json!({
+        "out": out_dir.display().to_string(),
+        "succeeded": report.succeeded(),
+        "products": products,
+        "diagnostics": diagnostics,
+        "settings": report.settings,
+    }))
+    .unwrap_or_default()
 }

@@ -1,7 +1,7 @@
 //! `rulec run rules/cpg` materializes every product, with the row counts an independent
 //! computation over the input Parquet (plain Rust over Arrow arrays, not SQL) says.
 
-use crate::support::{copy_tree, root, rulec, scratch};
+use crate::support::{copy_tree, product_file, root, rulec, scratch};
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Int32Type, Int64Type};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -179,7 +179,7 @@ fn run_materializes_every_cpg_product_with_the_right_row_counts() {
         (e.nodes, e.edges, e.occurrences, e.bridges, e.symbols),
         (94743, 94720, 10083, 10049, 3230)
     );
-    let product = |name: &str| rows(&out.join(name).join("part-00000.parquet"));
+    let product = |name: &str| rows(&product_file(&out, name));
     assert_eq!(product("libcst_nodes"), e.nodes);
     assert_eq!(product("libcst_edges"), e.edges);
     assert_eq!(product("scip_occurrence_spans"), e.occurrences);
@@ -192,7 +192,7 @@ fn run_materializes_every_cpg_product_with_the_right_row_counts() {
     assert_eq!(product("cpg_graph_by_file"), e.files);
 
     // The per-file graph holds every node and edge exactly once.
-    let graph = read(&out.join("cpg_graph_by_file/part-00000.parquet"));
+    let graph = read(&product_file(&out, "cpg_graph_by_file"));
     let (mut graph_nodes, mut graph_edges) = (0, 0);
     for batch in &graph {
         graph_nodes += batch
@@ -222,7 +222,7 @@ fn run_materializes_every_cpg_product_with_the_right_row_counts() {
         .map(|l| l.split_whitespace().collect())
         .collect();
     assert!(
-        report.iter().all(|cols| cols.last() == Some(&"built")),
+        report.iter().all(|cols| cols.contains(&"rebuilt")),
         "{stdout}"
     );
     let bridge_rows = e.bridges.to_string();
@@ -232,7 +232,15 @@ fn run_materializes_every_cpg_product_with_the_right_row_counts() {
             .any(|cols| cols[..2] == ["cpg_bridge_cst_scip", bridge_rows.as_str()]),
         "{stdout}"
     );
-    assert!(out.join("cpg_nodes/plan.substrait").is_file());
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("cpg_nodes/manifest.json")).expect("manifest"),
+    )
+    .expect("json");
+    assert!(
+        out.join("cpg_nodes")
+            .join(manifest["plan"]["name"].as_str().expect("plan"))
+            .is_file()
+    );
 }
 
 #[test]
@@ -251,8 +259,7 @@ fn a_failed_run_keeps_the_previous_product() {
         "{}",
         String::from_utf8_lossy(&ok.stderr)
     );
-    let before =
-        std::fs::read(out.join("scip_occurrence_spans/part-00000.parquet")).expect("product");
+    let before = std::fs::read(product_file(&out, "scip_occurrence_spans")).expect("product");
 
     // The same pack with its input missing: the run fails before writing anything.
     let broken = scratch("keeps_previous_pack");
@@ -272,7 +279,6 @@ fn a_failed_run_keeps_the_previous_product() {
         stderr.contains("R001") && stderr.contains("scip_occurrences.parquet"),
         "{stderr}"
     );
-    let after =
-        std::fs::read(out.join("scip_occurrence_spans/part-00000.parquet")).expect("product kept");
+    let after = std::fs::read(product_file(&out, "scip_occurrence_spans")).expect("product kept");
     assert_eq!(before, after);
 }

@@ -10,6 +10,7 @@ mod execute;
 mod lineage;
 mod mutate;
 mod round_trip;
+mod run_incremental;
 mod snapshots;
 mod support;
 mod tidy;

@@ -1,0 +1,49 @@
+//! The output directory's lock: one run at a time per output directory.
+
+use rulec_diagnostics::{Diagnostic, codes};
+use std::fs::{File, TryLockError};
+use std::path::Path;
+
+pub const LOCK_FILE: &str = ".rulec.lock";
+
+/// Held for the whole run; released when dropped (or when the process dies).
+#[derive(Debug)]
+pub struct OutputLock {
+    _file: File,
+}
+
+/// Locks `out_dir` (creating it). When another run holds it: `on_wait` is called and the
+/// lock waited for, or, when `wait` is false, an error names the directory.
+pub fn lock_output(
+    out_dir: &Path,
+    wait: bool,
+    on_wait: impl FnOnce(),
+) -> Result<OutputLock, Diagnostic> {
+    let error = |what: &str, e: &dyn std::fmt::Display| {
+        Diagnostic::error(
+            codes::WRITE_FAILED,
+            format!("cannot {what} `{}`: {e}", out_dir.display()),
+        )
+    };
+    std::fs::create_dir_all(out_dir).map_err(|e| error("create the output directory", &e))?;
+    let path = out_dir.join(LOCK_FILE);
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| error("open the lock file in", &e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(OutputLock { _file: file }),
+        Err(TryLockError::WouldBlock) if wait => {
+            on_wait();
+            file.lock().map_err(|e| error("lock", &e))?;
+            Ok(OutputLock { _file: file })
+        }
+        Err(TryLockError::WouldBlock) => Err(Diagnostic::error(
+            codes::OUTPUT_LOCKED,
+            format!("another rulec run is writing to `{}`", out_dir.display()),
+        )),
+        Err(TryLockError::Error(e)) => Err(error("lock", &e)),
+    }
+}

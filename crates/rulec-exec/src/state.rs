@@ -1,0 +1,155 @@
+//! A product's manifest (`<out>/<product>/manifest.json`): its build id, its files, rows,
+//! schema, order and the settings it was built with. The manifest is the commit point of a
+//! product: data files have unique names and are written first; the manifest is replaced
+//! last, atomically (write, sync, rename), so a product is always the files its manifest
+//! names, whole.
+
+use crate::identity::BuildId;
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::Path;
+
+pub const MANIFEST_FILE: &str = "manifest.json";
+
+/// The version of the manifest format.
+pub const MANIFEST_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FileEntry {
+    pub name: String,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ColumnEntry {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub data_type: String,
+    pub nullable: bool,
+}
+
+/// How a product's rows are ordered.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Ordering {
+    /// `none` (no declared order: row order may differ run to run) or `sorted`.
+    pub tier: String,
+    /// The declared keys, `column` or `column desc` (also Parquet `sorting_columns`).
+    pub by: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Manifest {
+    pub manifest_version: u32,
+    pub product: String,
+    pub build_id: BuildId,
+    pub rows: u64,
+    pub files: Vec<FileEntry>,
+    /// The Substrait plan the product was computed from.
+    pub plan: FileEntry,
+    pub schema: Vec<ColumnEntry>,
+    pub order: Ordering,
+    /// Every effective runtime setting.
+    pub settings: BTreeMap<String, String>,
+}
+
+/// Reads a product's manifest, if there is a readable one.
+pub fn read_manifest(product_dir: &Path) -> Option<Manifest> {
+    let text = std::fs::read_to_string(product_dir.join(MANIFEST_FILE)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Whether the files a manifest names are there with their recorded sizes and a Parquet
+/// trailer (`verify`: and their recorded SHA-256).
+pub fn files_intact(product_dir: &Path, manifest: &Manifest, verify: bool) -> bool {
+    manifest.files.iter().chain([&manifest.plan]).all(|f| {
+        let path = product_dir.join(&f.name);
+        let Ok(meta) = std::fs::metadata(&path) else {
+            return false;
+        };
+        if meta.len() != f.bytes {
+            return false;
+        }
+        if f.name.ends_with(".parquet") && !has_parquet_trailer(&path) {
+            return false;
+        }
+        !verify || sha256_file(&path).is_ok_and(|h| h == f.sha256)
+    })
+}
+
+fn has_parquet_trailer(path: &Path) -> bool {
+    use std::io::{Read as _, Seek as _, SeekFrom};
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return false;
+    };
+    let mut magic = [0u8; 4];
+    file.seek(SeekFrom::End(-4)).is_ok() && file.read_exact(&mut magic).is_ok() && &magic == b"PAR1"
+}
+
+/// SHA-256 of a file, streamed.
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    use sha2::{Digest as _, Sha256};
+    use std::io::Read as _;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 16];
+    loop {
+        let n = file.read(&mut buffer)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+    }
+    let mut out = String::from("sha256:");
+    for byte in hasher.finalize() {
+        out.push_str(&format!("{byte:02x}"));
+    }
+    Ok(out)
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file beside it, synced, renamed over
+/// it, and the directory synced.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    {
+        let mut file = std::fs::File::create(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+    }
+    std::fs::rename(&temp, path)?;
+    sync_dir(dir)
+}
+
+/// Syncs a directory, so that renames in it survive a crash.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    match std::fs::File::open(dir) {
+        Ok(d) => d.sync_all().or(Ok(())),
+        Err(e) => Err(e),
+    }
+}
+
+/// Removes what a product directory holds besides its manifest and the files it names:
+/// leftovers of interrupted runs.
+pub fn remove_unreferenced(product_dir: &Path, manifest: &Manifest) {
+    let keep: Vec<&str> = manifest
+        .files
+        .iter()
+        .chain([&manifest.plan])
+        .map(|f| f.name.as_str())
+        .chain([MANIFEST_FILE])
+        .collect();
+    let Ok(entries) = std::fs::read_dir(product_dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !keep.contains(&name.as_str()) && entry.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}

@@ -1,0 +1,410 @@
+//! `rulec run` is incremental, deterministic and crash-safe: reuse by build id (column by
+//! column through lineage), sorted products byte-identical across runs and partitionings,
+//! SIGKILL at twenty moments leaving every published product whole, and one run per output
+//! directory.
+
+use crate::support::{copy_tree, product_file, root, scratch};
+use arrow::array::{
+    ArrayRef, Int64Array, ListBuilder, RecordBatch, StringArray, StringBuilder, StructArray,
+};
+use arrow::datatypes::{DataType, Field, Fields, Schema};
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+
+const EVENTS: usize = 200_000;
+
+/// The `shop` pack of the diff fixtures, with generated data, in a scratch directory.
+fn shop(name: &str) -> PathBuf {
+    let dir = scratch(name);
+    copy_tree(&root().join("tests/fixtures/diff/_base"), &dir, &[]);
+    std::fs::create_dir_all(dir.join("data")).expect("data dir");
+    let tags = Arc::new(Field::new("element", DataType::Utf8, true));
+    let payload_fields = Fields::from(vec![
+        Field::new("size", DataType::Int64, true),
+        Field::new("tags", DataType::List(Arc::clone(&tags)), true),
+    ]);
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("user_id", DataType::Int64, true),
+        Field::new("kind", DataType::Utf8, true),
+        Field::new("payload", DataType::Struct(payload_fields.clone()), false),
+        Field::new("ts", DataType::Int64, true),
+    ]));
+    let kinds = ["click", "view", "debug", "buy", "trace"];
+    let mut list = ListBuilder::new(StringBuilder::new()).with_field(tags);
+    for i in 0..EVENTS {
+        list.values().append_value(kinds[i % 3]);
+        list.append(true);
+    }
+    let payload = StructArray::new(
+        payload_fields,
+        vec![
+            Arc::new(Int64Array::from_iter_values(
+                (0..EVENTS as i64).map(|i| (i * 7919) % 5000),
+            )) as ArrayRef,
+            Arc::new(list.finish()) as ArrayRef,
+        ],
+        None,
+    );
+    let batch = RecordBatch::try_new(
+        Arc::clone(&schema),
+        vec![
+            Arc::new(Int64Array::from_iter_values(0..EVENTS as i64)),
+            Arc::new(Int64Array::from_iter_values(
+                (0..EVENTS as i64).map(|i| (i * 31) % 997),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                (0..EVENTS).map(|i| kinds[(i * 13) % 5]),
+            )),
+            Arc::new(payload),
+            Arc::new(Int64Array::from_iter_values(
+                (0..EVENTS as i64).map(|i| 1_700_000_000 + i),
+            )),
+        ],
+    )
+    .expect("events");
+    write_parquet(&dir.join("data/events.parquet"), &batch);
+    let users = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, true),
+            Field::new("name", DataType::Utf8, true),
+            Field::new("country", DataType::Utf8, true),
+            Field::new("signup", DataType::Int64, true),
+        ])),
+        vec![
+            Arc::new(Int64Array::from_iter_values(0..997)),
+            Arc::new(StringArray::from_iter_values(
+                (0..997).map(|i| format!("user{i}")),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                (0..997).map(|i| ["FR", "DE", "JP"][i % 3]),
+            )),
+            Arc::new(Int64Array::from_iter_values(
+                (0..997).map(|i| 1_600_000_000 + i),
+            )),
+        ],
+    )
+    .expect("users");
+    write_parquet(&dir.join("data/users.parquet"), &users);
+    dir
+}
+
+fn write_parquet(path: &Path, batch: &RecordBatch) {
+    let file = std::fs::File::create(path).expect("create");
+    let mut writer = ArrowWriter::try_new(file, batch.schema(), None).expect("writer");
+    writer.write(batch).expect("write");
+    writer.close().expect("close");
+}
+
+fn run(pack: &Path, extra: &[&str]) -> (Output, Value) {
+    let out = Command::new(env!("CARGO_BIN_EXE_rulec"))
+        .args(["run", pack.to_str().expect("utf8"), "--format", "json"])
+        .args(extra)
+        .output()
+        .expect("run rulec");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (out, report)
+}
+
+/// Product → (status, reasons).
+fn statuses(report: &Value) -> BTreeMap<String, (String, Vec<String>)> {
+    report["products"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap_or_default().to_owned(),
+                (
+                    p["status"].as_str().unwrap_or_default().to_owned(),
+                    p["reasons"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|r| r.as_str().unwrap_or_default().to_owned())
+                        .collect(),
+                ),
+            )
+        })
+        .collect()
+}
+
+fn rebuilt(report: &Value) -> Vec<String> {
+    statuses(report)
+        .into_iter()
+        .filter(|(_, (s, _))| s == "rebuilt")
+        .map(|(n, _)| n)
+        .collect()
+}
+
+#[test]
+fn incremental_runs_rebuild_only_what_changed() {
+    let pack = shop("run-incremental");
+    let (out, report) = run(&pack, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let all = statuses(&report);
+    assert_eq!(all.len(), 6);
+    assert!(
+        all.values().all(|(s, r)| s == "rebuilt" && r == &["new"]),
+        "{all:?}"
+    );
+
+    // Nothing changed: nothing rebuilt.
+    let (_, report) = run(&pack, &[]);
+    assert!(rebuilt(&report).is_empty(), "{report:#}");
+
+    // A leaf rule edited: only it.
+    std::fs::write(
+        pack.join("countries.sql"),
+        "SELECT DISTINCT country FROM user_names WHERE country <> 'XX'\n",
+    )
+    .expect("edit");
+    let (_, report) = run(&pack, &[]);
+    assert_eq!(rebuilt(&report), ["countries"]);
+    assert_eq!(statuses(&report)["countries"].1, ["query changed"]);
+
+    // A column added upstream: the rule itself, not its readers (none reads the new column;
+    // event_total reads only the number of rows, which did not change).
+    std::fs::write(
+        pack.join("clean_events.sql"),
+        "SELECT id, user_id, kind, payload.size AS size, ts FROM events WHERE kind <> 'debug'\n",
+    )
+    .expect("edit");
+    let (_, report) = run(&pack, &[]);
+    assert_eq!(rebuilt(&report), ["clean_events"], "{report:#}");
+
+    // A filter changed upstream: its readers too, with the reason.
+    std::fs::write(
+        pack.join("clean_events.sql"),
+        "SELECT id, user_id, kind, payload.size AS size, ts FROM events WHERE kind NOT IN ('debug', 'trace')\n",
+    )
+    .expect("edit");
+    let (_, report) = run(&pack, &[]);
+    assert_eq!(
+        rebuilt(&report),
+        ["clean_events", "event_counts", "event_sizes", "event_total"]
+    );
+    assert_eq!(statuses(&report)["event_total"].1, ["clean_events changed"]);
+
+    // An input file touched: the products that read it, directly or through others.
+    let users = pack.join("data/users.parquet");
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+    std::fs::File::options()
+        .write(true)
+        .open(&users)
+        .and_then(|f| f.set_modified(later))
+        .expect("touch");
+    let (_, report) = run(&pack, &[]);
+    assert_eq!(rebuilt(&report), ["countries", "event_sizes", "user_names"]);
+    assert_eq!(statuses(&report)["user_names"].1, ["input users changed"]);
+
+    // A product's file gone: rebuilt; --force: everything.
+    std::fs::remove_file(product_file(&pack.join("out"), "event_counts")).expect("rm");
+    let (_, report) = run(&pack, &[]);
+    assert_eq!(rebuilt(&report), ["event_counts"]);
+    assert_eq!(
+        statuses(&report)["event_counts"].1,
+        ["files missing or corrupt"]
+    );
+    let (_, report) = run(&pack, &["--force"]);
+    assert_eq!(rebuilt(&report).len(), 6);
+
+    // A different profile changes every build id.
+    let (_, report) = run(&pack, &["--profile", "safe"]);
+    assert_eq!(rebuilt(&report).len(), 6);
+    // (Upstream products' columns changed with it: the profile is named first.)
+    assert!(
+        statuses(&report)
+            .values()
+            .all(|(_, r)| r.first().map(String::as_str) == Some("profile changed")),
+        "{report:#}"
+    );
+}
+
+fn order_products(pack: &Path) {
+    let manifest = std::fs::read_to_string(pack.join("pack.yaml")).expect("pack.yaml");
+    std::fs::write(
+        pack.join("pack.yaml"),
+        format!("{manifest}products:\n  clean_events:\n    order_by: [id]\n  event_sizes:\n    order_by: [total desc, user_id]\n"),
+    )
+    .expect("write");
+}
+
+#[test]
+fn sorted_products_are_byte_identical_across_runs_and_partitions() {
+    let pack = shop("run-deterministic");
+    order_products(&pack);
+    let out = pack.join("out");
+    let mut seen: BTreeMap<&str, Vec<Vec<u8>>> = BTreeMap::new();
+    for partitions in ["1", "2", "8"] {
+        for _ in 0..3 {
+            let setting = format!("datafusion.execution.target_partitions={partitions}");
+            let (o, _) = run(&pack, &["--force", "--set", &setting]);
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            for product in ["clean_events", "event_sizes"] {
+                seen.entry(product)
+                    .or_default()
+                    .push(std::fs::read(product_file(&out, product)).expect("read"));
+            }
+        }
+    }
+    for (product, versions) in &seen {
+        assert_eq!(versions.len(), 9);
+        assert!(
+            versions.windows(2).all(|w| w[0] == w[1]),
+            "{product} differs between runs"
+        );
+    }
+    // The order is in the Parquet metadata and in the manifest; unsorted products say so.
+    let reader = ParquetRecordBatchReaderBuilder::try_new(
+        std::fs::File::open(product_file(&out, "event_sizes")).expect("open"),
+    )
+    .expect("parquet");
+    let sorting = reader
+        .metadata()
+        .row_group(0)
+        .sorting_columns()
+        .cloned()
+        .expect("sorting columns");
+    assert_eq!(sorting.len(), 2);
+    assert!(sorting[0].descending && !sorting[1].descending);
+    let manifest = |p: &str| -> Value {
+        serde_json::from_str(
+            &std::fs::read_to_string(out.join(p).join("manifest.json")).expect("m"),
+        )
+        .expect("json")
+    };
+    assert_eq!(
+        manifest("event_sizes")["order"]["by"],
+        serde_json::json!(["total desc", "user_id"])
+    );
+    assert_eq!(manifest("event_sizes")["order"]["tier"], "sorted");
+    assert_eq!(manifest("event_counts")["order"]["tier"], "none");
+    assert_eq!(
+        manifest("event_counts")["settings"]["datafusion.execution.target_partitions"],
+        "8"
+    );
+    // An order that cannot be: an error naming it, not a product.
+    let text = std::fs::read_to_string(pack.join("pack.yaml")).expect("read");
+    std::fs::write(pack.join("pack.yaml"), text.replace("[id]", "[payload]")).expect("write");
+    let (o, report) = run(&pack, &["--force"]);
+    assert_eq!(o.status.code(), Some(1));
+    let error = report["products"][0]["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        error.starts_with("R007") && error.contains("payload"),
+        "{report:#}"
+    );
+}
+
+/// Every product with a manifest has whole files: readable Parquet with the recorded rows
+/// and hash.
+fn published_products_are_whole(out: &Path) -> usize {
+    let mut whole = 0;
+    let Ok(entries) = std::fs::read_dir(out) else {
+        return 0;
+    };
+    for entry in entries.flatten() {
+        let dir = entry.path();
+        let Ok(text) = std::fs::read_to_string(dir.join("manifest.json")) else {
+            continue;
+        };
+        let manifest: Value = serde_json::from_str(&text).expect("a manifest is always whole JSON");
+        let file = dir.join(manifest["files"][0]["name"].as_str().expect("name"));
+        let reader = ParquetRecordBatchReaderBuilder::try_new(
+            std::fs::File::open(&file).expect("data file"),
+        )
+        .expect("readable parquet")
+        .build()
+        .expect("reader");
+        let rows: usize = reader.map(|b| b.expect("batch").num_rows()).sum();
+        assert_eq!(
+            rows as u64,
+            manifest["rows"].as_u64().expect("rows"),
+            "{}",
+            dir.display()
+        );
+        whole += 1;
+    }
+    whole
+}
+
+#[test]
+fn a_killed_run_leaves_every_published_product_whole() {
+    let pack = shop("run-sigkill");
+    let out = pack.join("out");
+    let started = std::time::Instant::now();
+    let (o, _) = run(&pack, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let full = started.elapsed();
+    assert_eq!(published_products_are_whole(&out), 6);
+    for moment in 0..20u32 {
+        // Kill moments spread over a whole forced run.
+        let delay = full.mul_f64(f64::from(moment) / 19.0);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rulec"))
+            .args(["run", pack.to_str().expect("utf8"), "--force"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        std::thread::sleep(delay);
+        child.kill().expect("SIGKILL");
+        child.wait().expect("reap");
+        assert_eq!(
+            published_products_are_whole(&out),
+            6,
+            "after a kill at {delay:?}"
+        );
+    }
+    let (o, report) = run(&pack, &[]);
+    assert!(
+        o.status.success(),
+        "the run after the kills: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(statuses(&report).len(), 6);
+    assert_eq!(published_products_are_whole(&out), 6);
+    // No leftovers: each product directory holds its manifest and the files it names.
+    for entry in std::fs::read_dir(&out).expect("ls").flatten() {
+        if entry.file_type().expect("type").is_dir() {
+            let names = std::fs::read_dir(entry.path()).expect("ls").count();
+            assert_eq!(names, 3, "{}", entry.path().display());
+        }
+    }
+}
+
+#[test]
+fn one_run_at_a_time_per_output_directory() {
+    let pack = shop("run-lock");
+    let out = pack.join("out");
+    std::fs::create_dir_all(&out).expect("out");
+    let lock = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(out.join(".rulec.lock"))
+        .expect("lock file");
+    lock.lock().expect("hold the lock");
+    let (o, _) = run(&pack, &["--no-wait"]);
+    assert_eq!(o.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("R006") && stderr.contains("another rulec run"),
+        "{stderr}"
+    );
+    assert_eq!(published_products_are_whole(&out), 0, "nothing written");
+    drop(lock);
+    let (o, _) = run(&pack, &["--no-wait"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
