@@ -40,6 +40,27 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// What a run reports while it works (for progress displays).
+#[derive(Debug, Clone, Copy)]
+pub enum ProgressEvent<'a> {
+    /// A product starts being computed.
+    Building { product: &'a str },
+    /// Rows written so far.
+    Rows { product: &'a str, rows: u64 },
+    /// A product is committed (or failed).
+    Done { product: &'a str },
+}
+
+/// Where progress goes.
+#[derive(Clone)]
+pub struct ProgressSink(pub Arc<dyn Fn(ProgressEvent<'_>) + Send + Sync>);
+
+impl std::fmt::Debug for ProgressSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressSink")
+    }
+}
+
 /// What to run and where.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -58,6 +79,8 @@ pub struct RunOptions {
     /// How input data is identified.
     pub input_identity: InputIdentity,
     pub profile: Profile,
+    /// Told about each product's progress.
+    pub progress: Option<ProgressSink>,
 }
 
 impl RunOptions {
@@ -71,6 +94,7 @@ impl RunOptions {
             verify: false,
             input_identity: InputIdentity::Metadata,
             profile,
+            progress: None,
         }
     }
 }
@@ -327,6 +351,12 @@ pub async fn run(
         }
 
         let started = Instant::now();
+        let progress = options.progress.as_ref();
+        if let Some(sink) = progress {
+            (sink.0)(ProgressEvent::Building {
+                product: &rule.name,
+            });
+        }
         let outcome = build_product(
             &ctx.state(),
             pack,
@@ -336,8 +366,14 @@ pub async fn run(
             &rule.name,
             build,
             &report.settings,
+            progress,
         )
         .await;
+        if let Some(sink) = progress {
+            (sink.0)(ProgressEvent::Done {
+                product: &rule.name,
+            });
+        }
         product.status = match outcome {
             Ok((manifest, metrics)) => {
                 match register_product(&ctx, &rule.name, &product_dir, &manifest, schema).await {
@@ -402,6 +438,7 @@ async fn build_product(
     name: &str,
     build: &BuildId,
     settings: &BTreeMap<String, String>,
+    progress: Option<&ProgressSink>,
 ) -> Result<(Manifest, Vec<OperatorMetrics>), Diagnostic> {
     let order = declared_order(pack, name)?;
     write::check_sort_keys(schema, &order).map_err(|why| {
@@ -427,6 +464,7 @@ async fn build_product(
         name,
         &bytes,
         &order,
+        progress,
     )
     .await?;
     let manifest = Manifest {

@@ -111,6 +111,7 @@ pub struct OperatorMetrics {
     pub spilled_bytes: Option<usize>,
 }
 
+#[allow(clippy::too_many_arguments)]
 /// Executes `plan` and writes its rows into `dir` as `part-<nonce>.parquet`, with the
 /// Substrait plan beside it as `plan-<nonce>.substrait`. With `order`, rows are sorted by
 /// the keys, then by every other sortable column (so that ties are ordered too), and the
@@ -123,6 +124,7 @@ pub async fn write_product(
     name: &str,
     plan_bytes: &[u8],
     order: &[SortKey],
+    progress: Option<&crate::ProgressSink>,
 ) -> Result<Written, Diagnostic> {
     std::fs::create_dir_all(dir)
         .map_err(|e| write_error(name, &format!("cannot create `{}`", dir.display()), e))?;
@@ -137,7 +139,7 @@ pub async fn write_product(
     let data_path = dir.join(format!("part-{nonce}.parquet"));
     let plan_path = dir.join(format!("plan-{nonce}.substrait"));
     let result = write_files(
-        state, plan, schema, &data_path, &plan_path, name, plan_bytes, order,
+        state, plan, schema, &data_path, &plan_path, name, plan_bytes, order, progress,
     )
     .await;
     if result.is_err() {
@@ -157,6 +159,7 @@ async fn write_files(
     name: &str,
     plan_bytes: &[u8],
     order: &[SortKey],
+    progress: Option<&crate::ProgressSink>,
 ) -> Result<Written, Diagnostic> {
     {
         let mut file =
@@ -223,6 +226,12 @@ async fn write_files(
             )
         })?;
         rows += batch.num_rows() as u64;
+        if let Some(sink) = progress {
+            (sink.0)(crate::ProgressEvent::Rows {
+                product: name,
+                rows,
+            });
+        }
         pending_rows += batch.num_rows();
         pending.push(batch);
         if pending_rows >= WRITE_BATCH_ROWS {

@@ -99,6 +99,7 @@ pub fn run(root: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
     if args.hash_inputs {
         options.input_identity = InputIdentity::Content;
     }
+    options.progress = Some(progress_sink());
     let lineage = rulec_lineage::PackLineage::build(pack, compiled);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -128,6 +129,40 @@ pub fn run(root: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Progress on stderr: a live line per product on a terminal, a plain line per product
+/// otherwise.
+fn progress_sink() -> rulec_exec::ProgressSink {
+    use rulec_exec::ProgressEvent;
+    use std::io::{IsTerminal as _, Write as _};
+    use std::sync::Mutex;
+    use std::time::{Duration, Instant};
+    let terminal = std::io::stderr().is_terminal();
+    let last = Mutex::new(Instant::now());
+    rulec_exec::ProgressSink(std::sync::Arc::new(move |event| {
+        let mut err = std::io::stderr().lock();
+        match event {
+            ProgressEvent::Building { product } if terminal => {
+                let _ = write!(err, "\r\x1b[2Kbuilding {product}…");
+            }
+            ProgressEvent::Building { product } => {
+                let _ = writeln!(err, "building {product}");
+            }
+            ProgressEvent::Rows { product, rows } if terminal => {
+                let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
+                if last.elapsed() >= Duration::from_millis(100) {
+                    *last = Instant::now();
+                    let _ = write!(err, "\r\x1b[2Kbuilding {product}… {rows} rows");
+                }
+            }
+            ProgressEvent::Done { .. } if terminal => {
+                let _ = write!(err, "\r\x1b[2K");
+            }
+            _ => {}
+        }
+        let _ = err.flush();
+    }))
 }
 
 fn print_table(report: &rulec_exec::RunReport) {
