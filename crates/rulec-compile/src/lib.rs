@@ -488,20 +488,24 @@ fn compile_rule(
             .collect::<Vec<_>>(),
     ));
     result.fingerprint = Some(fingerprint(pipeline, &canonical));
+    let mut output_schema = output_schema;
+    if let Some(contract) = pack.output_contracts.get(&rule.name) {
+        let findings = output_contract::check_output_contract(
+            &rule.file,
+            &parsed.statement,
+            &output_schema,
+            contract,
+        );
+        if !findings.iter().any(Diagnostic::is_error) {
+            // What is written, and what downstream rules read, is the contract's schema.
+            output_schema = output_contract::contract_schema(&output_schema, contract);
+        }
+        result.diagnostics.extend(findings);
+    }
     result.schema_fingerprint = Some(rulec_contract::schema_fingerprint(
         &output_schema,
         &BTreeMap::new(),
     ));
-    if let Some(contract) = pack.output_contracts.get(&rule.name) {
-        result
-            .diagnostics
-            .extend(output_contract::check_output_contract(
-                &rule.file,
-                &parsed.statement,
-                &output_schema,
-                contract,
-            ));
-    }
     result.output_schema = Some(output_schema);
     result.initial_plan = Some(initial);
     result.plan = Some(canonical);

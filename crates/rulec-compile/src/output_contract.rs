@@ -2,10 +2,12 @@
 //! schema. Every difference is reported, each column named.
 
 use arrow_schema::Schema;
-use rulec_contract::{Contract, render_type};
+use arrow_schema::{Field, SchemaRef};
+use rulec_contract::{Contract, is_safe_cast, render_type};
 use rulec_diagnostics::{Diagnostic, codes};
 use rulec_syntax::sqlparser::ast::Statement;
 use rulec_syntax::{output_item_span, top_level_select_span};
+use std::sync::Arc;
 
 /// Compares a rule's output schema with its output contract.
 pub fn check_output_contract(
@@ -39,7 +41,7 @@ pub fn check_output_contract(
                 let span = output_item_span(statement, &column.name).or(select);
                 let expected = render_type(&column.data_type);
                 let actual = render_type(field.data_type());
-                if expected != actual {
+                if expected != actual && !is_safe_cast(field.data_type(), &column.data_type) {
                     out.push(
                         Diagnostic::error(
                             codes::OUTPUT_COLUMN_TYPE,
@@ -51,10 +53,11 @@ pub fn check_output_contract(
                         .with_help(format!("cast it: CAST({} AS ...) or arrow_cast({}, '...')", column.name, column.name)),
                     );
                 } else if !column.nullable && field.is_nullable() {
+                    // Decided on the data: `run` checks every row it writes.
                     out.push(
-                        Diagnostic::error(
+                        Diagnostic::warning(
                             codes::OUTPUT_COLUMN_NULLABILITY,
-                            format!("column `{}` may be null but the output contract declares it `nullable: false`", column.name),
+                            format!("column `{}` may be null but the output contract declares it `nullable: false`; rows with a null are refused when the product is written", column.name),
                         )
                         .in_file(file)
                         .at_opt(span)
@@ -82,4 +85,22 @@ pub fn check_output_contract(
         }
     }
     out
+}
+
+/// The product's schema under its output contract: the computed columns, in their order,
+/// with the contract's types (safe casts are applied when the product is written) and
+/// nullability (checked when it is written).
+pub fn contract_schema(output: &Schema, contract: &Contract) -> SchemaRef {
+    Arc::new(Schema::new(
+        output
+            .fields()
+            .iter()
+            .map(
+                |f| match contract.columns.iter().find(|c| &c.name == f.name()) {
+                    Some(c) => Field::new(f.name(), c.data_type.clone(), c.nullable),
+                    None => f.as_ref().clone(),
+                },
+            )
+            .collect::<Vec<_>>(),
+    ))
 }

@@ -8,7 +8,7 @@ mod load;
 mod types;
 
 pub use load::{Contract, ContractColumn, parse_contract};
-pub use types::{LIST_ITEM_NAME, MAP_ENTRIES_NAME, parse_type, render_type};
+pub use types::{LIST_ITEM_NAME, MAP_ENTRIES_NAME, is_safe_cast, parse_type, render_type};
 
 use arrow_schema::Schema;
 use sha2::{Digest, Sha256};

@@ -18,6 +18,9 @@ pub struct Contract {
     pub columns: Vec<ContractColumn>,
     pub metadata: BTreeMap<String, String>,
     pub order_by: Vec<String>,
+    /// Columns whose values, together, must be unique in every row (an output contract's
+    /// key, checked when the product is written). Empty: no key.
+    pub key: Vec<String>,
     /// The one Arrow schema this contract maps to.
     pub schema: SchemaRef,
     /// `sha256:<hex>` schema fingerprint.
@@ -47,6 +50,8 @@ struct RawContract {
     metadata: BTreeMap<String, String>,
     #[serde(default)]
     order_by: Vec<String>,
+    #[serde(default)]
+    key: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -175,18 +180,20 @@ pub fn parse_contract(file: &str, text: &str) -> Result<Contract, Vec<Diagnostic
             }
         }
     }
-    for key in &raw.order_by {
-        if !columns.iter().any(|c| &c.name == key)
-            && !diagnostics.iter().any(|d| d.message.contains(key.as_str()))
-        {
-            diagnostics.push(
-                Diagnostic::error(
-                    codes::MALFORMED_CONTRACT,
-                    format!("`order_by` names `{key}`, which is not a column of the contract"),
-                )
-                .in_file(file)
-                .at_opt(yaml_key_span(text, "order_by", 0)),
-            );
+    for (field, keys) in [("order_by", &raw.order_by), ("key", &raw.key)] {
+        for key in keys {
+            if !columns.iter().any(|c| &c.name == key)
+                && !diagnostics.iter().any(|d| d.message.contains(key.as_str()))
+            {
+                diagnostics.push(
+                    Diagnostic::error(
+                        codes::MALFORMED_CONTRACT,
+                        format!("`{field}` names `{key}`, which is not a column of the contract"),
+                    )
+                    .in_file(file)
+                    .at_opt(yaml_key_span(text, field, 0)),
+                );
+            }
         }
     }
     if !diagnostics.is_empty() {
@@ -205,6 +212,7 @@ pub fn parse_contract(file: &str, text: &str) -> Result<Contract, Vec<Diagnostic
         columns,
         metadata: raw.metadata,
         order_by: raw.order_by,
+        key: raw.key,
         schema,
         fingerprint,
         table_span: yaml_key_span(text, "table", 0),

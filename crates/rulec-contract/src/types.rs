@@ -380,3 +380,68 @@ fn unit_name(unit: TimeUnit) -> &'static str {
         TimeUnit::Nanosecond => "ns",
     }
 }
+
+/// Whether every value of type `from` converts to `to` without loss or failure (integer and
+/// float widening, decimals that keep every digit, string and binary representations,
+/// `date32` to `date64`, element-wise through lists and same-named struct fields). These
+/// are the casts `run` applies when a product's computed type differs from its output
+/// contract; any other difference is an error.
+pub fn is_safe_cast(from: &DataType, to: &DataType) -> bool {
+    use DataType::*;
+    if from == to {
+        return true;
+    }
+    let int_bits = |t: &DataType| match t {
+        Int8 => Some((8, true)),
+        Int16 => Some((16, true)),
+        Int32 => Some((32, true)),
+        Int64 => Some((64, true)),
+        UInt8 => Some((8, false)),
+        UInt16 => Some((16, false)),
+        UInt32 => Some((32, false)),
+        UInt64 => Some((64, false)),
+        _ => None,
+    };
+    match (from, to) {
+        (Null, _) => true,
+        (a, b) if int_bits(a).is_some() && int_bits(b).is_some() => {
+            let ((fb, fs), (tb, ts)) = (
+                int_bits(a).unwrap_or((0, false)),
+                int_bits(b).unwrap_or((0, false)),
+            );
+            match (fs, ts) {
+                (true, true) | (false, false) => tb >= fb,
+                (false, true) => tb > fb,
+                (true, false) => false,
+            }
+        }
+        (a, Float64) if int_bits(a).is_some_and(|(b, _)| b <= 32) => true,
+        (a, Float32) if int_bits(a).is_some_and(|(b, _)| b <= 16) => true,
+        (Float16, Float32 | Float64) | (Float32, Float64) => true,
+        (Utf8 | LargeUtf8 | Utf8View, Utf8 | LargeUtf8 | Utf8View) => true,
+        (Binary | LargeBinary | BinaryView, Binary | LargeBinary | BinaryView) => true,
+        (Date32, Date64) => true,
+        (Decimal128(p1, s1), Decimal128(p2, s2) | Decimal256(p2, s2)) => {
+            s2 >= s1 && i16::from(*p2) - i16::from(*s2) >= i16::from(*p1) - i16::from(*s1)
+        }
+        (a, Decimal128(p, s) | Decimal256(p, s)) if int_bits(a).is_some() => {
+            let digits = match int_bits(a).map(|(b, _)| b) {
+                Some(8) => 3,
+                Some(16) => 5,
+                Some(32) => 10,
+                _ => 20,
+            };
+            i16::from(*p) - i16::from(*s) >= digits
+        }
+        (List(a) | LargeList(a), List(b) | LargeList(b)) => {
+            is_safe_cast(a.data_type(), b.data_type())
+        }
+        (Struct(a), Struct(b)) => {
+            a.len() == b.len()
+                && a.iter().zip(b.iter()).all(|(x, y)| {
+                    x.name() == y.name() && is_safe_cast(x.data_type(), y.data_type())
+                })
+        }
+        _ => false,
+    }
+}

@@ -176,6 +176,9 @@ codes! {
     OUTPUT_COLUMN_NULLABILITY = "O004" "output-column-nullability",
         "An output column may be null but its output contract says it is not.",
         "Filter out or replace the nulls (COALESCE, WHERE x IS NOT NULL), or declare the column nullable.";
+    OUTPUT_KEY_DUPLICATE = "O005" "output-key-duplicate",
+        "Two rows of a product have the same key, which its output contract declares unique.",
+        "The output contract's `key:` columns must identify each row. Fix the rule (a missing join condition or GROUP BY is the usual cause), or write violating rows to the product's error file with `on_violation: tolerant` (pack.yaml `products:`) or `rulec run --tolerant`.";
     NULL_COMPARISON = "S101" "null-comparison",
         "A comparison with NULL using `=` or `<>`, which is never true.",
         "`x = NULL` is NULL for every x, so a filter on it keeps no rows. Use `x IS NULL` or `x IS NOT NULL`. A lint: configure it under `lints:` in pack.yaml.";

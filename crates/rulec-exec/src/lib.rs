@@ -79,6 +79,9 @@ pub struct RunOptions {
     /// How input data is identified.
     pub input_identity: InputIdentity,
     pub profile: Profile,
+    /// Write rows that break an output contract to the product's error file instead of
+    /// failing (as `on_violation: tolerant` does per product).
+    pub tolerant: bool,
     /// Told about each product's progress.
     pub progress: Option<ProgressSink>,
 }
@@ -94,6 +97,7 @@ impl RunOptions {
             verify: false,
             input_identity: InputIdentity::Metadata,
             profile,
+            tolerant: false,
             progress: None,
         }
     }
@@ -110,12 +114,15 @@ pub enum ProductStatus {
         /// Why it was built: `new`, `query changed`, `input X changed`, ...
         reasons: Vec<String>,
         metrics: Vec<OperatorMetrics>,
+        /// Rows the output contract refused (tolerant mode), in the product's error file.
+        refused: u64,
     },
     /// Its build id is unchanged and its files are intact.
     Reused {
         rows: u64,
         files: usize,
         bytes: u64,
+        refused: u64,
     },
     Failed(Diagnostic),
     /// Not built because a product it reads was not built.
@@ -176,6 +183,46 @@ fn declared_order(pack: &Pack, name: &str) -> Result<Vec<SortKey>, Diagnostic> {
             })
         })
         .collect()
+}
+
+/// The row checks of a product's output contract, and whether refused rows fail it.
+fn output_checks(
+    pack: &Pack,
+    name: &str,
+    tolerant: bool,
+) -> Result<write::OutputChecks, Diagnostic> {
+    let tolerant = match pack
+        .manifest
+        .products
+        .get(name)
+        .and_then(|p| p.on_violation.as_deref())
+    {
+        None | Some("fail") => tolerant,
+        Some("tolerant") => true,
+        Some(other) => {
+            return Err(Diagnostic::error(
+                codes::INVALID_RUN_SETTING,
+                format!("product `{name}`: `on_violation: {other}` is not `fail` or `tolerant`"),
+            )
+            .in_file("pack.yaml"));
+        }
+    };
+    let Some(contract) = pack.output_contracts.get(name) else {
+        return Ok(write::OutputChecks {
+            tolerant,
+            ..write::OutputChecks::default()
+        });
+    };
+    Ok(write::OutputChecks {
+        not_null: contract
+            .columns
+            .iter()
+            .filter(|c| !c.nullable)
+            .map(|c| c.name.clone())
+            .collect(),
+        key: contract.key.clone(),
+        tolerant,
+    })
 }
 
 /// Runs the compiled pack. `compiled` and `lineage` must come from `pack`. The caller holds
@@ -342,6 +389,7 @@ pub async fn run(
                         rows: manifest.rows,
                         files: manifest.files.len(),
                         bytes: manifest.files.iter().map(|f| f.bytes).sum(),
+                        refused: manifest.errors.as_ref().map_or(0, |e| e.rows),
                     };
                 }
                 Err(d) => product.status = ProductStatus::Failed(d.in_file(rule.file.clone())),
@@ -366,6 +414,7 @@ pub async fn run(
             &rule.name,
             build,
             &report.settings,
+            options.tolerant,
             progress,
         )
         .await;
@@ -386,6 +435,7 @@ pub async fn run(
                             elapsed: started.elapsed(),
                             reasons,
                             metrics,
+                            refused: manifest.errors.as_ref().map_or(0, |e| e.rows),
                         }
                     }
                     Err(d) => ProductStatus::Failed(d.in_file(rule.file.clone())),
@@ -438,9 +488,11 @@ async fn build_product(
     name: &str,
     build: &BuildId,
     settings: &BTreeMap<String, String>,
+    tolerant: bool,
     progress: Option<&ProgressSink>,
 ) -> Result<(Manifest, Vec<OperatorMetrics>), Diagnostic> {
     let order = declared_order(pack, name)?;
+    let checks = output_checks(pack, name, tolerant)?;
     write::check_sort_keys(schema, &order).map_err(|why| {
         Diagnostic::error(
             codes::INVALID_RUN_SETTING,
@@ -464,6 +516,7 @@ async fn build_product(
         name,
         &bytes,
         &order,
+        &checks,
         progress,
     )
     .await?;
@@ -488,6 +541,10 @@ async fn build_product(
             by: order.iter().map(SortKey::render).collect(),
         },
         settings: settings.clone(),
+        errors: written
+            .errors
+            .clone()
+            .map(|(file, rows)| state::ErrorsEntry { file, rows }),
     };
     let text = serde_json::to_string_pretty(&manifest).unwrap_or_default();
     if let Err(e) = state::write_atomically(&dir.join(state::MANIFEST_FILE), text.as_bytes()) {

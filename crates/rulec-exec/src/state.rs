@@ -51,6 +51,25 @@ pub struct Manifest {
     pub order: Ordering,
     /// Every effective runtime setting.
     pub settings: BTreeMap<String, String>,
+    /// Rows refused by the output contract (tolerant mode): row, code, stage, message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errors: Option<ErrorsEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ErrorsEntry {
+    pub file: FileEntry,
+    pub rows: u64,
+}
+
+impl Manifest {
+    /// Every file the product is made of.
+    pub fn all_files(&self) -> impl Iterator<Item = &FileEntry> {
+        self.files
+            .iter()
+            .chain([&self.plan])
+            .chain(self.errors.as_ref().map(|e| &e.file))
+    }
 }
 
 /// Reads a product's manifest, if there is a readable one.
@@ -137,9 +156,7 @@ pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
 /// leftovers of interrupted runs.
 pub fn remove_unreferenced(product_dir: &Path, manifest: &Manifest) {
     let keep: Vec<&str> = manifest
-        .files
-        .iter()
-        .chain([&manifest.plan])
+        .all_files()
         .map(|f| f.name.as_str())
         .chain([MANIFEST_FILE])
         .collect();

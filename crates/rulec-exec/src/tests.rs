@@ -44,6 +44,7 @@ fn manifest(files: Vec<FileEntry>, plan: FileEntry) -> Manifest {
             by: Vec::new(),
         },
         settings: BTreeMap::new(),
+        errors: None,
     }
 }
 

@@ -3,9 +3,13 @@
 //! written. The caller commits it by replacing the manifest.
 
 use crate::state::{FileEntry, sha256_file};
-use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::compute::concat_batches;
+use datafusion::arrow::array::{Array as _, BooleanArray, RecordBatch};
+use datafusion::arrow::compute::{
+    CastOptions, cast_with_options, concat_batches, filter_record_batch,
+};
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::arrow::row::{RowConverter, SortField};
+use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::execution::SessionState;
 use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
 use datafusion::parquet::arrow::ArrowWriter;
@@ -15,6 +19,7 @@ use datafusion::parquet::file::properties::WriterProperties;
 use datafusion::physical_plan::ExecutionPlan;
 use futures::StreamExt;
 use rulec_diagnostics::{Diagnostic, codes};
+use std::collections::HashSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -98,7 +103,197 @@ pub struct Written {
     pub rows: u64,
     pub data: FileEntry,
     pub plan: FileEntry,
+    /// Rows refused by the output contract in tolerant mode, and the file that holds them.
+    pub errors: Option<(FileEntry, u64)>,
     pub metrics: Vec<OperatorMetrics>,
+}
+
+/// Row checks of an output contract, applied to every row written.
+#[derive(Debug, Clone, Default)]
+pub struct OutputChecks {
+    /// Columns declared `nullable: false`.
+    pub not_null: Vec<String>,
+    /// Columns whose values together must be unique.
+    pub key: Vec<String>,
+    /// Write refused rows to an error file instead of failing.
+    pub tolerant: bool,
+}
+
+/// The state of the checks across batches.
+struct Checker {
+    checks: OutputChecks,
+    not_null: Vec<usize>,
+    key: Vec<usize>,
+    converter: Option<RowConverter>,
+    seen: HashSet<Vec<u8>>,
+    /// Rows seen so far (row numbers in errors are 0-based positions in the output).
+    offset: u64,
+    /// Refused rows: (row key, code, message).
+    refused: Vec<(String, &'static str, String)>,
+}
+
+impl Checker {
+    fn new(checks: &OutputChecks, schema: &SchemaRef) -> Result<Self, String> {
+        let index = |names: &[String]| -> Result<Vec<usize>, String> {
+            names
+                .iter()
+                .map(|n| schema.index_of(n).map_err(|_| format!("no column `{n}`")))
+                .collect()
+        };
+        let key = index(&checks.key)?;
+        let converter = if key.is_empty() {
+            None
+        } else {
+            Some(
+                RowConverter::new(
+                    key.iter()
+                        .map(|&i| SortField::new(schema.field(i).data_type().clone()))
+                        .collect(),
+                )
+                .map_err(|e| e.to_string())?,
+            )
+        };
+        Ok(Checker {
+            checks: checks.clone(),
+            not_null: index(&checks.not_null)?,
+            key,
+            converter,
+            seen: HashSet::new(),
+            offset: 0,
+            refused: Vec::new(),
+        })
+    }
+
+    /// The row's key as text (its key columns, or its position when there is no key).
+    fn row_key(&self, batch: &RecordBatch, row: usize) -> String {
+        if self.key.is_empty() {
+            return format!("row {}", self.offset + row as u64);
+        }
+        let options = FormatOptions::default().with_null("NULL");
+        self.key
+            .iter()
+            .map(|&i| {
+                ArrayFormatter::try_new(batch.column(i).as_ref(), &options)
+                    .map(|f| format!("{}={}", batch.schema().field(i).name(), f.value(row)))
+                    .unwrap_or_default()
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Checks one batch: the rows to keep, or the first violation as an error (strict).
+    fn check(&mut self, batch: RecordBatch, name: &str) -> Result<RecordBatch, Diagnostic> {
+        let rows = batch.num_rows();
+        let mut refused: Vec<Option<(&'static str, String)>> = vec![None; rows];
+        for &i in &self.not_null {
+            let column = batch.column(i);
+            if column.null_count() == 0 {
+                continue;
+            }
+            for (row, slot) in refused.iter_mut().enumerate() {
+                if slot.is_none() && column.is_null(row) {
+                    *slot = Some((
+                        codes::OUTPUT_COLUMN_NULLABILITY.code,
+                        format!(
+                            "`{}` is null, but the output contract declares it `nullable: false`",
+                            batch.schema().field(i).name()
+                        ),
+                    ));
+                }
+            }
+        }
+        if let Some(converter) = &self.converter {
+            let columns: Vec<_> = self
+                .key
+                .iter()
+                .map(|&i| Arc::clone(batch.column(i)))
+                .collect();
+            let converted = converter
+                .convert_columns(&columns)
+                .map_err(|e| write_error(name, "cannot check the key", e))?;
+            for (row, slot) in refused.iter_mut().enumerate() {
+                if slot.is_none() && !self.seen.insert(converted.row(row).as_ref().to_vec()) {
+                    *slot = Some((
+                        codes::OUTPUT_KEY_DUPLICATE.code,
+                        "the key repeats an earlier row's; the output contract declares it unique"
+                            .to_owned(),
+                    ));
+                }
+            }
+        }
+        let keep: Vec<bool> = refused.iter().map(Option::is_none).collect();
+        if let Some(row) = keep.iter().position(|k| !k) {
+            if !self.checks.tolerant {
+                let (code, message) = refused[row].clone().unwrap_or_default();
+                let code = if code == codes::OUTPUT_KEY_DUPLICATE.code {
+                    codes::OUTPUT_KEY_DUPLICATE
+                } else {
+                    codes::OUTPUT_COLUMN_NULLABILITY
+                };
+                return Err(Diagnostic::error(
+                    code,
+                    format!("product `{name}`, {}: {message}", self.row_key(&batch, row)),
+                )
+                .with_help("nothing was published; with `on_violation: tolerant` (pack.yaml `products:`) or `--tolerant`, refused rows go to the product's error file"));
+            }
+            for (row, slot) in refused.iter().enumerate() {
+                if let Some((code, message)) = slot {
+                    let key = self.row_key(&batch, row);
+                    self.refused.push((key, code, message.clone()));
+                }
+            }
+        }
+        self.offset += rows as u64;
+        if keep.iter().all(|k| *k) {
+            return Ok(batch);
+        }
+        filter_record_batch(&batch, &BooleanArray::from(keep))
+            .map_err(|e| write_error(name, "cannot filter refused rows", e))
+    }
+}
+
+/// Casts a computed batch to the product's schema (the output contract's types; the
+/// compiler allowed only safe casts) and checks nullability afterwards.
+fn conform(batch: &RecordBatch, schema: &SchemaRef, name: &str) -> Result<RecordBatch, Diagnostic> {
+    let mut columns = Vec::with_capacity(batch.num_columns());
+    for (column, field) in batch.columns().iter().zip(schema.fields()) {
+        if column.data_type() == field.data_type() {
+            columns.push(Arc::clone(column));
+        } else {
+            let options = CastOptions {
+                safe: false,
+                ..CastOptions::default()
+            };
+            columns.push(
+                cast_with_options(column, field.data_type(), &options).map_err(|e| {
+                    Diagnostic::error(
+                        codes::OUTPUT_COLUMN_TYPE,
+                        format!(
+                            "product `{name}`: column `{}` cannot be cast to `{}`: {e}",
+                            field.name(),
+                            rulec_contract::render_type(field.data_type())
+                        ),
+                    )
+                })?,
+            );
+        }
+    }
+    // Nullability is checked by the output checks, on these lenient fields.
+    let lenient: SchemaRef = Arc::new(datafusion::arrow::datatypes::Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone().with_nullable(true))
+            .collect::<Vec<_>>(),
+    ));
+    RecordBatch::try_new(lenient, columns).map_err(|e| {
+        Diagnostic::error(
+            codes::EXECUTION_FAILED,
+            format!(
+                "product `{name}`: the computed rows do not fit the checked output schema: {e}"
+            ),
+        )
+    })
 }
 
 /// Metrics of one operator of the executed plan.
@@ -124,6 +319,7 @@ pub async fn write_product(
     name: &str,
     plan_bytes: &[u8],
     order: &[SortKey],
+    checks: &OutputChecks,
     progress: Option<&crate::ProgressSink>,
 ) -> Result<Written, Diagnostic> {
     std::fs::create_dir_all(dir)
@@ -138,13 +334,23 @@ pub async fn write_product(
     );
     let data_path = dir.join(format!("part-{nonce}.parquet"));
     let plan_path = dir.join(format!("plan-{nonce}.substrait"));
+    let errors_path = dir.join(format!("errors-{nonce}.parquet"));
     let result = write_files(
-        state, plan, schema, &data_path, &plan_path, name, plan_bytes, order, progress,
+        state,
+        plan,
+        schema,
+        [&data_path, &plan_path, &errors_path],
+        name,
+        plan_bytes,
+        order,
+        checks,
+        progress,
     )
     .await;
     if result.is_err() {
         let _ = std::fs::remove_file(&data_path);
         let _ = std::fs::remove_file(&plan_path);
+        let _ = std::fs::remove_file(&errors_path);
     }
     result
 }
@@ -154,13 +360,15 @@ async fn write_files(
     state: &SessionState,
     plan: LogicalPlan,
     schema: SchemaRef,
-    data_path: &PathBuf,
-    plan_path: &PathBuf,
+    [data_path, plan_path, errors_path]: [&PathBuf; 3],
     name: &str,
     plan_bytes: &[u8],
     order: &[SortKey],
+    checks: &OutputChecks,
     progress: Option<&crate::ProgressSink>,
 ) -> Result<Written, Diagnostic> {
+    let mut checker =
+        Checker::new(checks, &schema).map_err(|e| write_error(name, "output checks", e))?;
     {
         let mut file =
             File::create(plan_path).map_err(|e| write_error(name, "cannot write plan", e))?;
@@ -219,12 +427,10 @@ async fn write_files(
     };
     while let Some(batch) = stream.next().await {
         let batch = batch.map_err(|e| exec_error(name, &e))?;
-        let batch = RecordBatch::try_new(Arc::clone(&schema), batch.columns().to_vec()).map_err(|e| {
-            Diagnostic::error(
-                codes::EXECUTION_FAILED,
-                format!("product `{name}`: the computed rows do not fit the checked output schema: {e}"),
-            )
-        })?;
+        let batch = conform(&batch, &schema, name)?;
+        let batch = checker.check(batch, name)?;
+        let batch = RecordBatch::try_new(Arc::clone(&schema), batch.columns().to_vec())
+            .map_err(|e| write_error(name, "rows do not fit the product's schema", e))?;
         rows += batch.num_rows() as u64;
         if let Some(sink) = progress {
             (sink.0)(crate::ProgressEvent::Rows {
@@ -257,12 +463,63 @@ async fn write_files(
             sha256: sha256_file(path).map_err(|e| write_error(name, "cannot read back", e))?,
         })
     };
+    let errors = if checker.refused.is_empty() {
+        None
+    } else {
+        write_refused(errors_path, &checker.refused, name)?;
+        Some((entry(errors_path)?, checker.refused.len() as u64))
+    };
     Ok(Written {
         rows,
         data: entry(data_path)?,
         plan: entry(plan_path)?,
+        errors,
         metrics: metrics(&physical),
     })
+}
+
+/// Writes refused rows: (row, code, stage, message).
+fn write_refused(
+    path: &Path,
+    refused: &[(String, &'static str, String)],
+    name: &str,
+) -> Result<(), Diagnostic> {
+    use datafusion::arrow::array::StringArray;
+    use datafusion::arrow::datatypes::{Field, Schema};
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("row", DataType::Utf8, false),
+        Field::new("code", DataType::Utf8, false),
+        Field::new("stage", DataType::Utf8, false),
+        Field::new("message", DataType::Utf8, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        Arc::clone(&schema),
+        vec![
+            Arc::new(StringArray::from_iter_values(
+                refused.iter().map(|r| r.0.as_str()),
+            )),
+            Arc::new(StringArray::from_iter_values(refused.iter().map(|r| r.1))),
+            Arc::new(StringArray::from_iter_values(
+                refused.iter().map(|_| "output-contract"),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                refused.iter().map(|r| r.2.as_str()),
+            )),
+        ],
+    )
+    .map_err(|e| write_error(name, "cannot record refused rows", e))?;
+    let file =
+        File::create(path).map_err(|e| write_error(name, "cannot create the error file", e))?;
+    let mut writer = ArrowWriter::try_new(file, schema, None)
+        .map_err(|e| write_error(name, "cannot write the error file", e))?;
+    writer
+        .write(&batch)
+        .map_err(|e| write_error(name, "cannot write the error file", e))?;
+    let file = writer
+        .into_inner()
+        .map_err(|e| write_error(name, "cannot write the error file", e))?;
+    file.sync_all()
+        .map_err(|e| write_error(name, "cannot sync the error file", e))
 }
 
 /// `plan` sorted by the declared keys, then by every other sortable column.

@@ -47,6 +47,11 @@ pub struct ProductSection {
     /// Columns the product is written sorted by: `name` or `name desc`.
     #[serde(default)]
     pub order_by: Vec<String>,
+    /// What to do with rows that break the output contract (a null in a `nullable: false`
+    /// column, a duplicate key): `fail` (default) or `tolerant` (write them to the
+    /// product's error file instead).
+    #[serde(default)]
+    pub on_violation: Option<String>,
 }
 
 #[derive(Deserialize)]

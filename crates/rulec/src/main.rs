@@ -97,6 +97,10 @@ enum Command {
         /// Fail instead of waiting when another run holds the output directory.
         #[arg(long)]
         no_wait: bool,
+        /// Write rows that break an output contract (a null in a non-null column, a
+        /// duplicate key) to the product's error file instead of failing the product.
+        #[arg(long)]
+        tolerant: bool,
         #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
         format: OutputFormat,
     },
@@ -224,6 +228,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             set,
             memory_limit,
             no_wait,
+            tolerant,
             format,
         } => run::run(
             &pack,
@@ -238,6 +243,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                 set,
                 memory_limit,
                 no_wait,
+                tolerant,
                 json: format == OutputFormat::Json,
             },
         ),

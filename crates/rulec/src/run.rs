@@ -19,6 +19,7 @@ pub struct RunArgs {
     pub set: Vec<String>,
     pub memory_limit: Option<String>,
     pub no_wait: bool,
+    pub tolerant: bool,
     pub json: bool,
 }
 
@@ -100,6 +101,7 @@ pub fn run(root: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
         options.input_identity = InputIdentity::Content;
     }
     options.progress = Some(progress_sink());
+    options.tolerant = args.tolerant;
     let lineage = rulec_lineage::PackLineage::build(pack, compiled);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -186,15 +188,23 @@ fn print_table(report: &rulec_exec::RunReport) {
                 bytes,
                 elapsed,
                 reasons,
+                refused,
                 ..
             } => println!(
-                "{name:<width$}  {rows:>10}  {files:>5}  {bytes:>10}  {:>8.3}s  rebuilt ({})",
+                "{name:<width$}  {rows:>10}  {files:>5}  {bytes:>10}  {:>8.3}s  rebuilt ({}){}",
                 elapsed.as_secs_f64(),
-                reasons.join(", ")
+                reasons.join(", "),
+                refused_note(*refused)
             ),
-            ProductStatus::Reused { rows, files, bytes } => println!(
-                "{name:<width$}  {rows:>10}  {files:>5}  {bytes:>10}  {:>9}  reused",
-                "-"
+            ProductStatus::Reused {
+                rows,
+                files,
+                bytes,
+                refused,
+            } => println!(
+                "{name:<width$}  {rows:>10}  {files:>5}  {bytes:>10}  {:>9}  reused{}",
+                "-",
+                refused_note(*refused)
             ),
             ProductStatus::Failed(_) => println!(
                 "{name:<width$}  {:>10}  {:>5}  {:>10}  {:>9}  failed",
@@ -205,6 +215,14 @@ fn print_table(report: &rulec_exec::RunReport) {
                 "-", "-", "-", "-"
             ),
         }
+    }
+}
+
+fn refused_note(refused: u64) -> String {
+    if refused == 0 {
+        String::new()
+    } else {
+        format!("; {refused} rows refused by the output contract (see its errors file)")
     }
 }
 
@@ -226,7 +244,9 @@ fn json_report(report: &rulec_exec::RunReport, out_dir: &Path) -> String {
                     elapsed,
                     reasons,
                     metrics,
+                    refused,
                 } => {
+                    v["refused_rows"] = json!(refused);
                     v["status"] = json!("rebuilt");
                     v["reasons"] = json!(reasons);
                     v["rows"] = json!(rows);
@@ -235,7 +255,13 @@ fn json_report(report: &rulec_exec::RunReport, out_dir: &Path) -> String {
                     v["seconds"] = json!(elapsed.as_secs_f64());
                     v["metrics"] = json!(metrics);
                 }
-                ProductStatus::Reused { rows, files, bytes } => {
+                ProductStatus::Reused {
+                    rows,
+                    files,
+                    bytes,
+                    refused,
+                } => {
+                    v["refused_rows"] = json!(refused);
                     v["status"] = json!("reused");
                     v["rows"] = json!(rows);
                     v["files"] = json!(files);
