@@ -243,7 +243,8 @@ pub struct Options {
     pub python: String,
 }
 
-pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
+/// Runs the check and TPC benchmarks; returns the rulec binary it timed.
+pub fn run(root: &Path, options: &Options) -> anyhow::Result<PathBuf> {
     let target =
         std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
     let bench = target.join("bench");
@@ -259,7 +260,8 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
         None => build_rulec(root, &target, options.debug)?,
     };
     check_benchmark(root, &bench, &rulec, options.rules, runs)?;
-    tpc_benchmark(root, &bench, &rulec, runs, options)
+    tpc_benchmark(root, &bench, &rulec, runs, options)?;
+    Ok(rulec)
 }
 
 fn build_rulec(root: &Path, target: &Path, debug: bool) -> anyhow::Result<PathBuf> {

@@ -14,6 +14,7 @@
 #![expect(clippy::print_stdout, reason = "xtask is a command-line tool")]
 
 mod bench;
+mod run_bench;
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
@@ -75,6 +76,26 @@ enum Task {
         /// The Python that creates SQLGlot's venv.
         #[arg(long, value_name = "PATH", default_value = "python3")]
         python: String,
+        /// Skip the `rulec run` benchmarks (TPC-H, scaled CPG; minutes, and generated data).
+        #[arg(long)]
+        no_run: bool,
+        /// TPC-H scale factor of the run benchmark.
+        #[arg(long, default_value_t = 1.0)]
+        sf: f64,
+        /// Copies of the CPG data in the run benchmark.
+        #[arg(long, default_value_t = 16)]
+        copies: u32,
+    },
+    /// Generate benchmark data under <target>/bench/data: TPC-H (tpchgen) and copies of the
+    /// CPG data under new ids.
+    GenData {
+        #[arg(long, default_value_t = 1.0)]
+        sf: f64,
+        #[arg(long, default_value_t = 16)]
+        copies: u32,
+        /// Regenerate data that exists.
+        #[arg(long)]
+        force: bool,
     },
     /// Regenerate documentation generated from code.
     Codegen {
@@ -141,18 +162,35 @@ fn main() -> anyhow::Result<()> {
             rulec,
             no_sqlglot,
             python,
-        } => bench::run(
-            &workspace_root(),
-            &bench::Options {
+            no_run,
+            sf,
+            copies,
+        } => {
+            let root = workspace_root();
+            let options = bench::Options {
                 rules,
                 runs,
                 debug,
                 rulec,
                 sqlglot: !no_sqlglot,
                 python,
-            },
-        ),
+            };
+            let rulec = bench::run(&root, &options)?;
+            if no_run {
+                return Ok(());
+            }
+            let data = run_bench::gen_data(&root, &target_dir(&root), sf, copies, false)?;
+            run_bench::run_benchmark(&rulec, &data, runs.min(3))
+        }
+        Task::GenData { sf, copies, force } => {
+            let root = workspace_root();
+            run_bench::gen_data(&root, &target_dir(&root), sf, copies, force).map(|_| ())
+        }
     }
+}
+
+fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from)
 }
 
 fn workspace_root() -> PathBuf {

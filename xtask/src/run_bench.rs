@@ -1,0 +1,252 @@
+//! `cargo xtask gen-data` and the `rulec run` benchmarks of `cargo xtask bench`.
+//!
+//! Data: TPC-H at a scale factor (tpchgen, cast to the pack's contracts) and the CPG pack's
+//! data copied N times under new file ids, paths and symbols, both made by the release
+//! `bench-tool` of `crates/rulec-bench`, under `<target>/bench/data/`.
+//!
+//! Measured, with `/usr/bin/time` for peak memory (maximum resident set size):
+//! - TPC-H: `rulec run` from nothing, then a no-op `rulec run` (nothing changed), against
+//!   the same SQL executed and written by a plain DataFusion `SessionContext`
+//!   (`bench-tool direct … tables`);
+//! - CPG ×N: `rulec run` against materializing every rule from views in one session
+//!   (`bench-tool direct … views`, each product re-running its upstream chain).
+
+use anyhow::{Context as _, bail};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Where generated data lives, and the release helper that makes it.
+pub struct Data {
+    pub tpch: PathBuf,
+    pub cpg: PathBuf,
+    pub tool: PathBuf,
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+/// Builds the helper and generates the data sets that are not there yet (`force`: again).
+pub fn gen_data(
+    root: &Path,
+    target: &Path,
+    sf: f64,
+    copies: u32,
+    force: bool,
+) -> anyhow::Result<Data> {
+    let status = cargo()
+        .args(["build", "--release", "-p", "rulec-bench"])
+        .current_dir(root)
+        .status()
+        .context("cannot build bench-tool")?;
+    if !status.success() {
+        bail!("cargo build of bench-tool failed");
+    }
+    let tool = target.join("release/bench-tool");
+    let base = target.join("bench/data");
+    let data = Data {
+        tpch: base.join(format!("tpch-sf{sf}")),
+        cpg: base.join(format!("cpg-x{copies}")),
+        tool,
+    };
+    for (dir, args) in [
+        (&data.tpch, vec!["gen-tpch".to_owned(), sf.to_string()]),
+        (&data.cpg, vec!["gen-cpg".to_owned(), copies.to_string()]),
+    ] {
+        if dir.join("pack.yaml").is_file() && !force {
+            println!(
+                "{} exists (gen-data --force to make it again)",
+                dir.display()
+            );
+            continue;
+        }
+        let _ = std::fs::remove_dir_all(dir);
+        let started = Instant::now();
+        let status = Command::new(&data.tool)
+            .args(&args)
+            .arg(dir)
+            .status()
+            .context("cannot run bench-tool")?;
+        if !status.success() {
+            bail!("bench-tool {} failed", args.join(" "));
+        }
+        println!(
+            "generated {} in {:.1}s",
+            dir.display(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(data)
+}
+
+/// Wall time and peak resident memory of one command.
+struct Measured {
+    wall: Duration,
+    peak_mb: f64,
+}
+
+fn measure(program: &Path, args: &[&str]) -> anyhow::Result<Measured> {
+    let report = std::env::temp_dir().join(format!("rulec-bench-time-{}", std::process::id()));
+    let started = Instant::now();
+    let output = Command::new("/usr/bin/time")
+        .args(["-f", "%M", "-o"])
+        .arg(&report)
+        .arg(program)
+        .args(args)
+        .output()
+        .context("cannot run /usr/bin/time (GNU time is needed for peak memory)")?;
+    let wall = started.elapsed();
+    if !output.status.success() {
+        bail!(
+            "{} {} failed:\n{}",
+            program.display(),
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let kb: f64 = std::fs::read_to_string(&report)?
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .context("unreadable /usr/bin/time report")?;
+    let _ = std::fs::remove_file(report);
+    Ok(Measured {
+        wall,
+        peak_mb: kb / 1024.0,
+    })
+}
+
+fn median(mut values: Vec<Measured>) -> Measured {
+    values.sort_by_key(|m| m.wall);
+    values.swap_remove(values.len() / 2)
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap_or_default()
+}
+
+/// The CPG products both sides build (all but `cpg_graph_by_file`).
+const CPG_COMPARED: &[&str] = &[
+    "libcst_edges",
+    "libcst_nodes",
+    "scip_occurrence_spans",
+    "cpg_bridge_cst_scip",
+    "cpg_edges",
+    "cpg_nodes",
+    "scip_symbol_relationships",
+    "symtable_symbols",
+];
+
+/// The `rulec run` benchmarks.
+pub fn run_benchmark(rulec: &Path, data: &Data, runs: usize) -> anyhow::Result<()> {
+    let out = data.tpch.join("out");
+    let direct_out = data.tpch.join("out-direct");
+    println!(
+        "\nrulec run, TPC-H ({}), {runs} runs each:",
+        data.tpch.display()
+    );
+    let mut full = Vec::new();
+    let mut direct = Vec::new();
+    for _ in 0..runs {
+        let _ = std::fs::remove_dir_all(&out);
+        full.push(measure(
+            rulec,
+            &["run", path(&data.tpch), "--out", path(&out)],
+        )?);
+        let _ = std::fs::remove_dir_all(&direct_out);
+        direct.push(measure(
+            &data.tool,
+            &["direct", path(&data.tpch), path(&direct_out), "tables"],
+        )?);
+    }
+    let mut noop = Vec::new();
+    for _ in 0..runs.max(5) {
+        noop.push(measure(
+            rulec,
+            &["run", path(&data.tpch), "--out", path(&out)],
+        )?);
+    }
+    let (full, direct, noop) = (median(full), median(direct), median(noop));
+    let s = |m: &Measured| m.wall.as_secs_f64();
+    println!(
+        "  rulec run (every product built):       median {:.2} s, peak {:.0} MB",
+        s(&full),
+        full.peak_mb
+    );
+    println!(
+        "  DataFusion SessionContext, same SQL:   median {:.2} s, peak {:.0} MB",
+        s(&direct),
+        direct.peak_mb
+    );
+    println!(
+        "  rulec / DataFusion: {:.3}x time ({:+.1} %), {:.2}x peak memory",
+        s(&full) / s(&direct),
+        (s(&full) / s(&direct) - 1.0) * 100.0,
+        full.peak_mb / direct.peak_mb
+    );
+    println!(
+        "  rulec run, nothing changed (no-op):    median {:.1} ms, peak {:.0} MB",
+        noop.wall.as_secs_f64() * 1000.0,
+        noop.peak_mb
+    );
+
+    let out = data.cpg.join("out");
+    let views_out = data.cpg.join("out-views");
+    // cpg_graph_by_file is left out on both sides: DataFusion 55.2 cannot plan it from
+    // views (SanityCheckPlan: its ordered array_agg's input order is lost through the view).
+    println!(
+        "\nrulec run, CPG ({}), every product but cpg_graph_by_file, 1 run each:",
+        data.cpg.display()
+    );
+    let mut args = vec!["run", path(&data.cpg), "--out", path(&out)];
+    for product in CPG_COMPARED {
+        args.extend(["--only", product]);
+    }
+    let _ = std::fs::remove_dir_all(&out);
+    let rulec_run = measure(rulec, &args)?;
+    let _ = std::fs::remove_dir_all(&views_out);
+    let views = measure(
+        &data.tool,
+        &[
+            "direct",
+            path(&data.cpg),
+            path(&views_out),
+            "views",
+            "cpg_graph_by_file",
+        ],
+    )?;
+    let tables_out = data.cpg.join("out-tables");
+    let _ = std::fs::remove_dir_all(&tables_out);
+    let tables = measure(
+        &data.tool,
+        &[
+            "direct",
+            path(&data.cpg),
+            path(&tables_out),
+            "tables",
+            "cpg_graph_by_file",
+        ],
+    )?;
+    println!(
+        "  DataFusion, each product written then read (as rulec): {:.2} s, peak {:.0} MB",
+        s(&tables),
+        tables.peak_mb
+    );
+    println!(
+        "  rulec run:                              {:.2} s, peak {:.0} MB",
+        s(&rulec_run),
+        rulec_run.peak_mb
+    );
+    println!(
+        "  views in one DataFusion session:        {:.2} s, peak {:.0} MB",
+        s(&views),
+        views.peak_mb
+    );
+    println!(
+        "  views / rulec: {:.2}x time, {:.2}x peak memory",
+        s(&views) / s(&rulec_run),
+        views.peak_mb / rulec_run.peak_mb
+    );
+    Ok(())
+}
