@@ -71,9 +71,10 @@ pub fn input_identity(path: &Path, mode: InputIdentity) -> std::io::Result<Strin
             .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
             .map(|d| d.as_nanos())
             .unwrap_or(0);
-        let digest = match mode {
-            InputIdentity::Metadata => footer_hash(&file, meta.len())?,
-            InputIdentity::Content => sha256_hex(&std::fs::read(&file)?),
+        let (digest, modified) = match mode {
+            InputIdentity::Metadata => (footer_hash(&file, meta.len())?, modified),
+            // Content alone: a touch, a checkout or a restored cache changes nothing.
+            InputIdentity::Content => (sha256_hex(&std::fs::read(&file)?), 0),
         };
         text.push_str(&format!("{rel}\t{}\t{modified}\t{digest}\n", meta.len()));
     }
@@ -115,6 +116,9 @@ pub struct BuildContext<'a> {
     /// Input table → data identity (absent: the input could not be read).
     pub inputs: &'a BTreeMap<String, String>,
     pub profile_hash: String,
+    /// Per product: its output settings (declared order, contract key and non-null
+    /// columns, tolerance), which change what is written.
+    pub outputs: BTreeMap<String, String>,
 }
 
 /// rulec's version and the function registry, as one component.
@@ -153,6 +157,9 @@ pub fn build_ids(ctx: &BuildContext<'_>) -> BTreeMap<String, BuildId> {
         components.insert("profile".to_owned(), ctx.profile_hash.clone());
         components.insert("rulec".to_owned(), rulec_version());
         components.insert("functions".to_owned(), memo.functions.clone());
+        if let Some(output) = ctx.outputs.get(&rule.name) {
+            components.insert("output".to_owned(), output.clone());
+        }
         for source in ctx.lineage.reads(&rule.name) {
             let (key, id) = memo.source(&source);
             components.insert(key, id);
@@ -227,11 +234,16 @@ impl Memo<'_> {
             _ => (None, Vec::new()),
         };
         let mut text = format!(
-            "{}\nprofile={}\nrulec={}\nfunctions={}\n",
+            "{}\nprofile={}\nrulec={}\nfunctions={}\noutput={}\n",
             projected.unwrap_or_else(|| "unknown".to_owned()),
             self.ctx.profile_hash,
             rulec_version(),
-            self.functions
+            self.functions,
+            self.ctx
+                .outputs
+                .get(rule)
+                .map(String::as_str)
+                .unwrap_or_default()
         );
         let mut parts: BTreeMap<String, String> = BTreeMap::new();
         for source in &sources {
@@ -257,6 +269,9 @@ pub fn rebuild_reasons(old: &BuildId, new: &BuildId) -> Vec<String> {
     }
     if changed("profile") {
         reasons.push("profile changed".to_owned());
+    }
+    if changed("output") {
+        reasons.push("output settings changed".to_owned());
     }
     if changed("rulec") || changed("functions") {
         reasons.push("rulec version changed".to_owned());

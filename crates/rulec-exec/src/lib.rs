@@ -185,6 +185,30 @@ fn declared_order(pack: &Pack, name: &str) -> Result<Vec<SortKey>, Diagnostic> {
         .collect()
 }
 
+/// What a product's output settings are, as text for its build id: declared order, the
+/// output contract's checks, tolerance (invalid settings give their error text, so that
+/// fixing them rebuilds).
+fn output_settings(pack: &Pack, name: &str, tolerant: bool) -> String {
+    let order = match declared_order(pack, name) {
+        Ok(keys) => keys
+            .iter()
+            .map(SortKey::render)
+            .collect::<Vec<_>>()
+            .join(","),
+        Err(d) => d.message,
+    };
+    let checks = match output_checks(pack, name, tolerant) {
+        Ok(c) => format!(
+            "not_null={} key={} tolerant={}",
+            c.not_null.join(","),
+            c.key.join(","),
+            c.tolerant
+        ),
+        Err(d) => d.message,
+    };
+    format!("order={order} {checks}")
+}
+
 /// The row checks of a product's output contract, and whether refused rows fail it.
 fn output_checks(
     pack: &Pack,
@@ -312,6 +336,16 @@ pub async fn run(
         lineage,
         inputs: &identities,
         profile_hash: options.profile.hash(),
+        outputs: pack
+            .rules
+            .iter()
+            .map(|r| {
+                (
+                    r.name.clone(),
+                    output_settings(pack, &r.name, options.tolerant),
+                )
+            })
+            .collect(),
     });
 
     let mut built: BTreeSet<String> = BTreeSet::new();
@@ -350,9 +384,13 @@ pub async fn run(
             report.products.push(product);
             continue;
         }
-        let (Some(plan), Some(schema), Some(build)) =
-            (&compiled_rule.plan, &compiled_rule.output_schema, build)
-        else {
+        let has_errors = compiled_rule.diagnostics.iter().any(Diagnostic::is_error);
+        let (Some(plan), Some(schema), Some(build), false) = (
+            &compiled_rule.plan,
+            &compiled_rule.output_schema,
+            build,
+            has_errors,
+        ) else {
             let first = compiled_rule
                 .diagnostics
                 .iter()
@@ -546,8 +584,10 @@ async fn build_product(
             .clone()
             .map(|(file, rows)| state::ErrorsEntry { file, rows }),
     };
-    let text = serde_json::to_string_pretty(&manifest).unwrap_or_default();
-    if let Err(e) = state::write_atomically(&dir.join(state::MANIFEST_FILE), text.as_bytes()) {
+    let written_ok = serde_json::to_string_pretty(&manifest)
+        .map_err(std::io::Error::other)
+        .and_then(|text| state::write_atomically(&dir.join(state::MANIFEST_FILE), text.as_bytes()));
+    if let Err(e) = written_ok {
         let _ = std::fs::remove_file(dir.join(&written.data.name));
         let _ = std::fs::remove_file(dir.join(&written.plan.name));
         return Err(Diagnostic::error(

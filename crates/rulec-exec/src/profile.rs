@@ -149,8 +149,15 @@ impl Profile {
     /// options; the memory limit only changes how, not what).
     pub fn hash(&self) -> String {
         let mut text = String::new();
+        // Parallelism defaults follow the machine's CPUs; only an explicit choice counts
+        // (planning concurrency never changes a result).
+        let machine_dependent = |key: &str| {
+            key == "datafusion.execution.planning_concurrency"
+                || (key == "datafusion.execution.target_partitions"
+                    && !self.overrides.contains_key(key))
+        };
         for (key, value) in self.effective_settings() {
-            if key != "rulec.memory_limit" && key != "rulec.profile" {
+            if key != "rulec.memory_limit" && key != "rulec.profile" && !machine_dependent(&key) {
                 text.push_str(&key);
                 text.push('=');
                 text.push_str(&value);

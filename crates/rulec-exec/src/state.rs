@@ -81,7 +81,7 @@ pub fn read_manifest(product_dir: &Path) -> Option<Manifest> {
 /// Whether the files a manifest names are there with their recorded sizes and a Parquet
 /// trailer (`verify`: and their recorded SHA-256).
 pub fn files_intact(product_dir: &Path, manifest: &Manifest, verify: bool) -> bool {
-    manifest.files.iter().chain([&manifest.plan]).all(|f| {
+    manifest.all_files().all(|f| {
         let path = product_dir.join(&f.name);
         let Ok(meta) = std::fs::metadata(&path) else {
             return false;
@@ -141,7 +141,10 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         file.sync_all()?;
     }
     std::fs::rename(&temp, path)?;
-    sync_dir(dir)
+    // Renamed: the write is committed. Syncing the directory only makes it durable
+    // against power loss; a failure here must not undo what is already published.
+    let _ = sync_dir(dir);
+    Ok(())
 }
 
 /// Syncs a directory, so that renames in it survive a crash.

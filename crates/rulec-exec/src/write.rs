@@ -186,12 +186,12 @@ impl Checker {
         let rows = batch.num_rows();
         let mut refused: Vec<Option<(&'static str, String)>> = vec![None; rows];
         for &i in &self.not_null {
-            let column = batch.column(i);
-            if column.null_count() == 0 {
+            // Logical nulls: also those of dictionary values and run-end encodings.
+            let Some(nulls) = batch.column(i).logical_nulls() else {
                 continue;
-            }
+            };
             for (row, slot) in refused.iter_mut().enumerate() {
-                if slot.is_none() && column.is_null(row) {
+                if slot.is_none() && nulls.is_null(row) {
                     *slot = Some((
                         codes::OUTPUT_COLUMN_NULLABILITY.code,
                         format!(
@@ -211,7 +211,12 @@ impl Checker {
             let converted = converter
                 .convert_columns(&columns)
                 .map_err(|e| write_error(name, "cannot check the key", e))?;
+            // As in SQL's UNIQUE, a key with a null is distinct from every other.
+            let key_nulls: Vec<_> = columns.iter().filter_map(|c| c.logical_nulls()).collect();
             for (row, slot) in refused.iter_mut().enumerate() {
+                if key_nulls.iter().any(|n| n.is_null(row)) {
+                    continue;
+                }
                 if slot.is_none() && !self.seen.insert(converted.row(row).as_ref().to_vec()) {
                     *slot = Some((
                         codes::OUTPUT_KEY_DUPLICATE.code,
@@ -484,13 +489,13 @@ fn write_refused(
     refused: &[(String, &'static str, String)],
     name: &str,
 ) -> Result<(), Diagnostic> {
-    use datafusion::arrow::array::StringArray;
+    use datafusion::arrow::array::LargeStringArray as StringArray;
     use datafusion::arrow::datatypes::{Field, Schema};
     let schema = Arc::new(Schema::new(vec![
-        Field::new("row", DataType::Utf8, false),
-        Field::new("code", DataType::Utf8, false),
-        Field::new("stage", DataType::Utf8, false),
-        Field::new("message", DataType::Utf8, false),
+        Field::new("row", DataType::LargeUtf8, false),
+        Field::new("code", DataType::LargeUtf8, false),
+        Field::new("stage", DataType::LargeUtf8, false),
+        Field::new("message", DataType::LargeUtf8, false),
     ]));
     let batch = RecordBatch::try_new(
         Arc::clone(&schema),

@@ -534,8 +534,8 @@ fn output_contracts_cast_safely_and_refuse_rows_that_break_them() {
             .column_by_name(name)
             .expect("column")
             .as_any()
-            .downcast_ref::<StringArray>()
-            .expect("utf8")
+            .downcast_ref::<arrow::array::LargeStringArray>()
+            .expect("large utf8")
             .value(0)
             .to_owned()
     };
@@ -547,4 +547,14 @@ fn output_contracts_cast_safely_and_refuse_rows_that_break_them() {
             "output-contract".to_owned()
         )
     );
+
+    // The tolerance is part of the build id: a strict run does not reuse a tolerant product.
+    let (o, report) = run(&pack, &[]);
+    assert_eq!(o.status.code(), Some(1));
+    let again = product(&report, "maybe_null");
+    assert_eq!(again["status"], "failed", "{report:#}");
+    // The failed strict build left the tolerant product published: tolerant again reuses it.
+    let (_, report) = run(&pack, &["--tolerant"]);
+    assert_eq!(product(&report, "maybe_null")["status"], "reused");
+    assert_eq!(product(&report, "buckets")["status"], "reused");
 }
