@@ -25,7 +25,16 @@ fn listing_options(state: &SessionState) -> ListingOptions {
 
 fn table_url(path: &Path) -> datafusion::error::Result<ListingTableUrl> {
     let absolute = std::path::absolute(path)?;
-    let mut text = absolute.to_string_lossy().into_owned();
+    // A `file://` URL, every byte outside the unreserved set percent-encoded: a plain path
+    // with `[`, `*` or `?` in it would be read as a glob pattern.
+    let mut text = String::from("file://");
+    for byte in absolute.to_string_lossy().bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {
+            text.push(char::from(byte));
+        } else {
+            text.push_str(&format!("%{byte:02X}"));
+        }
+    }
     if absolute.is_dir() && !text.ends_with('/') {
         text.push('/');
     }

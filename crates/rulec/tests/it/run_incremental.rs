@@ -558,3 +558,36 @@ fn output_contracts_cast_safely_and_refuse_rows_that_break_them() {
     assert_eq!(product(&report, "maybe_null")["status"], "reused");
     assert_eq!(product(&report, "buckets")["status"], "reused");
 }
+
+#[test]
+fn glob_characters_in_paths_are_plain_characters() {
+    let pack = shop("run-glob [x]*");
+    let out = pack.join("out [1]?");
+    let (o, report) = run(&pack, &["--out", out.to_str().expect("utf8")]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Downstream products read their upstream back from those paths: not empty.
+    let total = report["products"]
+        .as_array()
+        .expect("products")
+        .iter()
+        .find(|p| p["name"] == "event_total")
+        .expect("event_total")
+        .clone();
+    assert_eq!(total["rows"], 1);
+    let file = ParquetRecordBatchReaderBuilder::try_new(
+        std::fs::File::open(product_file(&out, "event_total")).expect("open"),
+    )
+    .expect("parquet")
+    .build()
+    .expect("reader")
+    .next()
+    .expect("a batch")
+    .expect("batch");
+    let n = file
+        .column(0)
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .expect("count")
+        .value(0);
+    assert!(n > 0, "clean_events read back empty");
+}
