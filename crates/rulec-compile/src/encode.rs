@@ -35,6 +35,7 @@
 //! [`encode_expr`] is the positional variant rulec's canonicalization rule orders operands
 //! by: columns are input positions `#i` and nothing is re-sorted.
 
+use crate::unnest::UnnestOutput;
 use datafusion_common::tree_node::TreeNode as _;
 use datafusion_common::{Column, DFSchema, DFSchemaRef, ScalarValue, UnnestOptions};
 use datafusion_expr::expr::{
@@ -564,15 +565,15 @@ impl Encoder {
                     .map(|(e, t)| Self::output_key(e, t, &scope))
                     .collect()
             }
-            LogicalPlan::Unnest(Unnest {
-                input,
-                list_type_columns,
-                struct_type_columns,
-                dependency_indices,
-                options,
-                schema,
-                ..
-            }) => {
+            LogicalPlan::Unnest(
+                unnest @ Unnest {
+                    input,
+                    list_type_columns,
+                    struct_type_columns,
+                    options,
+                    ..
+                },
+            ) => {
                 let (child, input_keys) = self.encoded(input);
                 let scope = Scope::of(input.schema(), input_keys.clone());
                 let input_key = |i: usize| input_keys.get(i).cloned().unwrap_or_default();
@@ -598,26 +599,16 @@ impl Encoder {
                 self.out.push(')');
                 self.unnest_options(options, &scope);
                 self.word(&child);
-                // Each output column: an unnested list at a depth, a field of an unnested
-                // struct, or an input column passed through.
-                let mut seen_struct: Vec<usize> = Vec::new();
-                dependency_indices
-                    .iter()
-                    .enumerate()
-                    .map(|(output, &i)| {
-                        let name = schema.field(output).name();
-                        if let Some((_, list)) = list_type_columns
-                            .iter()
-                            .find(|(li, list)| *li == i && &list.output_column.name == name)
-                        {
-                            key(&["unnest-list", &input_key(i), &list.depth.to_string()])
-                        } else if struct_type_columns.contains(&i) {
-                            let nth = seen_struct.iter().filter(|&&s| s == i).count();
-                            seen_struct.push(i);
-                            key(&["unnest-struct", &input_key(i), &nth.to_string()])
-                        } else {
-                            input_key(i)
+                crate::unnest::unnest_outputs(unnest)
+                    .into_iter()
+                    .map(|output| match output {
+                        UnnestOutput::List { input, depth } => {
+                            key(&["unnest-list", &input_key(input), &depth.to_string()])
                         }
+                        UnnestOutput::StructField { input, field } => {
+                            key(&["unnest-struct", &input_key(input), &field.to_string()])
+                        }
+                        UnnestOutput::Passed { input } => input_key(input),
                     })
                     .collect()
             }

@@ -12,6 +12,7 @@ mod fingerprint;
 mod output_contract;
 mod pipeline;
 mod provider;
+mod unnest;
 
 pub use canonicalize::{CNF_MAX_CLAUSES, CNF_WORK_LIMIT, Canonicalize};
 pub use encode::{ENCODING_VERSION, encode_expr, encode_plan_structure};
@@ -23,6 +24,7 @@ pub use pipeline::{
     ENGINE, PINNED_DESCRIPTION_HASH, PIPELINE_NAME, PIPELINE_VERSION, Pipeline, planning_options,
 };
 pub use provider::{Functions, RuleContext, SchemaTable};
+pub use unnest::{UnnestOutput, unnest_outputs};
 
 pub use datafusion_common;
 pub use datafusion_expr;

@@ -4,15 +4,8 @@ use crate::ColumnChanges;
 use rulec_compile::datafusion_common::TableReference;
 use rulec_compile::datafusion_common::tree_node::Transformed;
 use rulec_compile::datafusion_expr::LogicalPlan;
-use rulec_compile::{
-    Pipeline, column_fingerprint, fingerprint as plan_fingerprint, rows_fingerprint,
-};
+use rulec_compile::{Pipeline, column_fingerprint, rows_fingerprint};
 use std::collections::BTreeMap;
-
-/// The fingerprint of a canonical plan.
-pub(crate) fn fingerprint(pipeline: &Pipeline, plan: &LogicalPlan) -> String {
-    plan_fingerprint(pipeline, plan)
-}
 
 /// `plan` with its scans of renamed tables (new name → old name) under their old names.
 pub(crate) fn rename_scans(plan: &LogicalPlan, new_to_old: &BTreeMap<&str, &str>) -> LogicalPlan {

@@ -235,7 +235,7 @@ pub fn diff(old: &Side<'_>, new: &Side<'_>) -> PackDiff {
         };
         // Compare with upstream renames undone, so reading a renamed rule is not a change.
         let new_plan = columns::rename_scans(new_plan, &new_to_old);
-        let same = columns::fingerprint(&pipeline, &new_plan)
+        let same = rulec_compile::fingerprint(&pipeline, &new_plan)
             == *entry.old_fingerprint.as_ref().unwrap_or(&String::new());
         entry.status = if entry.renamed_from.is_some() {
             changed_tables.insert(name.to_owned());

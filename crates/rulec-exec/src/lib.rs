@@ -103,27 +103,39 @@ impl RunOptions {
     }
 }
 
+/// What a published product holds, as its manifest says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Published {
+    pub rows: u64,
+    pub files: usize,
+    pub bytes: u64,
+    /// Rows the output contract refused (tolerant mode), in the product's errors file.
+    pub refused: u64,
+}
+
+impl Published {
+    fn of(manifest: &Manifest) -> Self {
+        Published {
+            rows: manifest.rows,
+            files: manifest.files.len(),
+            bytes: manifest.files.iter().map(|f| f.bytes).sum(),
+            refused: manifest.errors.as_ref().map_or(0, |e| e.rows),
+        }
+    }
+}
+
 /// What happened to one product.
 #[derive(Debug, Clone)]
 pub enum ProductStatus {
     Built {
-        rows: u64,
-        files: usize,
-        bytes: u64,
+        product: Published,
         elapsed: Duration,
         /// Why it was built: `new`, `query changed`, `input X changed`, ...
         reasons: Vec<String>,
         metrics: Vec<OperatorMetrics>,
-        /// Rows the output contract refused (tolerant mode), in the product's error file.
-        refused: u64,
     },
     /// Its build id is unchanged and its files are intact.
-    Reused {
-        rows: u64,
-        files: usize,
-        bytes: u64,
-        refused: u64,
-    },
+    Reused(Published),
     Failed(Diagnostic),
     /// Not built because a product it reads was not built.
     Skipped(Diagnostic),
@@ -154,7 +166,7 @@ impl RunReport {
             && self.products.iter().all(|p| {
                 matches!(
                     p.status,
-                    ProductStatus::Built { .. } | ProductStatus::Reused { .. }
+                    ProductStatus::Built { .. } | ProductStatus::Reused(_)
                 )
             })
     }
@@ -423,12 +435,7 @@ pub async fn run(
                 Ok(()) => {
                     state::remove_unreferenced(&product_dir, manifest);
                     built.insert(rule.name.clone());
-                    product.status = ProductStatus::Reused {
-                        rows: manifest.rows,
-                        files: manifest.files.len(),
-                        bytes: manifest.files.iter().map(|f| f.bytes).sum(),
-                        refused: manifest.errors.as_ref().map_or(0, |e| e.rows),
-                    };
+                    product.status = ProductStatus::Reused(Published::of(manifest));
                 }
                 Err(d) => product.status = ProductStatus::Failed(d.in_file(rule.file.clone())),
             }
@@ -467,13 +474,10 @@ pub async fn run(
                     Ok(()) => {
                         built.insert(rule.name.clone());
                         ProductStatus::Built {
-                            rows: manifest.rows,
-                            files: manifest.files.len(),
-                            bytes: manifest.files.iter().map(|f| f.bytes).sum(),
+                            product: Published::of(&manifest),
                             elapsed: started.elapsed(),
                             reasons,
                             metrics,
-                            refused: manifest.errors.as_ref().map_or(0, |e| e.rows),
                         }
                     }
                     Err(d) => ProductStatus::Failed(d.in_file(rule.file.clone())),

@@ -2,8 +2,8 @@
 //! and `--set`, plus an optional memory limit. Every effective setting is recorded in each
 //! product's manifest, and hashed into its build id.
 
+use datafusion::execution::SessionState;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
-use datafusion::execution::{SessionState, SessionStateBuilder};
 use datafusion::prelude::SessionConfig;
 use rulec_diagnostics::{Diagnostic, codes};
 use std::collections::BTreeMap;
@@ -102,8 +102,7 @@ impl Profile {
                 )
             })?;
         }
-        // Information schema and URL tables stay off: rules read declared tables only.
-        Ok(SessionConfig::from(options).with_information_schema(false))
+        Ok(crate::session::config(options))
     }
 
     /// A session for this profile: its configuration, DataFusion's default functions, and
@@ -119,11 +118,7 @@ impl Profile {
                 })?,
             None => Arc::new(RuntimeEnv::default()),
         };
-        Ok(SessionStateBuilder::new()
-            .with_config(config)
-            .with_runtime_env(runtime)
-            .with_default_features()
-            .build())
+        Ok(crate::session::session(config, runtime))
     }
 
     /// Every effective setting (all DataFusion options, then rulec's), as recorded in

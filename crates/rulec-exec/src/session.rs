@@ -1,18 +1,32 @@
 //! The runtime session: DataFusion with its default functions and the options rulec plans
 //! with, so that run-time types match compile-time types.
 
+use datafusion::config::ConfigOptions;
+use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::execution::{SessionState, SessionStateBuilder};
 use datafusion::prelude::SessionConfig;
+use std::sync::Arc;
 
-/// A session configured like the compiler (string types, parser options) with DataFusion's
-/// default functions. It has no tables: the caller registers inputs and products.
-pub fn runtime_session() -> SessionState {
-    let options = rulec_compile::planning_options();
-    let config = SessionConfig::from(options)
-        // Information schema and URL tables stay off: rules read declared tables only.
-        .with_information_schema(false);
+/// The session configuration for `options` (rulec's planning options, maybe overridden).
+pub(crate) fn config(options: ConfigOptions) -> SessionConfig {
+    // Information schema and URL tables stay off: rules read declared tables only.
+    SessionConfig::from(options).with_information_schema(false)
+}
+
+/// A session with `config`, `runtime` and DataFusion's default functions, no tables.
+pub(crate) fn session(config: SessionConfig, runtime: Arc<RuntimeEnv>) -> SessionState {
     SessionStateBuilder::new()
         .with_config(config)
+        .with_runtime_env(runtime)
         .with_default_features()
         .build()
+}
+
+/// A session configured like the compiler (the `fast` profile): the caller registers
+/// inputs and products.
+pub fn runtime_session() -> SessionState {
+    session(
+        config(rulec_compile::planning_options()),
+        Arc::new(RuntimeEnv::default()),
+    )
 }

@@ -99,12 +99,11 @@ impl PackLineage {
                     match self.resolved_column(&source.table, &source.column) {
                         Some(upstream) => {
                             for (input, inner) in upstream {
-                                let path = if *inner == EdgeKind::Copy {
-                                    input.nested(&source.steps)
-                                } else {
-                                    input.clone()
-                                };
-                                add(&mut out, path, kind.compose(*inner));
+                                add(
+                                    &mut out,
+                                    through(input, *inner, source),
+                                    kind.compose(*inner),
+                                );
                             }
                         }
                         None => add(&mut out, source.clone(), *kind),
@@ -131,13 +130,10 @@ impl PackLineage {
                 continue;
             }
             match self.resolved_column(&source.table, &source.column) {
-                Some(deps) => out.extend(deps.iter().map(|(input, inner)| {
-                    if *inner == EdgeKind::Copy {
-                        input.nested(&source.steps)
-                    } else {
-                        input.clone()
-                    }
-                })),
+                Some(deps) => out.extend(
+                    deps.iter()
+                        .map(|(input, inner)| through(input, *inner, source)),
+                ),
                 None => {
                     out.insert(source.clone());
                 }
@@ -317,6 +313,16 @@ impl PackLineage {
                 .map(|f| ColumnRef::new(table, f.name()))
                 .collect()
         })
+    }
+}
+
+/// The input a read of `source` (a rule column, maybe a field of it) reaches through one
+/// of that column's dependencies: the field path follows a copy, not a computation.
+fn through(input: &ColumnRef, kind: EdgeKind, source: &ColumnRef) -> ColumnRef {
+    if kind == EdgeKind::Copy {
+        input.nested(&source.steps)
+    } else {
+        input.clone()
     }
 }
 

@@ -15,6 +15,7 @@ use rulec_compile::datafusion_expr::logical_plan::{
     Subquery, TableScan, Union, Unnest, Window,
 };
 use rulec_compile::datafusion_expr::{Expr, LogicalPlan};
+use rulec_compile::{UnnestOutput, unnest_outputs};
 use std::collections::BTreeSet;
 
 /// The lineage of one plan node's output.
@@ -382,46 +383,31 @@ impl Analyzer {
     }
 
     fn unnest(&mut self, unnest: &Unnest) -> NodeLineage {
-        let Unnest {
-            input,
-            list_type_columns,
-            struct_type_columns,
-            dependency_indices,
-            schema,
-            ..
-        } = unnest;
-        let child = self.plan(input);
+        let child = self.plan(&unnest.input);
         let mut rows = child.rows.clone();
-        for (index, _) in list_type_columns {
+        for (index, _) in &unnest.list_type_columns {
             if let Some(deps) = child.columns.get(*index) {
                 rows.extend(deps.keys().cloned());
             }
         }
-        let mut struct_seen: Vec<usize> = Vec::new();
-        let mut columns = Vec::new();
-        for (output, &index) in dependency_indices.iter().enumerate() {
-            let deps = child.columns.get(index).cloned().unwrap_or_default();
-            let name = schema.field(output).name();
-            let steps: Vec<Step> = if let Some((_, list)) = list_type_columns
-                .iter()
-                .find(|(i, list)| *i == index && &list.output_column.name == name)
-            {
-                vec![Step::Each; list.depth]
-            } else if struct_type_columns.contains(&index) {
-                let nth = struct_seen.iter().filter(|&&i| i == index).count();
-                struct_seen.push(index);
-                match input.schema().field(index).data_type() {
-                    DataType::Struct(fields) => fields
-                        .get(nth)
-                        .map(|f| vec![Step::Field(f.name().clone())])
-                        .unwrap_or_default(),
-                    _ => Vec::new(),
-                }
-            } else {
-                Vec::new()
-            };
-            columns.push(extend(&deps, &steps, true));
-        }
+        let columns = unnest_outputs(unnest)
+            .into_iter()
+            .map(|output| {
+                let (input, steps) = match output {
+                    UnnestOutput::List { input, depth } => (input, vec![Step::Each; depth]),
+                    UnnestOutput::StructField { input, field } => {
+                        let name = match unnest.input.schema().field(input).data_type() {
+                            DataType::Struct(fields) => fields.get(field).map(|f| f.name().clone()),
+                            _ => None,
+                        };
+                        (input, name.map(Step::Field).into_iter().collect())
+                    }
+                    UnnestOutput::Passed { input } => (input, Vec::new()),
+                };
+                let deps = child.columns.get(input).cloned().unwrap_or_default();
+                extend(&deps, &steps, true)
+            })
+            .collect();
         NodeLineage { columns, rows }
     }
 

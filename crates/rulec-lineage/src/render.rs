@@ -89,6 +89,7 @@ pub fn render(
         Some(s) => s.edges.clone(),
         None => lineage.edges(),
     };
+    let start: &[ColumnRef] = selection.as_ref().map_or(&[], |s| s.start.as_slice());
     Ok(match format {
         Format::Text => match &selection {
             None => text_pack(lineage),
@@ -102,7 +103,7 @@ pub fn render(
                     Direction::Downstream => "downstream",
                 },
                 "start": selection.as_ref().map(|s| s.start.iter().map(ToString::to_string).collect::<Vec<_>>()),
-                "nodes": nodes(lineage, &edges, selection.as_ref().map(|s| s.start.as_slice()).unwrap_or(&[]))
+                "nodes": nodes(lineage, &edges, start)
                     .into_iter()
                     .map(|c| json!({"id": c.to_string(), "table": c.table, "path": c.path(), "kind": table_kind(lineage, &c.table)}))
                     .collect::<Vec<_>>(),
@@ -129,22 +130,8 @@ pub fn render(
             out.push('\n');
             out
         }
-        Format::Dot => dot(
-            lineage,
-            &edges,
-            selection
-                .as_ref()
-                .map(|s| s.start.as_slice())
-                .unwrap_or(&[]),
-        ),
-        Format::Mermaid => mermaid(
-            lineage,
-            &edges,
-            selection
-                .as_ref()
-                .map(|s| s.start.as_slice())
-                .unwrap_or(&[]),
-        ),
+        Format::Dot => dot(lineage, &edges, start),
+        Format::Mermaid => mermaid(lineage, &edges, start),
     })
 }
 

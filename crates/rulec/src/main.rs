@@ -66,43 +66,8 @@ enum Command {
     Run {
         /// The pack directory.
         pack: PathBuf,
-        /// Read input paths from pack.yaml relative to this directory instead of the pack.
-        #[arg(long)]
-        data: Option<PathBuf>,
-        /// Where to write products (default: the pack's `output`, `out/` in the pack).
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Build only these products and the products they read.
-        #[arg(long, value_name = "RULE")]
-        only: Vec<String>,
-        /// Rebuild every product, even those that could be reused.
-        #[arg(long)]
-        force: bool,
-        /// Check reused products' files against their recorded SHA-256.
-        #[arg(long)]
-        verify: bool,
-        /// Identify input data by a hash of its content (default: sizes, times, footers).
-        #[arg(long)]
-        hash_inputs: bool,
-        /// Runtime profile: fast (default), safe, memory-limited.
-        #[arg(long)]
-        profile: Option<String>,
-        /// A DataFusion setting over the profile's, e.g.
-        /// datafusion.execution.target_partitions=4 (repeatable).
-        #[arg(long, value_name = "KEY=VALUE")]
-        set: Vec<String>,
-        /// Memory for the engine (e.g. 512M, 2G); operators spill to disk beyond it.
-        #[arg(long, value_name = "SIZE")]
-        memory_limit: Option<String>,
-        /// Fail instead of waiting when another run holds the output directory.
-        #[arg(long)]
-        no_wait: bool,
-        /// Write rows that break an output contract (a null in a non-null column, a
-        /// duplicate key) to the product's error file instead of failing the product.
-        #[arg(long)]
-        tolerant: bool,
-        #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
-        format: OutputFormat,
+        #[command(flatten)]
+        args: run::RunArgs,
     },
     /// Column lineage: where a column comes from, or (--downstream) what reads it.
     Lineage {
@@ -137,7 +102,7 @@ enum Command {
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 /// Human or JSON output (`diff`, `run`).
-enum OutputFormat {
+pub enum OutputFormat {
     Human,
     Json,
 }
@@ -216,37 +181,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             show,
             output,
         } => plan::run(&pack, rule.as_deref(), format, show, output.as_deref()),
-        Command::Run {
-            pack,
-            data,
-            out,
-            only,
-            force,
-            verify,
-            hash_inputs,
-            profile,
-            set,
-            memory_limit,
-            no_wait,
-            tolerant,
-            format,
-        } => run::run(
-            &pack,
-            run::RunArgs {
-                data,
-                out,
-                only,
-                force,
-                verify,
-                hash_inputs,
-                profile,
-                set,
-                memory_limit,
-                no_wait,
-                tolerant,
-                json: format == OutputFormat::Json,
-            },
-        ),
+        Command::Run { pack, args } => run::run(&pack, args),
         Command::Lineage {
             pack,
             name,

@@ -1,5 +1,6 @@
 //! `rulec run`.
 
+use crate::OutputFormat;
 use crate::project::Project;
 use anyhow::Context as _;
 use rulec_exec::{InputIdentity, ProductStatus, Profile, RunOptions};
@@ -8,19 +9,45 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// `rulec run`'s options beyond the pack.
+#[derive(clap::Args)]
 pub struct RunArgs {
+    /// Read input paths from pack.yaml relative to this directory instead of the pack.
+    #[arg(long)]
     pub data: Option<PathBuf>,
+    /// Where to write products (default: the pack's `output`, `out/` in the pack).
+    #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Build only these products and the products they read.
+    #[arg(long, value_name = "RULE")]
     pub only: Vec<String>,
+    /// Rebuild every product, even those that could be reused.
+    #[arg(long)]
     pub force: bool,
+    /// Check reused products' files against their recorded SHA-256.
+    #[arg(long)]
     pub verify: bool,
+    /// Identify input data by a hash of its content (default: sizes, times, footers).
+    #[arg(long)]
     pub hash_inputs: bool,
+    /// Runtime profile: fast (default), safe, memory-limited.
+    #[arg(long)]
     pub profile: Option<String>,
+    /// A DataFusion setting over the profile's, e.g.
+    /// datafusion.execution.target_partitions=4 (repeatable).
+    #[arg(long, value_name = "KEY=VALUE")]
     pub set: Vec<String>,
+    /// Memory for the engine (e.g. 512M, 2G); operators spill to disk beyond it.
+    #[arg(long, value_name = "SIZE")]
     pub memory_limit: Option<String>,
+    /// Fail instead of waiting when another run holds the output directory.
+    #[arg(long)]
     pub no_wait: bool,
+    /// Write rows that break an output contract (a null in a non-null column, a
+    /// duplicate key) to the product's error file instead of failing the product.
+    #[arg(long)]
     pub tolerant: bool,
-    pub json: bool,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
 }
 
 pub fn run(root: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -117,7 +144,7 @@ pub fn run(root: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
             failures.push(d.clone());
         }
     }
-    if args.json {
+    if args.format == OutputFormat::Json {
         println!("{}", json_report(&report, &out_dir));
     } else {
         print_table(&report);
@@ -183,28 +210,26 @@ fn print_table(report: &rulec_exec::RunReport) {
         let name = &product.name;
         match &product.status {
             ProductStatus::Built {
-                rows,
-                files,
-                bytes,
+                product: p,
                 elapsed,
                 reasons,
-                refused,
                 ..
             } => println!(
-                "{name:<width$}  {rows:>10}  {files:>5}  {bytes:>10}  {:>8.3}s  rebuilt ({}){}",
+                "{name:<width$}  {:>10}  {:>5}  {:>10}  {:>8.3}s  rebuilt ({}){}",
+                p.rows,
+                p.files,
+                p.bytes,
                 elapsed.as_secs_f64(),
                 reasons.join(", "),
-                refused_note(*refused)
+                refused_note(p.refused)
             ),
-            ProductStatus::Reused {
-                rows,
-                files,
-                bytes,
-                refused,
-            } => println!(
-                "{name:<width$}  {rows:>10}  {files:>5}  {bytes:>10}  {:>9}  reused{}",
+            ProductStatus::Reused(p) => println!(
+                "{name:<width$}  {:>10}  {:>5}  {:>10}  {:>9}  reused{}",
+                p.rows,
+                p.files,
+                p.bytes,
                 "-",
-                refused_note(*refused)
+                refused_note(p.refused)
             ),
             ProductStatus::Failed(_) => println!(
                 "{name:<width$}  {:>10}  {:>5}  {:>10}  {:>9}  failed",
@@ -226,6 +251,15 @@ fn refused_note(refused: u64) -> String {
     }
 }
 
+/// A published product's figures in the JSON report.
+fn published(v: &mut serde_json::Value, status: &str, p: &rulec_exec::Published) {
+    v["status"] = json!(status);
+    v["rows"] = json!(p.rows);
+    v["files"] = json!(p.files);
+    v["bytes"] = json!(p.bytes);
+    v["refused_rows"] = json!(p.refused);
+}
+
 fn json_report(report: &rulec_exec::RunReport, out_dir: &Path) -> String {
     let products: Vec<serde_json::Value> = report
         .products
@@ -238,35 +272,17 @@ fn json_report(report: &rulec_exec::RunReport, out_dir: &Path) -> String {
             });
             match &p.status {
                 ProductStatus::Built {
-                    rows,
-                    files,
-                    bytes,
+                    product,
                     elapsed,
                     reasons,
                     metrics,
-                    refused,
                 } => {
-                    v["refused_rows"] = json!(refused);
-                    v["status"] = json!("rebuilt");
+                    published(&mut v, "rebuilt", product);
                     v["reasons"] = json!(reasons);
-                    v["rows"] = json!(rows);
-                    v["files"] = json!(files);
-                    v["bytes"] = json!(bytes);
                     v["seconds"] = json!(elapsed.as_secs_f64());
                     v["metrics"] = json!(metrics);
                 }
-                ProductStatus::Reused {
-                    rows,
-                    files,
-                    bytes,
-                    refused,
-                } => {
-                    v["refused_rows"] = json!(refused);
-                    v["status"] = json!("reused");
-                    v["rows"] = json!(rows);
-                    v["files"] = json!(files);
-                    v["bytes"] = json!(bytes);
-                }
+                ProductStatus::Reused(product) => published(&mut v, "reused", product),
                 ProductStatus::Failed(d) => {
                     v["status"] = json!("failed");
                     v["error"] = json!(format!("{}: {}", d.code, d.message));
