@@ -341,6 +341,8 @@ struct RulecPack {
     /// Whole pack, median over the runs: `load+check` and the planning total (ms).
     load_check_ms: f64,
     planning_ms: f64,
+    /// Whole pack, median over the runs: planning by phase and costliest pass (ms).
+    phases: BTreeMap<String, f64>,
 }
 
 /// SQLGlot on one TPC pack (what `xtask/sqlglot_bench.py` prints).
@@ -437,6 +439,15 @@ fn print_rulec(r: &RulecPack) {
         r.planning_ms,
         r.load_check_ms - r.planning_ms
     );
+    let phase = |name: &str| r.phases.get(name).copied().unwrap_or(f64::NAN);
+    println!(
+        "  rulec planning by phase: sql-to-rel {:.1} ms, analyzer {:.1} ms, optimizer {:.1} ms (of which rulec_canonicalize {:.1} ms), fingerprint {:.1} ms",
+        phase("sql-to-rel"),
+        phase("analyzer"),
+        phase("optimizer"),
+        phase("optimizer/rulec_canonicalize"),
+        phase("fingerprint"),
+    );
     if let Some((slowest, ms)) = slowest(&r.per_query) {
         println!(
             "  rulec per query:   {} queries: median {:.2} ms, total {:.1} ms, slowest {slowest} {ms:.2} ms",
@@ -501,6 +512,7 @@ fn pack_report(
         entry["rulec"] = json!({
             "load_check_ms": round3(r.load_check_ms),
             "planning_ms": round3(r.planning_ms),
+            "planning_phases_ms": r.phases.iter().map(|(k, v)| (k.clone(), json!(round3(*v)))).collect::<serde_json::Map<_, _>>(),
             "median_ms": median_ms,
             "total_ms": total_ms,
             "failed": failures(&r.failed),
@@ -624,6 +636,9 @@ struct Timings {
     rules: usize,
     /// The slowest rules (five at most), by name.
     slowest: BTreeMap<String, f64>,
+    /// Planning by phase, summed over the rules (`sql-to-rel`, `analyzer`, `optimizer`,
+    /// `fingerprint`), and the costliest pipeline passes (`optimizer/...`), in ms.
+    phases: BTreeMap<String, f64>,
 }
 
 /// Reads `rulec check --timings` (human text; JSON does not carry timings):
@@ -640,21 +655,40 @@ fn parse_timings(stderr: &str) -> Option<Timings> {
     let planning_ms = after(header, "; planning ")?;
     let rules = after(header, " ms for ")?;
     let mut slowest = BTreeMap::new();
+    let mut phases = BTreeMap::new();
+    let mut in_phases = false;
     for line in lines {
+        if let Some(list) = line.strip_prefix("rulec: phases: ") {
+            for phase in list.split(", ") {
+                if let [name, ms, "ms"] = phase.split_whitespace().collect::<Vec<_>>()[..]
+                    && let Ok(ms) = ms.parse::<f64>()
+                {
+                    phases.insert(name.to_owned(), ms);
+                }
+            }
+            in_phases = true;
+            continue;
+        }
         let parts: Vec<&str> = line.split_whitespace().collect();
-        match parts.as_slice() {
-            [ms, "ms", rule] => match ms.parse::<f64>() {
-                Ok(ms) => slowest.insert((*rule).to_owned(), ms),
+        let (ms, name) = match parts.as_slice() {
+            [ms, "ms", name] => match ms.parse::<f64>() {
+                Ok(ms) => (ms, (*name).to_owned()),
                 Err(_) => break,
             },
             _ => break,
         };
+        if in_phases {
+            phases.insert(name, ms);
+        } else {
+            slowest.insert(name, ms);
+        }
     }
     Some(Timings {
         load_check_ms,
         planning_ms,
         rules,
         slowest,
+        phases,
     })
 }
 
@@ -748,6 +782,7 @@ fn tpc_rulec(
     pin: bool,
 ) -> anyhow::Result<RulecPack> {
     let (mut load_check, mut planning) = (Vec::new(), Vec::new());
+    let mut phases: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for _ in 0..runs {
         let (output, timings) = check_timings(rulec, pack, pin)?;
         if !output.status.success() {
@@ -759,6 +794,9 @@ fn tpc_rulec(
         }
         load_check.push(timings.load_check_ms);
         planning.push(timings.planning_ms);
+        for (phase, ms) in timings.phases {
+            phases.entry(phase).or_default().push(ms);
+        }
     }
     let groups = split_pack(pack, split)?;
     let mut times: BTreeMap<String, Vec<f64>> = BTreeMap::new();
@@ -802,6 +840,10 @@ fn tpc_rulec(
         failed: failed.into_iter().collect(),
         load_check_ms: median(&load_check),
         planning_ms: median(&planning),
+        phases: phases
+            .into_iter()
+            .map(|(phase, ms)| (phase, median(&ms)))
+            .collect(),
     })
 }
 
@@ -946,8 +988,12 @@ mod tests {
 
     #[test]
     fn reads_timings() {
-        let stderr = "rulec: rules/tpch: load+check 381.3 ms; planning 353.0 ms for 22 rules (16.05 ms per rule)\n     35.06 ms  q07\n     32.88 ms  q02\nrulec: 22 rules checked, no problems\n";
+        let stderr = "rulec: rules/tpch: load+check 381.3 ms; planning 353.0 ms for 22 rules (16.05 ms per rule)\n     35.06 ms  q07\n     32.88 ms  q02\nrulec: phases: sql-to-rel 2.5 ms, analyzer 3.0 ms, optimizer 30.1 ms, fingerprint 1.2 ms\n      9.50 ms  optimizer/rulec_canonicalize\nrulec: 22 rules checked, no problems\n";
         let t = parse_timings(stderr).expect("parses");
+        assert!((t.phases["sql-to-rel"] - 2.5).abs() < 1e-9);
+        assert!((t.phases["optimizer"] - 30.1).abs() < 1e-9);
+        assert!((t.phases["optimizer/rulec_canonicalize"] - 9.5).abs() < 1e-9);
+        assert_eq!(t.phases.len(), 5);
         assert_eq!(t.rules, 22);
         assert!((t.load_check_ms - 381.3).abs() < 1e-9);
         assert!((t.planning_ms - 353.0).abs() < 1e-9);

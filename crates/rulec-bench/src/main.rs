@@ -29,6 +29,11 @@ use rulec_pack::{PackFiles, load_pack};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+// The allocator rulec's binary uses, so that the plain-DataFusion baselines are measured
+// on equal terms.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 fn main() -> Result<()> {

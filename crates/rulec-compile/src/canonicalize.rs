@@ -23,7 +23,7 @@
 //! volatile functions are left as written (their copies are not interchangeable).
 //! Output names are preserved: a reordered projection keeps its column's name.
 
-use crate::encode::{encode_expr, is_volatile};
+use crate::encode::{PositionalEncoder, is_volatile};
 use datafusion_common::tree_node::{Transformed, TreeNode as _};
 use datafusion_common::{DFSchema, Result};
 use datafusion_expr::expr::{BinaryExpr, InList};
@@ -127,12 +127,12 @@ impl OptimizerRule for Canonicalize {
                 let scope = Scope::new(vec![Arc::clone(inputs[0].schema())]);
                 let names = NamePreserver::new(&plan);
                 plan.map_expressions(|expr| {
-                    let saved = names.save(&expr);
                     let canonical = scope.expression(&expr)?;
                     Ok(if canonical == expr {
                         Transformed::no(expr)
                     } else {
-                        Transformed::yes(saved.restore(canonical))
+                        // Names are rendered only for what changed (rendering is costly).
+                        Transformed::yes(names.save(&expr).restore(canonical))
                     })
                 })
             }
@@ -146,6 +146,8 @@ struct Scope {
     /// All inputs' columns as one schema, for typing expressions; built on first use (only
     /// arithmetic operands are typed).
     merged: std::cell::OnceCell<DFSchema>,
+    /// The order keys' encoder, built on first use.
+    encoder: std::cell::OnceCell<PositionalEncoder>,
 }
 
 impl Scope {
@@ -153,6 +155,7 @@ impl Scope {
         Scope {
             schemas,
             merged: std::cell::OnceCell::new(),
+            encoder: std::cell::OnceCell::new(),
         }
     }
 
@@ -171,15 +174,35 @@ impl Scope {
     }
 
     fn key(&self, expr: &Expr) -> String {
-        let scope: Vec<&Arc<DFSchema>> = self.schemas.iter().collect();
-        encode_expr(expr, &scope)
+        self.encoder
+            .get_or_init(|| {
+                let scope: Vec<&Arc<DFSchema>> = self.schemas.iter().collect();
+                PositionalEncoder::new(&scope)
+            })
+            .encode(expr)
     }
 
-    /// The canonical form of an expression in any position.
+    /// The canonical form of an expression in any position: children first, then the node;
+    /// an AND/OR chain as a whole (its operands canonical, then sorted once: sorting at
+    /// every level of a chain of n operators would cost n² order keys).
     fn expression(&self, expr: &Expr) -> Result<Expr> {
-        expr.clone()
-            .transform_up(|e| Ok(self.canonical_node(e)))
-            .map(|t| t.data)
+        if let Expr::BinaryExpr(BinaryExpr { op, .. }) = expr
+            && matches!(op, Operator::And | Operator::Or)
+            && !is_volatile(expr)
+        {
+            let mut operands = Vec::new();
+            flatten(expr.clone(), *op, &mut operands);
+            let operands = operands
+                .iter()
+                .map(|operand| self.expression(operand))
+                .collect::<Result<Vec<_>>>()?;
+            return Ok(self.sorted_chain(operands, *op));
+        }
+        let with_children = expr
+            .clone()
+            .map_children(|child| self.expression(&child).map(Transformed::yes))?
+            .data;
+        Ok(self.canonical_node(with_children).data)
     }
 
     /// The canonical form of a predicate: as [`Scope::expression`], then guarded CNF. Each
@@ -252,14 +275,8 @@ impl Scope {
         if is_volatile(&expr) {
             return Transformed::no(expr);
         }
+        // (AND/OR chains are handled as a whole by `expression`.)
         let canonical = match &expr {
-            Expr::BinaryExpr(BinaryExpr { op, .. })
-                if matches!(op, Operator::And | Operator::Or) =>
-            {
-                let mut operands = Vec::new();
-                flatten(expr.clone(), *op, &mut operands);
-                self.sorted_chain(operands, *op)
-            }
             Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
                 match self.mirror(left, *op, right) {
                     Some(mirrored) if self.key(left) > self.key(right) => {

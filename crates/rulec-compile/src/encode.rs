@@ -93,14 +93,31 @@ pub fn encode_plan_structure(plan: &LogicalPlan) -> String {
 /// positions, whatever their aliases: this is the order key of rulec's canonicalization
 /// rule.
 pub fn encode_expr(expr: &Expr, scope: &[&DFSchemaRef]) -> String {
-    let width: usize = scope.iter().map(|s| s.fields().len()).sum();
-    let scope = Scope {
-        schemas: scope.iter().map(|s| Arc::clone(s)).collect(),
-        keys: (0..width).map(|i| format!("#{i}")).collect(),
-    };
-    let mut encoder = Encoder::default();
-    encoder.expr(expr, &scope);
-    encoder.out
+    PositionalEncoder::new(scope).encode(expr)
+}
+
+/// [`encode_expr`] for many expressions of one node: the node's scope is built once.
+pub struct PositionalEncoder {
+    scope: Scope,
+}
+
+impl PositionalEncoder {
+    pub fn new(scope: &[&DFSchemaRef]) -> Self {
+        let width: usize = scope.iter().map(|s| s.fields().len()).sum();
+        PositionalEncoder {
+            scope: Scope {
+                schemas: scope.iter().map(|s| Arc::clone(s)).collect(),
+                keys: (0..width).map(|i| format!("#{i}")).collect(),
+            },
+        }
+    }
+
+    /// The positional encoding of `expr` (see [`encode_expr`]).
+    pub fn encode(&self, expr: &Expr) -> String {
+        let mut encoder = Encoder::default();
+        encoder.expr(expr, &self.scope);
+        encoder.out
+    }
 }
 
 /// The inputs an expression sees: their schemas (to resolve a column) and the keys of
@@ -120,8 +137,7 @@ impl Scope {
     }
 
     fn key(&self, column: &Column) -> Option<&str> {
-        let refs: Vec<&DFSchemaRef> = self.schemas.iter().collect();
-        column_index(&refs, column).and_then(|i| self.keys.get(i).map(String::as_str))
+        column_index(&self.schemas, column).and_then(|i| self.keys.get(i).map(String::as_str))
     }
 }
 
@@ -1153,7 +1169,7 @@ impl Encoder {
 }
 
 /// The index of `column` in the concatenation of `scope`'s schemas.
-fn column_index(scope: &[&DFSchemaRef], column: &Column) -> Option<usize> {
+fn column_index(scope: &[DFSchemaRef], column: &Column) -> Option<usize> {
     let mut offset = 0;
     for schema in scope {
         if let Some(index) = schema.maybe_index_of_column(column) {

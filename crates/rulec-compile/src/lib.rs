@@ -57,6 +57,21 @@ pub struct CompiledRule {
     pub diagnostics: Vec<Diagnostic>,
     /// How long planning and the pipeline took for this rule.
     pub compile_time: std::time::Duration,
+    /// Where that time went, phase by phase (for `rulec check --timings`).
+    pub phase_times: PhaseTimes,
+}
+
+/// The time one rule's compilation spent in each phase.
+#[derive(Debug, Clone, Default)]
+pub struct PhaseTimes {
+    /// DataFusion's SQL planner (`SqlToRel`): the rule's SQL to the initial logical plan.
+    pub sql_to_rel: std::time::Duration,
+    /// Each pipeline pass (`analyzer/...`, `optimizer/...`), summed over the optimizer's
+    /// rounds until the fixed point. The first pass of a round also carries the
+    /// optimizer's own work between rounds (its fixed-point check).
+    pub passes: BTreeMap<String, std::time::Duration>,
+    /// The query fingerprint (encoding and hashing).
+    pub fingerprint: std::time::Duration,
 }
 
 /// A compiled pack: one entry per rule, in dependency order.
@@ -347,6 +362,7 @@ fn empty(rule: &Rule) -> CompiledRule {
         schema_fingerprint: None,
         diagnostics: Vec::new(),
         compile_time: std::time::Duration::ZERO,
+        phase_times: PhaseTimes::default(),
     }
 }
 
@@ -466,6 +482,7 @@ fn compile_rule(
         }
         d
     };
+    let started = std::time::Instant::now();
     let initial = match planner.sql_statement_to_plan(parsed.statement.clone()) {
         Ok(plan) => plan,
         Err(err) => {
@@ -473,8 +490,15 @@ fn compile_rule(
             return result;
         }
     };
+    result.phase_times.sql_to_rel = started.elapsed();
     // Type coercion happens in the pipeline's analyzer: its errors are the rule's too.
-    let canonical = match pipeline.run(initial.clone(), |_, _| {}) {
+    let mut pass_started = std::time::Instant::now();
+    let passes = &mut result.phase_times.passes;
+    let canonical = match pipeline.run(initial.clone(), |pass, _| {
+        let now = std::time::Instant::now();
+        *passes.entry(pass.to_owned()).or_default() += now - pass_started;
+        pass_started = now;
+    }) {
         Ok(plan) => plan,
         Err(err) => {
             result.diagnostics.push(located(&err));
@@ -489,7 +513,9 @@ fn compile_rule(
             .map(|f| f.as_ref().clone())
             .collect::<Vec<_>>(),
     ));
+    let started = std::time::Instant::now();
     result.fingerprint = Some(fingerprint(pipeline, &canonical));
+    result.phase_times.fingerprint = started.elapsed();
     let mut output_schema = output_schema;
     if let Some(contract) = pack.output_contracts.get(&rule.name) {
         let findings = output_contract::check_output_contract(

@@ -77,6 +77,9 @@ codes! {
     INVALID_ENCODING = "S006" "invalid-encoding",
         "The rule file is not valid UTF-8.",
         "Rule files must be UTF-8 text. Re-save the file as UTF-8.";
+    NESTING_TOO_DEEP = "S007" "nesting-too-deep",
+        "The rule nests expressions or subqueries too deeply.",
+        "rulec reads rules up to a fixed depth: 256 levels of nested expressions (each operator of a chain like `a AND b AND c` is one level) and as many parentheses and subqueries as the parser's recursion limit allows. Deeper rules are refused rather than risk exhausting the stack. Flatten the rule: use IN lists instead of long OR chains, and CTEs instead of deeply nested subqueries.";
     MALFORMED_CONTRACT = "C001" "malformed-contract",
         "The contract file is not a valid contract.",
         "A contract is a YAML mapping with `table` (a non-empty name), `columns` (a list of {name, type, nullable}) and optional `metadata` and `order_by`.";
@@ -164,6 +167,9 @@ codes! {
     INVALID_RUN_SETTING = "R007" "invalid-run-setting",
         "A runtime profile, setting or product order is invalid.",
         "Profiles are fast, safe and memory-limited; settings are DataFusion configuration keys (datafusion.execution.target_partitions=4); order_by names top-level columns of primitive type, optionally followed by desc.";
+    INPUT_UNREADABLE = "R008" "input-unreadable",
+        "An input's data cannot be read as Parquet.",
+        "The file (or a file of the directory) is empty, truncated, corrupt, not Parquet, or cannot be opened. The diagnostic names the file and the reader's error. Nothing is built from it, and products built before stay as they were.";
     OUTPUT_COLUMN_MISSING = "O001" "output-column-missing",
         "The rule does not produce a column its output contract declares.",
         "The output contract (contracts/<rule>.yaml) pins the product's schema. Add the column to the rule's select list, or remove it from the contract.";

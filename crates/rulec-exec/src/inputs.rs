@@ -71,14 +71,78 @@ pub async fn check_input(
             .with_help("fix the path under `inputs:` in pack.yaml, or pass --data DIR"),
         ]);
     }
-    let url = match table_url(path) {
-        Ok(u) => u,
-        Err(e) => return InputCheck::Failed(vec![read_error(table, path, &e)]),
+    // Each file on its own, so that a diagnostic names the file (a directory's files are
+    // otherwise merged into one schema, and an empty file reads as one without columns).
+    let files = match parquet_files(path) {
+        Ok(files) => files,
+        Err(e) => {
+            return InputCheck::Failed(vec![unreadable(table, path, &e.to_string())]);
+        }
     };
-    let file_schema = match listing_options(state).infer_schema(state, &url).await {
-        Ok(s) => s,
-        Err(e) => return InputCheck::Failed(vec![read_error(table, path, &e)]),
-    };
+    if files.is_empty() {
+        return InputCheck::Failed(vec![unreadable(table, path, "it holds no .parquet file")]);
+    }
+    let mut problems = Vec::new();
+    for file in &files {
+        if std::fs::metadata(file).is_ok_and(|m| m.len() == 0) {
+            problems.push(unreadable(table, file, "the file is empty (0 bytes)"));
+            continue;
+        }
+        let file_schema = match table_url(file) {
+            Ok(url) => listing_options(state).infer_schema(state, &url).await,
+            Err(e) => Err(e),
+        };
+        match file_schema {
+            Ok(schema) => problems.extend(compare(table, file, &schema, contract)),
+            Err(e) => problems.push(read_error(table, file, &e)),
+        }
+    }
+    if !problems.is_empty() {
+        return InputCheck::Failed(problems);
+    }
+    match listing_table(state, path, Arc::clone(&contract.schema)) {
+        Ok(t) => InputCheck::Ok(t),
+        Err(e) => InputCheck::Failed(vec![read_error(table, path, &e)]),
+    }
+}
+
+/// The Parquet files an input path names: the file itself, or every `.parquet` file under
+/// the directory (as the engine lists them), sorted.
+fn parquet_files(path: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+    fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            // Hidden entries are not data (the engine's listing skips them too).
+            if path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            {
+                continue;
+            }
+            if path.is_dir() {
+                walk(&path, out)?;
+            } else if path.extension().is_some_and(|e| e == "parquet") {
+                out.push(path);
+            }
+        }
+        Ok(())
+    }
+    if !path.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut files = Vec::new();
+    walk(path, &mut files)?;
+    files.sort();
+    Ok(files)
+}
+
+/// The contract columns `file_schema` lacks or types differently.
+fn compare(
+    table: &str,
+    path: &Path,
+    file_schema: &datafusion::arrow::datatypes::Schema,
+    contract: &Contract,
+) -> Vec<Diagnostic> {
     let mut problems = Vec::new();
     for column in &contract.columns {
         match file_schema.field_with_name(&column.name) {
@@ -117,18 +181,20 @@ pub async fn check_input(
             }
         }
     }
-    if !problems.is_empty() {
-        return InputCheck::Failed(problems);
-    }
-    match listing_table(state, path, Arc::clone(&contract.schema)) {
-        Ok(t) => InputCheck::Ok(t),
-        Err(e) => InputCheck::Failed(vec![read_error(table, path, &e)]),
-    }
+    problems
+}
+
+fn unreadable(table: &str, path: &Path, why: &str) -> Diagnostic {
+    Diagnostic::error(
+        codes::INPUT_UNREADABLE,
+        format!("input `{table}`: cannot read `{}`: {why}", path.display()),
+    )
+    .in_file("pack.yaml")
 }
 
 fn read_error(table: &str, path: &Path, err: &datafusion::error::DataFusionError) -> Diagnostic {
     Diagnostic::error(
-        codes::INPUT_SCHEMA_MISMATCH,
+        codes::INPUT_UNREADABLE,
         format!(
             "input `{table}`: cannot read `{}` as Parquet: {}",
             path.display(),

@@ -292,6 +292,8 @@ pub async fn run(
         .collect();
     let mut inputs_ok = true;
     let mut identities: BTreeMap<String, String> = BTreeMap::new();
+    // Where each input's data is, for naming the files of a product that fails to run.
+    let mut input_paths: BTreeMap<String, PathBuf> = BTreeMap::new();
     for table in needed_inputs {
         let contract = &pack.contracts[table];
         let Some(declared) = pack.manifest.inputs.get(table) else {
@@ -310,6 +312,7 @@ pub async fn run(
         };
         let base = options.data_dir.as_deref().unwrap_or(&options.pack_root);
         let path = resolve(base, declared);
+        input_paths.insert(table.clone(), path.clone());
         match check_input(&ctx.state(), table, &path, contract).await {
             InputCheck::Ok(provider) => {
                 if let Err(e) = ctx.register_table(table.as_str(), provider) {
@@ -483,7 +486,26 @@ pub async fn run(
                     Err(d) => ProductStatus::Failed(d.in_file(rule.file.clone())),
                 }
             }
-            Err(d) => ProductStatus::Failed(d.in_file(rule.file.clone())),
+            Err(mut d) => {
+                if d.code == codes::EXECUTION_FAILED {
+                    // The engine's read errors do not name files: name what the rule reads.
+                    for table in &rule.upstream_inputs {
+                        if let Some(path) = input_paths.get(table) {
+                            d = d.with_note(format!(
+                                "the rule reads input `{table}` from `{}`",
+                                path.display()
+                            ));
+                        }
+                    }
+                    for upstream in &rule.upstream_rules {
+                        d = d.with_note(format!(
+                            "the rule reads product `{upstream}` from `{}`",
+                            options.out_dir.join(upstream).display()
+                        ));
+                    }
+                }
+                ProductStatus::Failed(d.in_file(rule.file.clone()))
+            }
         };
         report.products.push(product);
     }
@@ -541,13 +563,14 @@ async fn build_product(
             format!("product `{name}`: cannot order by it: {why}"),
         )
     })?;
-    // The artifact that runs is the Substrait plan: encode, decode, consume.
+    // The artifact that runs is the Substrait plan: the message whose bytes are written
+    // beside the product is the one consumed. (It is not decoded back from the bytes:
+    // protobuf decoding stops at 100 nested messages, which a chain of some thirty ANDs
+    // already reaches; prost encodes and decodes its messages losslessly otherwise.)
     let substrait = rulec_substrait::to_substrait(plan)
         .map_err(|e| Diagnostic::error(codes::UNENCODABLE_PLAN, e.to_string()))?;
     let bytes = rulec_substrait::encode(&substrait);
-    let decoded = rulec_substrait::decode(&bytes)
-        .map_err(|e| Diagnostic::error(codes::EXECUTION_FAILED, e.to_string()))?;
-    let logical = rulec_substrait::from_substrait(state, &decoded)
+    let logical = rulec_substrait::from_substrait(state, &substrait)
         .await
         .map_err(|e| Diagnostic::error(codes::EXECUTION_FAILED, e.to_string()))?;
     let written = write::write_product(

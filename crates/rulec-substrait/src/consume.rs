@@ -9,23 +9,57 @@ use datafusion::execution::{FunctionRegistry, SessionState};
 use datafusion::logical_expr::LogicalPlan;
 use datafusion_substrait::extensions::Extensions;
 use datafusion_substrait::logical_plan::consumer::{
-    DefaultSubstraitConsumer, SubstraitConsumer, from_substrait_plan_with_consumer,
+    DefaultSubstraitConsumer, SubstraitConsumer, from_read_rel, from_substrait_plan_with_consumer,
 };
+use datafusion_substrait::substrait::proto::read_rel::ReadType;
+use datafusion_substrait::substrait::proto::read_rel::local_files::file_or_files::PathType;
 use datafusion_substrait::substrait::proto::{
-    ExtensionLeafRel, ExtensionMultiRel, ExtensionSingleRel, Plan,
+    ExtensionLeafRel, ExtensionMultiRel, ExtensionSingleRel, Plan, ReadRel,
 };
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
-/// DataFusion's consumer with rulec's extensions. Tables resolve through `state`'s catalog.
+/// DataFusion's consumer with rulec's extensions, sandboxed: a plan may read only the
+/// tables registered in the session's default schema (a run registers the pack's declared
+/// inputs and products there, nothing else), by name. Reads by path (`LocalFiles`),
+/// extension and Iceberg tables, and names in any other catalog or schema are refused.
 pub struct RulecConsumer<'a> {
     inner: DefaultSubstraitConsumer<'a>,
+    /// The tables a plan may read: the session's default schema, when the consumer was made.
+    readable: BTreeSet<String>,
+    default_catalog: String,
+    default_schema: String,
 }
 
 impl<'a> RulecConsumer<'a> {
     pub fn new(extensions: &'a Extensions, state: &'a SessionState) -> Self {
+        let options = state.config_options();
+        let default_catalog = options.catalog.default_catalog.clone();
+        let default_schema = options.catalog.default_schema.clone();
+        let readable = state
+            .catalog_list()
+            .catalog(&default_catalog)
+            .and_then(|catalog| catalog.schema(&default_schema))
+            .map(|schema| schema.table_names().into_iter().collect())
+            .unwrap_or_default();
         RulecConsumer {
             inner: DefaultSubstraitConsumer::new(extensions, state),
+            readable,
+            default_catalog,
+            default_schema,
         }
+    }
+
+    /// Whether a plan may read `table_ref`.
+    fn may_read(&self, table_ref: &TableReference) -> bool {
+        let in_default = match table_ref {
+            TableReference::Bare { .. } => true,
+            TableReference::Partial { schema, .. } => **schema == *self.default_schema,
+            TableReference::Full {
+                catalog, schema, ..
+            } => **catalog == *self.default_catalog && **schema == *self.default_schema,
+        };
+        in_default && self.readable.contains(table_ref.table())
     }
 }
 
@@ -35,7 +69,47 @@ impl SubstraitConsumer for RulecConsumer<'_> {
         &self,
         table_ref: &TableReference,
     ) -> datafusion::common::Result<Option<Arc<dyn TableProvider>>> {
+        if !self.may_read(table_ref) {
+            return plan_err!(
+                "the plan reads table `{table_ref}`, which is not a declared input or product of the pack"
+            );
+        }
         self.inner.resolve_table_ref(table_ref).await
+    }
+
+    async fn consume_read(&self, rel: &ReadRel) -> datafusion::common::Result<LogicalPlan> {
+        match &rel.read_type {
+            Some(ReadType::NamedTable(_) | ReadType::VirtualTable(_)) => {
+                from_read_rel(self, rel).await
+            }
+            Some(ReadType::LocalFiles(files)) => {
+                let paths: Vec<String> = files
+                    .items
+                    .iter()
+                    .filter_map(|item| match item.path_type.as_ref()? {
+                        PathType::UriPath(p)
+                        | PathType::UriPathGlob(p)
+                        | PathType::UriFile(p)
+                        | PathType::UriFolder(p) => Some(format!("`{p}`")),
+                    })
+                    .collect();
+                plan_err!(
+                    "the plan reads files by path ({}); plans read declared tables by name only",
+                    paths.join(", ")
+                )
+            }
+            Some(ReadType::ExtensionTable(_)) => {
+                plan_err!(
+                    "the plan reads an extension table; plans read declared tables by name only"
+                )
+            }
+            Some(ReadType::IcebergTable(_)) => {
+                plan_err!(
+                    "the plan reads an Iceberg table; plans read declared tables by name only"
+                )
+            }
+            None => plan_err!("a read relation without a read type"),
+        }
     }
 
     fn get_extensions(&self) -> &Extensions {

@@ -13,7 +13,7 @@ pub use lints::{
 };
 pub use locate::{duplicate_output_names, locate_error};
 pub use sqlparser;
-pub use statement::{ParsedRule, TableRef, parse_rule};
+pub use statement::{MAX_EXPRESSION_DEPTH, ParsedRule, TableRef, parse_rule};
 
 use rulec_diagnostics::Span;
 use sqlparser::dialect::{Dialect, GenericDialect};

@@ -14,6 +14,63 @@ use std::ops::ControlFlow;
 /// How deep the parser may recurse before it reports an error instead of overflowing.
 const RECURSION_LIMIT: usize = 256;
 
+/// The deepest nesting of expressions a rule may have (`S007`). The parser's recursion
+/// limit does not bound chains of binary operators (`a AND b AND c ...` parses in a loop
+/// into a tree one level deeper per operator), and everything downstream (planning, the
+/// pipeline, encodings, execution) recurses over the tree; DataFusion's Substrait producer
+/// types every level of a chain anew, which costs the cube of the chain's length (about
+/// two seconds for 255 levels in a debug build, minutes for a thousand).
+pub const MAX_EXPRESSION_DEPTH: usize = 256;
+
+/// Rule texts longer than this are parsed on a thread with [`PARSE_STACK`] bytes of stack:
+/// a text this short cannot nest deeply enough to matter, a longer one may build (and
+/// drop) a tree thousands of levels deep before the depth check refuses it.
+const LARGE_TEXT: usize = 8 << 10;
+const PARSE_STACK: usize = 256 << 20;
+
+/// Keywords that start statements other than queries, for naming a statement the parser
+/// cannot read (`S002` instead of a parse error: it would be refused anyway).
+const NON_QUERY_KEYWORDS: &[&str] = &[
+    "ALTER",
+    "ANALYZE",
+    "ATTACH",
+    "BEGIN",
+    "CACHE",
+    "CALL",
+    "COMMIT",
+    "COPY",
+    "CREATE",
+    "DEALLOCATE",
+    "DECLARE",
+    "DELETE",
+    "DESCRIBE",
+    "DETACH",
+    "DROP",
+    "EXECUTE",
+    "EXPLAIN",
+    "GRANT",
+    "INSERT",
+    "INSTALL",
+    "KILL",
+    "LOAD",
+    "LOCK",
+    "MERGE",
+    "PRAGMA",
+    "PREPARE",
+    "RESET",
+    "REVOKE",
+    "ROLLBACK",
+    "SET",
+    "SHOW",
+    "START",
+    "TRUNCATE",
+    "UNCACHE",
+    "UNLOAD",
+    "UPDATE",
+    "USE",
+    "VACUUM",
+];
+
 /// A parsed rule: its one query statement and the tables it reads.
 #[derive(Debug, Clone)]
 pub struct ParsedRule {
@@ -40,14 +97,38 @@ pub fn parse_rule(
     text: &str,
     dialect: SqlDialect,
 ) -> Result<ParsedRule, Vec<Diagnostic>> {
+    if text.len() <= LARGE_TEXT {
+        return parse_rule_here(file, text, dialect);
+    }
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("rulec-parse".to_owned())
+            .stack_size(PARSE_STACK)
+            .spawn_scoped(scope, || parse_rule_here(file, text, dialect))
+            .map_or_else(
+                // No thread to be had: parse here (the depth check still applies).
+                |_| parse_rule_here(file, text, dialect),
+                |handle| {
+                    handle
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                },
+            )
+    })
+}
+
+fn parse_rule_here(
+    file: &str,
+    text: &str,
+    dialect: SqlDialect,
+) -> Result<ParsedRule, Vec<Diagnostic>> {
     let dialect_impl = dialect.parser_dialect();
+    let starts = statement_starts(text, dialect);
     let statements = Parser::new(dialect_impl.as_ref())
         .with_recursion_limit(RECURSION_LIMIT)
         .try_with_sql(text)
         .and_then(|mut p| p.parse_statements())
-        .map_err(|err| vec![parse_error(file, text, &err)])?;
-
-    let starts = statement_starts(text, dialect);
+        .map_err(|err| vec![parse_failure(file, text, &starts, &err)])?;
     if statements.is_empty() {
         return Err(vec![
             Diagnostic::error(codes::EMPTY_RULE, "the rule file holds no query")
@@ -94,6 +175,13 @@ pub fn parse_rule(
         return Err(diagnostics);
     }
     let statement = statements.into_iter().next().expect("one statement");
+    if let ControlFlow::Break(()) = statement.visit(&mut DepthCheck::default()) {
+        return Err(vec![too_deep(
+            file,
+            &starts,
+            format!("the rule nests expressions more than {MAX_EXPRESSION_DEPTH} levels deep"),
+        )]);
+    }
     let mut collector = RefCollector::default();
     let _ = statement.visit(&mut collector);
     let mut diagnostics = Vec::new();
@@ -195,6 +283,74 @@ fn end_of_text(text: &str) -> Span {
     let line = u32::try_from(line).unwrap_or(u32::MAX);
     let column = u32::try_from(column).unwrap_or(u32::MAX);
     Span::new(line, column, line, column + 1)
+}
+
+/// Counts the nesting of expressions and stops at [`MAX_EXPRESSION_DEPTH`] (so that the
+/// visit itself recurses no deeper than that).
+#[derive(Default)]
+struct DepthCheck {
+    depth: usize,
+}
+
+impl Visitor for DepthCheck {
+    type Break = ();
+
+    fn pre_visit_expr(&mut self, _expr: &Expr) -> ControlFlow<()> {
+        self.depth += 1;
+        if self.depth > MAX_EXPRESSION_DEPTH {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    }
+
+    fn post_visit_expr(&mut self, _expr: &Expr) -> ControlFlow<()> {
+        self.depth -= 1;
+        ControlFlow::Continue(())
+    }
+}
+
+/// `S007` at the start of the (first) statement.
+fn too_deep(file: &str, starts: &[(Span, String)], message: String) -> Diagnostic {
+    Diagnostic::error(codes::NESTING_TOO_DEEP, message)
+        .in_file(file)
+        .at_opt(starts.first().map(|(span, _)| *span))
+        .with_help("flatten the rule: IN lists instead of long OR chains, CTEs instead of deeply nested subqueries")
+}
+
+/// Why the rule text does not parse: a statement that is not a query is named as such
+/// (`S002`, whatever else is wrong with it); nesting past the parser's limit is `S007`;
+/// anything else is a parse error.
+fn parse_failure(
+    file: &str,
+    text: &str,
+    starts: &[(Span, String)],
+    err: &ParserError,
+) -> Diagnostic {
+    if let Some((span, keyword)) = starts.iter().find(|(_, keyword)| {
+        keyword
+            .split(' ')
+            .next()
+            .is_some_and(|first| NON_QUERY_KEYWORDS.contains(&first))
+    }) {
+        return Diagnostic::error(
+            codes::FORBIDDEN_STATEMENT,
+            format!("`{keyword}` statements are not allowed in a rule; a rule is one query"),
+        )
+        .in_file(file)
+        .at(*span)
+        .with_help(
+            "write a SELECT (or WITH ... SELECT, VALUES, UNION ...) that defines the product",
+        );
+    }
+    if matches!(err, ParserError::RecursionLimitExceeded) {
+        return too_deep(
+            file,
+            starts,
+            "the rule nests parentheses, subqueries or operators too deeply to parse".to_owned(),
+        );
+    }
+    parse_error(file, text, err)
 }
 
 fn parse_error(file: &str, text: &str, err: &ParserError) -> Diagnostic {

@@ -223,4 +223,35 @@ fn print_timings(project: &Project, total: std::time::Duration) {
     for (name, time) in times.iter().take(5) {
         eprintln!("  {:>8.2} ms  {name}", ms(*time));
     }
+    // Where planning went, summed over the rules: the SQL planner, the pipeline's analyzer
+    // and optimizer (the five costliest passes), the fingerprint.
+    let mut sql_to_rel = std::time::Duration::ZERO;
+    let mut fingerprint = std::time::Duration::ZERO;
+    let mut passes: std::collections::BTreeMap<&str, std::time::Duration> = Default::default();
+    for rule in &compiled.rules {
+        sql_to_rel += rule.phase_times.sql_to_rel;
+        fingerprint += rule.phase_times.fingerprint;
+        for (pass, time) in &rule.phase_times.passes {
+            *passes.entry(pass.as_str()).or_default() += *time;
+        }
+    }
+    let total_of = |prefix: &str| -> std::time::Duration {
+        passes
+            .iter()
+            .filter(|(p, _)| p.starts_with(prefix))
+            .map(|(_, t)| *t)
+            .sum()
+    };
+    eprintln!(
+        "rulec: phases: sql-to-rel {:.1} ms, analyzer {:.1} ms, optimizer {:.1} ms, fingerprint {:.1} ms",
+        ms(sql_to_rel),
+        ms(total_of("analyzer/")),
+        ms(total_of("optimizer/")),
+        ms(fingerprint)
+    );
+    let mut costliest: Vec<(&str, std::time::Duration)> = passes.into_iter().collect();
+    costliest.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    for (pass, time) in costliest.iter().take(5) {
+        eprintln!("  {:>8.2} ms  {pass}", ms(*time));
+    }
 }

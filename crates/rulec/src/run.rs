@@ -132,6 +132,9 @@ pub fn run(root: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
     let lineage = rulec_lineage::PackLineage::build(pack, compiled);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // Physical planning and expression evaluation recurse over a rule's depth, as
+        // planning does (rules are limited to `rulec_syntax::MAX_EXPRESSION_DEPTH`).
+        .thread_stack_size(rulec_compile::PLANNING_STACK)
         .build()
         .context("cannot start the async runtime")?;
     let report = runtime.block_on(rulec_exec::run(pack, compiled, &lineage, &options));

@@ -17,7 +17,9 @@ fn check(cwd: &Path, case: &str, json: bool) -> std::process::Output {
     command.output().expect("run rulec")
 }
 
-fn findings(report: &Value, case: &str, problems: &mut Vec<String>) -> Vec<String> {
+/// Every finding of a `--format json` report as `CODE file:line:column`, sorted; files
+/// lose their `case/` prefix. A finding without a file or position is a problem.
+pub(crate) fn findings(report: &Value, case: &str, problems: &mut Vec<String>) -> Vec<String> {
     let mut all: Vec<&Value> = report["diagnostics"]
         .as_array()
         .map(|a| a.iter().collect())

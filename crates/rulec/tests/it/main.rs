@@ -7,6 +7,7 @@ mod cli;
 mod cpg_products;
 mod diff;
 mod execute;
+mod hostile;
 mod lineage;
 mod mutate;
 mod round_trip;

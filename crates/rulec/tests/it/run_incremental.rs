@@ -3,12 +3,11 @@
 //! SIGKILL at twenty moments leaving every published product whole, and one run per output
 //! directory.
 
-use crate::support::{copy_tree, product_file, root, scratch};
+use crate::support::{copy_tree, product_file, root, scratch, write_parquet};
 use arrow::array::{
     ArrayRef, Int64Array, ListBuilder, RecordBatch, StringArray, StringBuilder, StructArray,
 };
 use arrow::datatypes::{DataType, Field, Fields, Schema};
-use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -92,13 +91,6 @@ fn shop(name: &str) -> PathBuf {
     .expect("users");
     write_parquet(&dir.join("data/users.parquet"), &users);
     dir
-}
-
-fn write_parquet(path: &Path, batch: &RecordBatch) {
-    let file = std::fs::File::create(path).expect("create");
-    let mut writer = ArrowWriter::try_new(file, batch.schema(), None).expect("writer");
-    writer.write(batch).expect("write");
-    writer.close().expect("close");
 }
 
 fn run(pack: &Path, extra: &[&str]) -> (Output, Value) {

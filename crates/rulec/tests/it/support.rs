@@ -91,3 +91,12 @@ pub fn product_file(out: &Path, product: &str) -> PathBuf {
     out.join(product)
         .join(manifest["files"][0]["name"].as_str().expect("file name"))
 }
+
+/// Writes `batch` as one Parquet file.
+pub fn write_parquet(path: &Path, batch: &arrow::array::RecordBatch) {
+    let file = std::fs::File::create(path).expect("create");
+    let mut writer =
+        parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).expect("writer");
+    writer.write(batch).expect("write");
+    writer.close().expect("close");
+}
