@@ -494,3 +494,149 @@ fn open_up_dir_only(dir: &Path) {
     use std::os::unix::fs::PermissionsExt as _;
     let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777));
 }
+
+/// A change to one read relation of a Substrait plan (as JSON).
+type ReadRewrite = dyn Fn(&mut serde_json::Map<String, Value>);
+
+/// Rewrites every read relation of a Substrait plan (as JSON) with `rewrite`.
+fn rewrite_reads(value: &mut Value, rewrite: &ReadRewrite) {
+    match value {
+        Value::Object(map) => {
+            if map.contains_key("namedTable") && map.contains_key("baseSchema") {
+                rewrite(map);
+            }
+            for child in map.values_mut() {
+                rewrite_reads(child, rewrite);
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                rewrite_reads(item, rewrite);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Substrait plans consumed by `run` read only declared tables, by name: a plan naming
+/// another table, another catalog or a file path is refused, as are bytes that are not a
+/// plan or nest past the decoder's limit.
+#[test]
+fn hostile_substrait_plans_are_refused() {
+    use datafusion::datasource::MemTable;
+    use datafusion::prelude::SessionContext;
+    use rulec_substrait::substrait::proto::Plan;
+
+    let pack_dir = root().join("tests/fixtures/hostile/_base");
+    let (pack, compiled) = crate::support::compile(&pack_dir);
+    let plan = compiled
+        .rule("counts")
+        .and_then(|r| r.plan.as_ref())
+        .expect("counts compiles");
+    let substrait = rulec_substrait::to_substrait(plan).expect("encodes");
+    let json = serde_json::to_value(&substrait).expect("json");
+
+    let ctx = SessionContext::new_with_state(rulec_exec::runtime_session());
+    let schema = Arc::clone(&pack.contracts["events"].schema);
+    ctx.register_table(
+        "events",
+        Arc::new(MemTable::try_new(schema, vec![vec![]]).expect("table")),
+    )
+    .expect("register");
+    let state = ctx.state();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let consume = |plan: &Plan| runtime.block_on(rulec_substrait::from_substrait(&state, plan));
+
+    // The plan as produced reads the declared input.
+    consume(&substrait).expect("the declared input is readable");
+
+    let cases: Vec<(&str, Box<ReadRewrite>, &str)> = vec![
+        (
+            "undeclared table",
+            Box::new(|read| read["namedTable"] = serde_json::json!({"names": ["secret"]})),
+            "not a declared input or product",
+        ),
+        (
+            "other catalog",
+            Box::new(|read| {
+                read["namedTable"] = serde_json::json!({"names": ["other", "public", "events"]});
+            }),
+            "not a declared input or product",
+        ),
+        (
+            "information schema",
+            Box::new(|read| {
+                read["namedTable"] =
+                    serde_json::json!({"names": ["datafusion", "information_schema", "tables"]});
+            }),
+            "not a declared input or product",
+        ),
+        (
+            "file by path",
+            Box::new(|read| {
+                read.remove("namedTable");
+                read.insert(
+                    "localFiles".to_owned(),
+                    serde_json::json!({"items": [{"uriFile": "file:///etc/passwd", "parquet": {}}]}),
+                );
+            }),
+            "reads files by path (`file:///etc/passwd`)",
+        ),
+        (
+            "extension table",
+            Box::new(|read| {
+                read.remove("namedTable");
+                read.insert("extensionTable".to_owned(), serde_json::json!({}));
+            }),
+            "reads an extension table",
+        ),
+    ];
+    let mut problems = Vec::new();
+    for (name, rewrite, expected) in &cases {
+        let mut hostile = json.clone();
+        rewrite_reads(&mut hostile, rewrite.as_ref());
+        let hostile: Plan = serde_json::from_value(hostile).expect("still a plan");
+        match consume(&hostile) {
+            Ok(_) => problems.push(format!("{name}: consumed")),
+            Err(e) if e.to_string().contains(expected) => {}
+            Err(e) => problems.push(format!("{name}: {e}")),
+        }
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+
+    // Bytes that are not a plan, and a plan nested deeper than the decoder allows.
+    assert!(rulec_substrait::decode(b"\xff\xff\xff\xff not protobuf").is_err());
+    // Rel { filter: FilterRel { input: Rel { filter: ... } } }, 1000 levels, as the only
+    // relation of a plan (Plan.relations = 3, PlanRel.rel = 1, Rel.filter = 2,
+    // FilterRel.input = 2).
+    let nested = |levels: usize| {
+        let mut bytes = Vec::new();
+        for _ in 0..levels {
+            bytes = length_delimited(2, &length_delimited(2, &bytes));
+        }
+        length_delimited(3, &length_delimited(1, &bytes))
+    };
+    // The same shape ten levels deep is a well-formed plan (the encoding is right) ...
+    assert!(rulec_substrait::decode(&nested(10)).is_ok());
+    // ... and a thousand levels deep is refused, not a stack overflow.
+    let bytes = nested(1000);
+    assert!(
+        rulec_substrait::decode(&bytes).is_err(),
+        "deep nesting decodes"
+    );
+}
+
+/// A protobuf length-delimited field: tag, varint length, bytes.
+fn length_delimited(field: u8, bytes: &[u8]) -> Vec<u8> {
+    let mut out = vec![(field << 3) | 2];
+    let mut length = bytes.len();
+    while length >= 0x80 {
+        out.push(u8::try_from(length & 0x7f).expect("7 bits") | 0x80);
+        length >>= 7;
+    }
+    out.push(u8::try_from(length).expect("7 bits"));
+    out.extend_from_slice(bytes);
+    out
+}

@@ -10,6 +10,7 @@ mod execute;
 mod hostile;
 mod lineage;
 mod mutate;
+mod properties;
 mod round_trip;
 mod run_incremental;
 mod snapshots;
