@@ -1,0 +1,2 @@
+SELECT id
+FROM t JOIN u ON t.id = u.id

@@ -1,0 +1,1 @@
+SELECT f.id, f.tag FROM (SELECT id, unnest(tags) AS tag FROM t) AS f

@@ -1,0 +1,2 @@
+-- remove rows
+DELETE FROM t WHERE id = 1

@@ -1,0 +1,2 @@
+SELECT name, count(*) AS n
+FROM t

@@ -1,0 +1,1 @@
+PREPARE q AS SELECT id FROM t

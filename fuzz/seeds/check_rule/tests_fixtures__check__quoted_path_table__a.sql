@@ -1,0 +1,2 @@
+SELECT *
+FROM 'data/t.parquet'

@@ -1,0 +1,2 @@
+SELECT id FROM t;
+SELECT name FROM t;

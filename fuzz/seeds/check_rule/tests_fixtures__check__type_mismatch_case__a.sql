@@ -1,0 +1,1 @@
+SELECT CASE WHEN id > 1 THEN tags ELSE 1 END AS x FROM t

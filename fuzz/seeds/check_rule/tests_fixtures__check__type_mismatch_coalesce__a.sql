@@ -1,0 +1,1 @@
+SELECT coalesce(tags, 1) AS x FROM t

@@ -1,0 +1,1 @@
+SELECT abs(tags) AS x FROM t

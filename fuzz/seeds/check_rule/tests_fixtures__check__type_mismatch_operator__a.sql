@@ -1,0 +1,1 @@
+SELECT id + tags AS x FROM t

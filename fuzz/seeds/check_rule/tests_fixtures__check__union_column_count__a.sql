@@ -1,0 +1,3 @@
+SELECT id, name FROM t
+UNION ALL
+SELECT id FROM u

@@ -1,0 +1,3 @@
+SELECT tags FROM t
+UNION ALL
+SELECT id FROM u

@@ -1,0 +1,1 @@
+SELECT s.bb AS x FROM t

@@ -1,0 +1,1 @@
+SELECT t.idd FROM t

@@ -1,0 +1,1 @@
+SELECT s.c FROM t

@@ -1,0 +1,2 @@
+WITH x AS (SELECT id FROM t)
+SELECT id FROM u

@@ -1,0 +1,1 @@
+SELECT idd FROM t

@@ -1,0 +1,2 @@
+SELECT DISTINCT country
+FROM user_names

@@ -1,0 +1,3 @@
+SELECT user_id, count(*) AS n
+FROM clean_events
+GROUP BY user_id

@@ -1,0 +1,3 @@
+SELECT kind, count(*) AS n
+FROM clean_events
+GROUP BY kind

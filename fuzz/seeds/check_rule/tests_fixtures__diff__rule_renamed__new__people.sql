@@ -1,0 +1,2 @@
+SELECT id AS user_id, name, country, signup
+FROM users

@@ -1,0 +1,2 @@
+-- COPY writes files.
+COPY t TO 'out.parquet'

@@ -1,0 +1,2 @@
+-- DDL is not a rule.
+CREATE TABLE x (id BIGINT)

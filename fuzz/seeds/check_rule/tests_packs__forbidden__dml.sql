@@ -1,0 +1,2 @@
+-- DML is not a rule.
+INSERT INTO t VALUES (1, 'a')

@@ -1,0 +1,3 @@
+SELECT id
+FROM t
+WHERE name = NULL OR id <> NULL

@@ -1,0 +1,2 @@
+-- Read by `reads_ordered`: its order is lost.
+SELECT id, name FROM t ORDER BY id

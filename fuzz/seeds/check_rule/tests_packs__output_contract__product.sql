@@ -1,0 +1,6 @@
+SELECT
+  id,
+  name,
+  score,
+  upper(name) AS shout
+FROM t

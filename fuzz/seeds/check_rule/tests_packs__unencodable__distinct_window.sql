@@ -1,0 +1,2 @@
+SELECT id, count(DISTINCT name) OVER (PARTITION BY id) AS names
+FROM t
