@@ -16,7 +16,9 @@ use datafusion_substrait::substrait::proto::read_rel::local_files::file_or_files
 use datafusion_substrait::substrait::proto::{
     ExtensionLeafRel, ExtensionMultiRel, ExtensionSingleRel, Plan, ReadRel,
 };
+use futures::FutureExt as _;
 use std::collections::BTreeSet;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 /// DataFusion's consumer with rulec's extensions, sandboxed: a plan may read only the
@@ -185,5 +187,19 @@ pub async fn from_substrait(
         ));
     }
     let consumer = RulecConsumer::new(&extensions, state);
-    Ok(from_substrait_plan_with_consumer(&consumer, plan).await?)
+    // DataFusion's consumer panics on some malformed plans (a cast without input, a field
+    // reference past its input's width; found by fuzzing): a plan is input, and a bad one
+    // is an error, not a crash.
+    let consumed = AssertUnwindSafe(from_substrait_plan_with_consumer(&consumer, plan))
+        .catch_unwind()
+        .await
+        .map_err(|panic| {
+            let why = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("the consumer failed");
+            SubstraitError::Invalid(format!("malformed plan: {why}"))
+        })?;
+    Ok(consumed?)
 }

@@ -4,8 +4,9 @@ use crate::SubstraitError;
 use crate::faithful::check_encodable;
 use crate::unnest::{UNNEST_TYPE_URL, UnnestPayload};
 use datafusion::arrow::datatypes::{DataType, Field};
+use datafusion::common::ScalarValue;
 use datafusion::execution::SessionState;
-use datafusion::logical_expr::{Join, JoinConstraint, LogicalPlan};
+use datafusion::logical_expr::{Expr, Join, JoinConstraint, JoinType, LogicalPlan};
 use datafusion_substrait::extensions::Extensions;
 use datafusion_substrait::logical_plan::producer::{
     DefaultSubstraitProducer, SubstraitProducer, from_join, to_substrait_rel,
@@ -68,10 +69,19 @@ impl SubstraitProducer for RulecProducer<'_> {
     fn handle_join(&mut self, join: &Join) -> datafusion::common::Result<Box<Rel>> {
         // A USING join's keys are already in `on`, and its output keeps both sides' columns
         // (the projection above removes duplicates), so it is encoded exactly as ON.
-        if join.join_constraint == JoinConstraint::Using {
-            let mut on_join = join.clone();
-            on_join.join_constraint = JoinConstraint::On;
-            return from_join(self, &on_join);
+        let using = join.join_constraint == JoinConstraint::Using;
+        // A join other than inner left without keys or filter (`x IN (SELECT ...)` with a
+        // constant `x`, an uncorrelated EXISTS, `LEFT JOIN ... ON TRUE`) gets the condition
+        // TRUE: Substrait's join needs one, and the consumer refuses a join without.
+        let unconditioned =
+            join.on.is_empty() && join.filter.is_none() && join.join_type != JoinType::Inner;
+        if using || unconditioned {
+            let mut encoded = join.clone();
+            encoded.join_constraint = JoinConstraint::On;
+            if unconditioned {
+                encoded.filter = Some(Expr::Literal(ScalarValue::Boolean(Some(true)), None));
+            }
+            return from_join(self, &encoded);
         }
         from_join(self, join)
     }

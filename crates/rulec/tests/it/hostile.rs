@@ -606,6 +606,22 @@ fn hostile_substrait_plans_are_refused() {
     }
     assert!(problems.is_empty(), "{problems:#?}");
 
+    // Plans the fuzzer found to panic DataFusion's consumer: refused, not a crash.
+    let regressions = root().join("fuzz/regressions/consume_substrait");
+    let mut replayed = 0;
+    for entry in std::fs::read_dir(&regressions).expect("fuzz regressions") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "md") {
+            continue;
+        }
+        let bytes = std::fs::read(&path).expect("read");
+        if let Ok(plan) = rulec_substrait::decode(&bytes) {
+            assert!(consume(&plan).is_err(), "{} consumed", path.display());
+        }
+        replayed += 1;
+    }
+    assert!(replayed >= 2, "replayed {replayed} fuzz regressions");
+
     // Bytes that are not a plan, and a plan nested deeper than the decoder allows.
     assert!(rulec_substrait::decode(b"\xff\xff\xff\xff not protobuf").is_err());
     // Rel { filter: FilterRel { input: Rel { filter: ... } } }, 1000 levels, as the only
