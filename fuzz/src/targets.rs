@@ -135,6 +135,12 @@ pub fn load_pack_manifest(data: &[u8]) {
 /// `consume_substrait`: the bytes are a Substrait plan; decoded, then consumed against the
 /// session with the contract tables. Errors are fine, panics are not.
 pub fn consume_substrait(data: &[u8]) {
+    // `from_substrait` turns a panic of DataFusion's consumer into an error (rulec's
+    // answer to a malformed plan); libFuzzer's panic hook would abort on it anyway. The
+    // default hook goes back in once: a panic that escapes is still caught by libFuzzer's
+    // wrapper and is still a crash.
+    static DEFAULT_HOOK: std::sync::Once = std::sync::Once::new();
+    DEFAULT_HOOK.call_once(|| drop(std::panic::take_hook()));
     let Ok(plan) = rulec_substrait::decode(data) else {
         return;
     };
