@@ -1,2 +1,0 @@
-SELECT id
-FROM t JOIN u ON t.id = u.id

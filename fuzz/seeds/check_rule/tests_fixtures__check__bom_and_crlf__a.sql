@@ -1,3 +1,0 @@
-﻿SELECT id,
-  nmae
-FROM t

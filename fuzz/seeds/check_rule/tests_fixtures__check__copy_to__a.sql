@@ -1,1 +1,0 @@
-COPY t TO 'out.parquet'

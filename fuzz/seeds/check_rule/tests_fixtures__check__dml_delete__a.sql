@@ -1,2 +1,0 @@
--- remove rows
-DELETE FROM t WHERE id = 1

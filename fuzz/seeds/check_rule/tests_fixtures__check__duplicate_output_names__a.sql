@@ -1,1 +1,0 @@
-SELECT id, name AS id FROM t

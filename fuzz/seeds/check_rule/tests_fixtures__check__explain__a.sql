@@ -1,1 +1,0 @@
-EXPLAIN SELECT id FROM t

@@ -1,1 +1,0 @@
-SELECT ÿ FROM t

@@ -1,2 +1,0 @@
-SELECT name, count(*) AS n
-FROM t

@@ -1,2 +1,0 @@
-SELECT id
-FROM t WHERE

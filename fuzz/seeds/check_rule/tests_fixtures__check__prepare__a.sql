@@ -1,1 +1,0 @@
-PREPARE q AS SELECT id FROM t

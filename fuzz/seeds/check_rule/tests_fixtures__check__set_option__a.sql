@@ -1,1 +1,0 @@
-SET datafusion.execution.batch_size = 10

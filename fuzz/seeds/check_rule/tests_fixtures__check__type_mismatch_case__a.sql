@@ -1,1 +1,0 @@
-SELECT CASE WHEN id > 1 THEN tags ELSE 1 END AS x FROM t

@@ -1,1 +1,0 @@
-SELECT coalesce(tags, 1) AS x FROM t

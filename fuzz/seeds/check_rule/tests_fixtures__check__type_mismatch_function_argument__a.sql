@@ -1,1 +1,0 @@
-SELECT abs(tags) AS x FROM t

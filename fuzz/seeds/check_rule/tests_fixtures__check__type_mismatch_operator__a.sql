@@ -1,1 +1,0 @@
-SELECT id + tags AS x FROM t

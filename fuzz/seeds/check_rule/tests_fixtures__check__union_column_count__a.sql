@@ -1,3 +1,0 @@
-SELECT id, name FROM t
-UNION ALL
-SELECT id FROM u

@@ -1,3 +1,0 @@
-SELECT tags FROM t
-UNION ALL
-SELECT id FROM u

@@ -1,2 +1,0 @@
-SELECT id, nmae
-FROM t

@@ -1,1 +1,0 @@
-SELECT uper(name) AS n FROM t

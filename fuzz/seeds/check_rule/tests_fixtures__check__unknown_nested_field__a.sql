@@ -1,1 +1,0 @@
-SELECT s.bb AS x FROM t

@@ -1,1 +1,0 @@
-SELECT t.idd FROM t

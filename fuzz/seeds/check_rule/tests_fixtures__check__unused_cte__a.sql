@@ -1,2 +1,0 @@
-WITH x AS (SELECT id FROM t)
-SELECT id FROM u

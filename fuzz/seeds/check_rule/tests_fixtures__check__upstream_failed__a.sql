@@ -1,1 +1,0 @@
-SELECT idd FROM t

@@ -1,2 +1,0 @@
-SELECT DISTINCT country
-FROM user_names

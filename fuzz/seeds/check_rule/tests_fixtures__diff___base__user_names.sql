@@ -1,2 +1,0 @@
-SELECT id AS user_id, name, country, signup
-FROM users

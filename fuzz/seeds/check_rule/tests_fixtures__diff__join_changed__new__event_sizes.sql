@@ -1,4 +1,0 @@
-SELECT e.user_id, u.name, sum(e.size) AS total
-FROM clean_events AS e
-LEFT JOIN user_names AS u ON e.user_id = u.user_id
-GROUP BY e.user_id, u.name

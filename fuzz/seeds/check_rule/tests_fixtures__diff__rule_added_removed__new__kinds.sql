@@ -1,3 +1,0 @@
-SELECT kind, count(*) AS n
-FROM clean_events
-GROUP BY kind

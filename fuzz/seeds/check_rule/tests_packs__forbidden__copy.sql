@@ -1,2 +1,0 @@
--- COPY writes files.
-COPY t TO 'out.parquet'

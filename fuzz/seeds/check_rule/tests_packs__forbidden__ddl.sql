@@ -1,2 +1,0 @@
--- DDL is not a rule.
-CREATE TABLE x (id BIGINT)

@@ -1,1 +1,0 @@
-SELECT id, name FROM t WHERE id > 0

@@ -1,3 +1,0 @@
--- A rule is one query.
-SELECT id FROM t;
-SELECT name FROM t

@@ -1,3 +1,0 @@
-SELECT id
-FROM t
-WHERE name = NULL OR id <> NULL

@@ -1,2 +1,0 @@
--- Read by `reads_ordered`: its order is lost.
-SELECT id, name FROM t ORDER BY id

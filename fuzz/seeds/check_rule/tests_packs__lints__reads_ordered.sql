@@ -1,2 +1,0 @@
--- The final rule may order its rows.
-SELECT id FROM ordered ORDER BY id

@@ -1,6 +1,0 @@
-SELECT
-  id,
-  name,
-  score,
-  upper(name) AS shout
-FROM t

@@ -1,2 +1,0 @@
-SELECT id, count(DISTINCT name) OVER (PARTITION BY id) AS names
-FROM t

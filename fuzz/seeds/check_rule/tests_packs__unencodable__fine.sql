@@ -1,2 +1,0 @@
-SELECT id, first_value(name) OVER (ORDER BY id) AS first_name
-FROM t
