@@ -4,22 +4,24 @@ use crate::SubstraitError;
 use crate::unnest::{UNNEST_TYPE_URL, UnnestPayload};
 use async_trait::async_trait;
 use datafusion::catalog::TableProvider;
-use datafusion::common::{TableReference, plan_err};
+use datafusion::common::{JoinType, TableReference, plan_err};
 use datafusion::execution::{FunctionRegistry, SessionState};
-use datafusion::logical_expr::LogicalPlan;
+use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder, requalify_sides_if_needed};
 use datafusion_substrait::extensions::Extensions;
 use datafusion_substrait::logical_plan::consumer::{
-    DefaultSubstraitConsumer, SubstraitConsumer, from_read_rel, from_substrait_plan_with_consumer,
+    DefaultSubstraitConsumer, SubstraitConsumer, from_join_rel, from_read_rel,
+    from_substrait_plan_with_consumer,
 };
 use datafusion_substrait::substrait::proto::read_rel::ReadType;
 use datafusion_substrait::substrait::proto::read_rel::local_files::file_or_files::PathType;
 use datafusion_substrait::substrait::proto::{
-    ExtensionLeafRel, ExtensionMultiRel, ExtensionSingleRel, Plan, ReadRel,
+    ExtensionLeafRel, ExtensionMultiRel, ExtensionSingleRel, JoinRel, Plan, ReadRel, join_rel,
 };
 use futures::FutureExt as _;
 use std::collections::BTreeSet;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// DataFusion's consumer with rulec's extensions, sandboxed: a plan may read only the
 /// tables registered in the session's default schema (a run registers the pack's declared
@@ -31,6 +33,8 @@ pub struct RulecConsumer<'a> {
     readable: BTreeSet<String>,
     default_catalog: String,
     default_schema: String,
+    /// Mark joins consumed so far: numbers their marked sides' aliases.
+    mark_joins: AtomicUsize,
 }
 
 impl<'a> RulecConsumer<'a> {
@@ -49,6 +53,7 @@ impl<'a> RulecConsumer<'a> {
             readable,
             default_catalog,
             default_schema,
+            mark_joins: AtomicUsize::new(0),
         }
     }
 
@@ -62,6 +67,49 @@ impl<'a> RulecConsumer<'a> {
             } => **catalog == *self.default_catalog && **schema == *self.default_schema,
         };
         in_default && self.readable.contains(table_ref.table())
+    }
+
+    /// A mark join (`x IN (SELECT ...)` or `EXISTS` in a CASE, an OR or a projection, as
+    /// DataFusion decorrelates them), consumed with its marked side under a unique alias.
+    ///
+    /// The join's `mark` column is qualified by its marked side's only qualifier, or by
+    /// none (DataFusion's `build_join_schema`). The planned plan had the subquery's
+    /// `__correlated_sq_N` alias there, but Substrait has no aliases: two mark joins over
+    /// the same table, or over unqualified inputs, would give two `mark` columns of one
+    /// name, which no schema holds. Plans refer to columns by position, so the alias
+    /// changes no reference. The condition is the join's filter; the optimizer that runs
+    /// before execution takes its equalities back out as join keys.
+    async fn consume_mark_join(
+        &self,
+        rel: &JoinRel,
+        join_type: JoinType,
+    ) -> datafusion::common::Result<LogicalPlan> {
+        if rel.post_join_filter.is_some() {
+            return plan_err!("a join with a post-join filter");
+        }
+        let (Some(left), Some(right)) = (&rel.left, &rel.right) else {
+            return plan_err!("a join without both inputs");
+        };
+        let mut left = LogicalPlanBuilder::from(self.consume_rel(left).await?);
+        let mut right = LogicalPlanBuilder::from(self.consume_rel(right).await?);
+        let alias = format!(
+            "__rulec_mark_{}",
+            self.mark_joins.fetch_add(1, Ordering::Relaxed)
+        );
+        if join_type == JoinType::LeftMark {
+            right = right.alias(alias)?;
+        } else {
+            left = left.alias(alias)?;
+        }
+        let (left, right, _) = requalify_sides_if_needed(left, right)?;
+        let condition = match &rel.expression {
+            Some(expr) => {
+                let in_join_schema = left.schema().join(right.schema())?;
+                Some(self.consume_expression(expr, &in_join_schema).await?)
+            }
+            None => None,
+        };
+        left.join_on(right.build()?, join_type, condition)?.build()
     }
 }
 
@@ -111,6 +159,18 @@ impl SubstraitConsumer for RulecConsumer<'_> {
                 )
             }
             None => plan_err!("a read relation without a read type"),
+        }
+    }
+
+    async fn consume_join(&self, rel: &JoinRel) -> datafusion::common::Result<LogicalPlan> {
+        match join_rel::JoinType::try_from(rel.r#type) {
+            Ok(join_rel::JoinType::LeftMark) => {
+                self.consume_mark_join(rel, JoinType::LeftMark).await
+            }
+            Ok(join_rel::JoinType::RightMark) => {
+                self.consume_mark_join(rel, JoinType::RightMark).await
+            }
+            _ => from_join_rel(self, rel).await,
         }
     }
 

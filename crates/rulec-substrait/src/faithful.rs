@@ -67,6 +67,18 @@ fn expr_problem(expr: &Expr) -> Option<String> {
                     a.func.name()
                 )
             }),
+        // DataFusion runs an IN, EXISTS or ANY/ALL subquery only once its optimizer has
+        // turned it into a join, which it does in WHERE clauses (a SELECT list's or a join
+        // condition's stays, and its physical planner refuses it).
+        Expr::InSubquery(_) => Some(
+            "an IN (SELECT ...) that DataFusion cannot turn into a join in this position (it does so in WHERE); move it into WHERE or join the subquery".to_owned(),
+        ),
+        Expr::Exists(_) => Some(
+            "an EXISTS subquery that DataFusion cannot turn into a join in this position (it does so in WHERE); move it into WHERE or join the subquery".to_owned(),
+        ),
+        Expr::SetComparison(_) => Some(
+            "an ANY/ALL subquery comparison that DataFusion cannot turn into a join in this position; rewrite it with IN, EXISTS or a join".to_owned(),
+        ),
         Expr::OuterReferenceColumn(_, c) => Some(format!(
             "a correlated reference to `{c}` that could not be decorrelated; rewrite the subquery as a join"
         )),

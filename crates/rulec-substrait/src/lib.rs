@@ -94,14 +94,22 @@ pub fn check_encodable_pack(
 
 /// Finds the SQL construct an encoding error names in the rule text (outside comments).
 fn locate_construct(text: &str, message: &str) -> Option<rulec_diagnostics::Span> {
-    let words: &[&str] = [
-        &["IGNORE", "NULLS"][..],
-        &["DISTINCT", "ON"][..],
-        &["RECURSIVE"][..],
-        &["FILTER"][..],
-        &["DISTINCT"][..],
-    ]
-    .into_iter()
-    .find(|words| message.contains(&words.join(" ")))?;
-    rulec_syntax::find_keywords(text, rulec_syntax::SqlDialect::DataFusion, words)
+    // (what the message names, the tokens that spell it in SQL); longer names first.
+    let constructs: &[(&str, &[&str])] = &[
+        ("IGNORE NULLS", &["IGNORE", "NULLS"]),
+        ("DISTINCT ON", &["DISTINCT", "ON"]),
+        ("RECURSIVE", &["RECURSIVE"]),
+        ("FILTER", &["FILTER"]),
+        ("DISTINCT", &["DISTINCT"]),
+        ("IN (SELECT", &["IN", "(", "SELECT"]),
+        ("EXISTS", &["EXISTS"]),
+        ("ANY/ALL", &["ANY"]),
+        ("ANY/ALL", &["ALL"]),
+    ];
+    constructs
+        .iter()
+        .filter(|(name, _)| message.contains(name))
+        .find_map(|(_, tokens)| {
+            rulec_syntax::find_keywords(text, rulec_syntax::SqlDialect::DataFusion, tokens)
+        })
 }

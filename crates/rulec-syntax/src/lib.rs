@@ -82,7 +82,8 @@ pub fn normalize_ident(ident: &sqlparser::ast::Ident) -> String {
 mod tests;
 
 /// The span of the first occurrence of the keyword sequence `words` (such as
-/// `["IGNORE", "NULLS"]`) in rule text, outside comments and string literals.
+/// `["IGNORE", "NULLS"]`; `"("` stands for an opening parenthesis) in rule text, outside
+/// comments and string literals.
 pub fn find_keywords(text: &str, dialect: SqlDialect, words: &[&str]) -> Option<Span> {
     use sqlparser::tokenizer::{Token, Tokenizer};
     if words.is_empty() {
@@ -97,8 +98,10 @@ pub fn find_keywords(text: &str, dialect: SqlDialect, words: &[&str]) -> Option<
         .filter(|t| !matches!(t.token, Token::Whitespace(_)))
         .collect();
     significant.windows(words.len()).find_map(|window| {
-        let matches = window.iter().zip(words).all(|(t, w)| {
-            matches!(&t.token, Token::Word(word) if word.quote_style.is_none() && word.value.eq_ignore_ascii_case(w))
+        let matches = window.iter().zip(words).all(|(t, w)| match &t.token {
+            Token::LParen => *w == "(",
+            Token::Word(word) => word.quote_style.is_none() && word.value.eq_ignore_ascii_case(w),
+            _ => false,
         });
         if !matches {
             return None;

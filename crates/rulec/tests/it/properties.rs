@@ -172,6 +172,11 @@ const ROUND_TRIP_RULES: &[(&str, &str)] = &[
         "SELECT id FROM events e WHERE size > (SELECT avg(size) FROM events) AND EXISTS (SELECT 1 FROM events x WHERE x.id = e.size)",
     ),
     (
+        // Four mark joins: each adds a `mark` column, which Substrait cannot alias.
+        "mark_joins",
+        "SELECT id, kind FROM events e WHERE EXISTS (SELECT 1 FROM events x WHERE x.kind = e.kind AND x.id <> e.id) OR size IN (SELECT count(*) FROM events GROUP BY kind) OR id IN (SELECT size FROM events) OR NOT EXISTS (SELECT 1 FROM events y WHERE y.size = e.id)",
+    ),
+    (
         "distinct_union",
         "SELECT DISTINCT kind FROM events UNION ALL SELECT CAST(size AS VARCHAR) FROM events WHERE id < 3",
     ),
