@@ -89,7 +89,7 @@ pub fn clean_message(err: &DataFusionError) -> String {
     rest.to_owned()
 }
 
-fn to_span(span: datafusion_common::Span) -> Option<Span> {
+pub(crate) fn to_span(span: datafusion_common::Span) -> Option<Span> {
     let clamp = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
     if span.start.line == 0 {
         return None;

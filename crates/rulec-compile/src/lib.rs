@@ -9,6 +9,7 @@ mod canonicalize;
 mod encode;
 mod errors;
 mod fingerprint;
+mod hazards;
 mod output_contract;
 mod pipeline;
 mod provider;
@@ -491,6 +492,20 @@ fn compile_rule(
         }
     };
     result.phase_times.sql_to_rel = started.elapsed();
+    if let Some(hazard) = hazards::wrong_result_hazard(&initial) {
+        let span = hazard.span.or_else(|| {
+            ["ANY", "ALL"]
+                .into_iter()
+                .find_map(|word| rulec_syntax::find_keywords(&rule.text, pack.dialect, &[word]))
+        });
+        result.diagnostics.push(
+            Diagnostic::error(codes::UNSUPPORTED_SQL, hazard.message)
+                .in_file(rule.file.clone())
+                .at_opt(span)
+                .with_help(hazard.help),
+        );
+        return result;
+    }
     // Type coercion happens in the pipeline's analyzer: its errors are the rule's too.
     let mut pass_started = std::time::Instant::now();
     let passes = &mut result.phase_times.passes;
