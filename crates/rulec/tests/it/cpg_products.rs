@@ -18,6 +18,63 @@ fn read(path: &Path) -> Vec<RecordBatch> {
         .expect("batches")
 }
 
+/// (namespace, local_id) of each node id of a list of node-id structs.
+fn node_ids(ids: &arrow::array::StructArray) -> Vec<(String, i64)> {
+    let namespace = ids.column_by_name("namespace").expect("namespace");
+    let local = ids.column_by_name("local_id").expect("local_id");
+    let (namespace, local) = (
+        namespace.as_string::<i32>(),
+        local.as_primitive::<Int64Type>(),
+    );
+    (0..ids.len())
+        .map(|i| (namespace.value(i).to_owned(), local.value(i)))
+        .collect()
+}
+
+/// Each file's `nodes` are in (namespace, local id) order and its `edges` in (kind, src,
+/// dst) order, as `rules/cpg/README.md` promises.
+fn assert_graph_lists_are_ordered(batch: &RecordBatch) {
+    let file_ids = batch.column_by_name("file_id").expect("file_id");
+    let file_ids = file_ids.as_primitive::<Int64Type>();
+    let nodes = batch
+        .column_by_name("nodes")
+        .expect("nodes")
+        .as_list::<i32>();
+    let edges = batch
+        .column_by_name("edges")
+        .expect("edges")
+        .as_list::<i32>();
+    for row in 0..batch.num_rows() {
+        let file = file_ids.value(row);
+        if nodes.is_valid(row) {
+            let list = nodes.value(row);
+            let ids = node_ids(
+                list.as_struct()
+                    .column_by_name("node_id")
+                    .expect("node_id")
+                    .as_struct(),
+            );
+            assert!(ids.is_sorted(), "file {file}: nodes out of order");
+            assert!(
+                ids.windows(2).all(|w| w[0] != w[1]),
+                "file {file}: a node twice"
+            );
+        }
+        if edges.is_valid(row) {
+            let list = edges.value(row);
+            let list = list.as_struct();
+            let kinds = list.column_by_name("kind").expect("kind");
+            let kinds = kinds.as_string::<i32>();
+            let src = node_ids(list.column_by_name("src").expect("src").as_struct());
+            let dst = node_ids(list.column_by_name("dst").expect("dst").as_struct());
+            let keys: Vec<_> = (0..list.len())
+                .map(|i| (kinds.value(i), &src[i], &dst[i]))
+                .collect();
+            assert!(keys.is_sorted(), "file {file}: edges out of order");
+        }
+    }
+}
+
 fn rows(path: &Path) -> usize {
     read(path).iter().map(RecordBatch::num_rows).sum()
 }
@@ -195,6 +252,7 @@ fn run_materializes_every_cpg_product_with_the_right_row_counts() {
     let graph = read(&product_file(&out, "cpg_graph_by_file"));
     let (mut graph_nodes, mut graph_edges) = (0, 0);
     for batch in &graph {
+        assert_graph_lists_are_ordered(batch);
         graph_nodes += batch
             .column_by_name("nodes")
             .expect("nodes")
