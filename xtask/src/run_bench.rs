@@ -126,18 +126,6 @@ fn path(p: &Path) -> &str {
     p.to_str().unwrap_or_default()
 }
 
-/// The CPG products both sides build (all but `cpg_graph_by_file`).
-const CPG_COMPARED: &[&str] = &[
-    "libcst_edges",
-    "libcst_nodes",
-    "scip_occurrence_spans",
-    "cpg_bridge_cst_scip",
-    "cpg_edges",
-    "cpg_nodes",
-    "scip_symbol_relationships",
-    "symtable_symbols",
-];
-
 /// The `rulec run` benchmarks.
 pub fn run_benchmark(rulec: &Path, data: &Data, runs: usize) -> anyhow::Result<()> {
     let out = data.tpch.join("out");
@@ -193,40 +181,22 @@ pub fn run_benchmark(rulec: &Path, data: &Data, runs: usize) -> anyhow::Result<(
 
     let out = data.cpg.join("out");
     let views_out = data.cpg.join("out-views");
-    // cpg_graph_by_file is left out on both sides: DataFusion 55.2 cannot plan it from
-    // views (SanityCheckPlan: its ordered array_agg's input order is lost through the view).
     println!(
-        "\nrulec run, CPG ({}), every product but cpg_graph_by_file, 1 run each:",
+        "\nrulec run, CPG ({}), every product, 1 run each:",
         data.cpg.display()
     );
-    let mut args = vec!["run", path(&data.cpg), "--out", path(&out)];
-    for product in CPG_COMPARED {
-        args.extend(["--only", product]);
-    }
     let _ = std::fs::remove_dir_all(&out);
-    let rulec_run = measure(rulec, &args)?;
+    let rulec_run = measure(rulec, &["run", path(&data.cpg), "--out", path(&out)])?;
     let _ = std::fs::remove_dir_all(&views_out);
     let views = measure(
         &data.tool,
-        &[
-            "direct",
-            path(&data.cpg),
-            path(&views_out),
-            "views",
-            "cpg_graph_by_file",
-        ],
+        &["direct", path(&data.cpg), path(&views_out), "views"],
     )?;
     let tables_out = data.cpg.join("out-tables");
     let _ = std::fs::remove_dir_all(&tables_out);
     let tables = measure(
         &data.tool,
-        &[
-            "direct",
-            path(&data.cpg),
-            path(&tables_out),
-            "tables",
-            "cpg_graph_by_file",
-        ],
+        &["direct", path(&data.cpg), path(&tables_out), "tables"],
     )?;
     println!(
         "  DataFusion, each product written then read (as rulec): {:.2} s, peak {:.0} MB",
