@@ -18,21 +18,20 @@ fn read(path: &Path) -> Vec<RecordBatch> {
         .expect("batches")
 }
 
-/// (namespace, local_id) of each node id of a list of node-id structs.
-fn node_ids(ids: &arrow::array::StructArray) -> Vec<(String, i64)> {
-    let namespace = ids.column_by_name("namespace").expect("namespace");
-    let local = ids.column_by_name("local_id").expect("local_id");
-    let (namespace, local) = (
-        namespace.as_string::<i32>(),
-        local.as_primitive::<Int64Type>(),
-    );
+/// Each node id of a list of node-id structs, as its fields in struct order (namespace,
+/// file id, local id): the order `array_sort` compares them in.
+fn node_ids(ids: &arrow::array::StructArray) -> Vec<(String, i64, i64)> {
+    let field = |name: &str| ids.column_by_name(name).expect(name);
+    let namespace = field("namespace").as_string::<i32>();
+    let file = field("file_id").as_primitive::<Int64Type>();
+    let local = field("local_id").as_primitive::<Int64Type>();
     (0..ids.len())
-        .map(|i| (namespace.value(i).to_owned(), local.value(i)))
+        .map(|i| (namespace.value(i).to_owned(), file.value(i), local.value(i)))
         .collect()
 }
 
-/// Each file's `nodes` are in (namespace, local id) order and its `edges` in (kind, src,
-/// dst) order, as `rules/cpg/README.md` promises.
+/// Each file's `nodes` are in node-id order (unique) and its `edges` in (kind, src, dst)
+/// order, as `rules/cpg/README.md` promises.
 fn assert_graph_lists_are_ordered(batch: &RecordBatch) {
     let file_ids = batch.column_by_name("file_id").expect("file_id");
     let file_ids = file_ids.as_primitive::<Int64Type>();
