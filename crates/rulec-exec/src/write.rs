@@ -5,18 +5,22 @@
 use crate::state::{FileEntry, sha256_file};
 use datafusion::arrow::array::{Array as _, BooleanArray, RecordBatch};
 use datafusion::arrow::compute::{
-    CastOptions, cast_with_options, concat_batches, filter_record_batch,
+    CastOptions, SortOptions, cast_with_options, concat_batches, filter_record_batch,
 };
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::execution::SessionState;
-use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::metadata::SortingColumn;
 use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::physical_expr::expressions::Column as PhysicalColumn;
+use datafusion::physical_expr::{LexOrdering, PhysicalSortExpr};
 use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::sorts::sort::SortExec;
+use datafusion::physical_plan::sorts::sort_preserving_merge::SortPreservingMergeExec;
 use futures::StreamExt;
 use rulec_diagnostics::{Diagnostic, codes};
 use std::collections::HashSet;
@@ -381,15 +385,15 @@ async fn write_files(
             .and_then(|()| file.sync_all())
             .map_err(|e| write_error(name, "cannot write plan", e))?;
     }
-    let plan = if order.is_empty() {
-        plan
-    } else {
-        sorted(plan, &schema, order).map_err(|e| exec_error(name, &e))?
-    };
     let physical = state
         .create_physical_plan(&plan)
         .await
         .map_err(|e| exec_error(name, &e))?;
+    let physical = if order.is_empty() {
+        physical
+    } else {
+        sorted(physical, &schema, order).map_err(|e| exec_error(name, &e))?
+    };
     let mut stream =
         datafusion::physical_plan::execute_stream(Arc::clone(&physical), state.task_ctx())
             .map_err(|e| exec_error(name, &e))?;
@@ -527,30 +531,56 @@ fn write_refused(
         .map_err(|e| write_error(name, "cannot sync the error file", e))
 }
 
-/// `plan` sorted by the declared keys, then by every other sortable column.
+/// `plan` sorted by the declared keys, then by every other sortable column: each partition
+/// sorted, then merged. The sort is added to the physical plan, after DataFusion's optimizer,
+/// so that no optimizer rule moves it: DataFusion 55.2's sort pushdown can produce plans
+/// that its own sanity check refuses (a sort over a projection of a UNION that builds a
+/// struct from a sort key). A plan whose rows already come in this order is not re-sorted.
 fn sorted(
-    plan: LogicalPlan,
+    plan: Arc<dyn ExecutionPlan>,
     schema: &SchemaRef,
     order: &[SortKey],
-) -> datafusion::error::Result<LogicalPlan> {
-    let qualified = plan.schema().clone();
-    let column = |name: &str| -> datafusion::error::Result<datafusion::logical_expr::Expr> {
+) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+    let plan_schema = plan.schema();
+    let key = |name: &str, descending: bool| -> datafusion::error::Result<PhysicalSortExpr> {
+        // The plan's columns are the product's, by position (see `conform`).
         let index = schema.index_of(name)?;
-        let (qualifier, field) = qualified.qualified_field(index);
-        Ok(datafusion::logical_expr::Expr::Column(
-            datafusion::common::Column::new(qualifier.cloned(), field.name()),
+        let column = PhysicalColumn::new(plan_schema.field(index).name(), index);
+        Ok(PhysicalSortExpr::new(
+            Arc::new(column),
+            SortOptions {
+                descending,
+                nulls_first: descending,
+            },
         ))
     };
     let mut keys = Vec::new();
-    for key in order {
-        keys.push(column(&key.column)?.sort(!key.descending, key.descending));
+    for k in order {
+        keys.push(key(&k.column, k.descending)?);
     }
     for field in schema.fields() {
         if sortable(field.data_type()) && !order.iter().any(|k| &k.column == field.name()) {
-            keys.push(column(field.name())?.sort(true, false));
+            keys.push(key(field.name(), false)?);
         }
     }
-    LogicalPlanBuilder::from(plan).sort(keys)?.build()
+    let Some(ordering) = LexOrdering::new(keys) else {
+        return Ok(plan);
+    };
+    let partitions = plan.properties().output_partitioning().partition_count();
+    let plan = if plan
+        .properties()
+        .equivalence_properties()
+        .ordering_satisfy(ordering.clone())?
+    {
+        plan
+    } else {
+        Arc::new(SortExec::new(ordering.clone(), plan).with_preserve_partitioning(partitions > 1))
+    };
+    Ok(if partitions > 1 {
+        Arc::new(SortPreservingMergeExec::new(ordering, plan))
+    } else {
+        plan
+    })
 }
 
 /// Parquet `sorting_columns` for the declared keys (leaf indices: nested columns before a
