@@ -165,8 +165,8 @@ codes! {
         "Another rulec run holds the output directory.",
         "Two runs on one output directory would overwrite each other's products. Wait for the other run (rulec run waits unless --no-wait), or write elsewhere with --out.";
     INVALID_RUN_SETTING = "R007" "invalid-run-setting",
-        "A runtime profile, setting or product order is invalid.",
-        "Profiles are fast, safe and memory-limited; settings are DataFusion configuration keys (datafusion.execution.target_partitions=4); order_by names top-level columns of primitive type, optionally followed by desc.";
+        "A runtime profile, setting, product order or product slicing is invalid.",
+        "Profiles are fast, safe and memory-limited; settings are DataFusion configuration keys (datafusion.execution.target_partitions=4); order_by names top-level columns of primitive type, optionally followed by desc; slice_by names an integer column that every operator of the query keeps apart (grouping key, equi-join key on the kept side), with 2 to 4096 slices, and no order.";
     INPUT_UNREADABLE = "R008" "input-unreadable",
         "An input's data cannot be read as Parquet.",
         "The file (or a file of the directory) is empty, truncated, corrupt, not Parquet, or cannot be opened. The diagnostic names the file and the reader's error. Nothing is built from it, and products built before stay as they were.";

@@ -17,6 +17,7 @@ mod inputs;
 pub mod lock;
 pub mod profile;
 mod session;
+pub mod slices;
 pub mod state;
 mod write;
 
@@ -34,7 +35,7 @@ use rulec_compile::CompiledPack;
 use rulec_diagnostics::{Diagnostic, codes};
 use rulec_lineage::PackLineage;
 use rulec_pack::Pack;
-use state::{ColumnEntry, Manifest, Ordering};
+use state::{ColumnEntry, Manifest, Ordering, Slices};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -197,6 +198,56 @@ fn declared_order(pack: &Pack, name: &str) -> Result<Vec<SortKey>, Diagnostic> {
         .collect()
 }
 
+/// A product's declared slicing: pack.yaml `products.<name>.slice_by` (an integer column
+/// of the product) and `slices` (at least 2; default [`slices::DEFAULT_SLICES`]).
+fn declared_slices(
+    pack: &Pack,
+    name: &str,
+    schema: &SchemaRef,
+) -> Result<Option<Slices>, Diagnostic> {
+    let Some(section) = pack.manifest.products.get(name) else {
+        return Ok(None);
+    };
+    let invalid = |message: String| {
+        Diagnostic::error(codes::INVALID_RUN_SETTING, message).in_file("pack.yaml")
+    };
+    let Some(by) = &section.slice_by else {
+        return match section.slices {
+            Some(_) => Err(invalid(format!(
+                "product `{name}`: `slices` needs `slice_by: <column>`"
+            ))),
+            None => Ok(None),
+        };
+    };
+    let count = section.slices.unwrap_or(slices::DEFAULT_SLICES);
+    if !(2..=MAX_SLICES).contains(&count) {
+        return Err(invalid(format!(
+            "product `{name}`: `slices: {count}` is not between 2 and {MAX_SLICES}"
+        )));
+    }
+    match schema.field_with_name(by) {
+        Ok(field) if field.data_type().is_integer() => {}
+        Ok(field) => {
+            return Err(invalid(format!(
+                "product `{name}`: `slice_by: {by}` has type {}; slices are taken by an integer column",
+                rulec_contract::render_type(field.data_type())
+            )));
+        }
+        Err(_) => {
+            return Err(invalid(format!(
+                "product `{name}`: `slice_by: {by}` is not a column of the product"
+            )));
+        }
+    }
+    Ok(Some(Slices {
+        by: by.clone(),
+        count,
+    }))
+}
+
+/// The most slices a product may declare.
+const MAX_SLICES: usize = 4096;
+
 /// What a product's output settings are, as text for its build id: declared order, the
 /// output contract's checks, tolerance (invalid settings give their error text, so that
 /// fixing them rebuilds).
@@ -218,7 +269,15 @@ fn output_settings(pack: &Pack, name: &str, tolerant: bool) -> String {
         ),
         Err(d) => d.message,
     };
-    format!("order={order} {checks}")
+    let sliced = match pack.manifest.products.get(name) {
+        Some(p) if p.slice_by.is_some() || p.slices.is_some() => format!(
+            " slices={}/{}",
+            p.slice_by.as_deref().unwrap_or_default(),
+            p.slices.map(|n| n.to_string()).unwrap_or_default()
+        ),
+        _ => String::new(),
+    };
+    format!("order={order} {checks}{sliced}")
 }
 
 /// The row checks of a product's output contract, and whether refused rows fail it.
@@ -563,6 +622,17 @@ async fn build_product(
             format!("product `{name}`: cannot order by it: {why}"),
         )
     })?;
+    let sliced = declared_slices(pack, name, schema)?;
+    if sliced.is_some() && !order.is_empty() {
+        return Err(Diagnostic::error(
+            codes::INVALID_RUN_SETTING,
+            format!("product `{name}`: a product built in slices cannot also declare an order"),
+        )
+        .in_file("pack.yaml")
+        .with_help(
+            "remove `slice_by` or `order_by`: slices are written one after the other, not merged",
+        ));
+    }
     // The artifact that runs is the Substrait plan: the message whose bytes are written
     // beside the product is the one consumed. (It is not decoded back from the bytes:
     // protobuf decoding stops at 100 nested messages, which a chain of some thirty ANDs
@@ -573,9 +643,32 @@ async fn build_product(
     let logical = rulec_substrait::from_substrait(state, &substrait)
         .await
         .map_err(|e| Diagnostic::error(codes::EXECUTION_FAILED, e.to_string()))?;
+    let plans = match &sliced {
+        None => vec![logical],
+        Some(slices) => {
+            // The plan's columns are the product's, by position.
+            let key = schema.index_of(&slices.by).map_err(|e| {
+                Diagnostic::error(codes::INVALID_RUN_SETTING, format!("product `{name}`: {e}"))
+            })?;
+            (0..slices.count)
+                .map(|i| slices::slice(&logical, key, i, slices.count))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|why| {
+                    Diagnostic::error(
+                        codes::INVALID_RUN_SETTING,
+                        format!(
+                            "product `{name}` cannot be built in slices of `{}`: {why}",
+                            slices.by
+                        ),
+                    )
+                    .in_file("pack.yaml")
+                    .with_help("slices need every output row to depend on input rows of its own key only; remove `slice_by` to build the product whole")
+                })?
+        }
+    };
     let written = write::write_product(
         state,
-        logical,
+        plans,
         Arc::clone(schema),
         dir,
         name,
@@ -610,6 +703,7 @@ async fn build_product(
             .errors
             .clone()
             .map(|(file, rows)| state::ErrorsEntry { file, rows }),
+        slices: sliced,
     };
     let written_ok = serde_json::to_string_pretty(&manifest)
         .map_err(std::io::Error::other)

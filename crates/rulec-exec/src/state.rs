@@ -54,6 +54,16 @@ pub struct Manifest {
     /// Rows refused by the output contract (tolerant mode): row, code, stage, message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errors: Option<ErrorsEntry>,
+    /// How a product built in slices was sliced (pack.yaml `slice_by`, `slices`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slices: Option<Slices>,
+}
+
+/// A product built in slices: one pass per slice of the key's values, written in turn.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Slices {
+    pub by: String,
+    pub count: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

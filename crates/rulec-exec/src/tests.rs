@@ -45,6 +45,7 @@ fn manifest(files: Vec<FileEntry>, plan: FileEntry) -> Manifest {
         },
         settings: BTreeMap::new(),
         errors: None,
+        slices: None,
     }
 }
 

@@ -28,8 +28,9 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// Rows per written batch: the writer sees the same batches whatever the engine's
-/// partitioning, so sorted products are byte-identical run to run.
+/// Rows per written batch of a sorted product: the writer sees the same batches whatever
+/// the engine's partitioning, so sorted products are byte-identical run to run. (Products
+/// without an order are written batch by batch as the engine yields them.)
 pub const WRITE_BATCH_ROWS: usize = 8192;
 
 fn write_error(name: &str, what: &str, err: impl std::fmt::Display) -> Diagnostic {
@@ -97,6 +98,25 @@ pub fn check_sort_keys(schema: &SchemaRef, keys: &[SortKey]) -> Result<(), Strin
             }
             Err(_) => return Err(format!("`{}` is not a column of the product", key.column)),
         }
+    }
+    Ok(())
+}
+
+/// The memory a row group may take in the writer before it is written out. The engine's
+/// row-group size counts rows (about a million); a product of few rows holding long lists
+/// would otherwise be held whole, encoded, until its end.
+const ROW_GROUP_MEMORY: usize = 64 << 20;
+
+/// Writes `batch`, and closes the row group once the writer holds [`ROW_GROUP_MEMORY`] of it.
+/// (What the writer holds depends only on the rows written so far, so a sorted product's
+/// row groups are the same run to run.)
+fn write_rows(
+    writer: &mut ArrowWriter<File>,
+    batch: &RecordBatch,
+) -> datafusion::parquet::errors::Result<()> {
+    writer.write(batch)?;
+    if writer.memory_size() >= ROW_GROUP_MEMORY {
+        writer.flush()?;
     }
     Ok(())
 }
@@ -316,13 +336,14 @@ pub struct OperatorMetrics {
 }
 
 #[allow(clippy::too_many_arguments)]
-/// Executes `plan` and writes its rows into `dir` as `part-<nonce>.parquet`, with the
+/// Executes `plans` one after the other (the slices of a product built in slices, else one
+/// plan) and writes their rows into `dir` as `part-<nonce>.parquet`, with the
 /// Substrait plan beside it as `plan-<nonce>.substrait`. With `order`, rows are sorted by
 /// the keys, then by every other sortable column (so that ties are ordered too), and the
 /// keys are recorded as Parquet `sorting_columns`. Nothing in `dir` is replaced.
 pub async fn write_product(
     state: &SessionState,
-    plan: LogicalPlan,
+    plans: Vec<LogicalPlan>,
     schema: SchemaRef,
     dir: &Path,
     name: &str,
@@ -346,7 +367,7 @@ pub async fn write_product(
     let errors_path = dir.join(format!("errors-{nonce}.parquet"));
     let result = write_files(
         state,
-        plan,
+        plans,
         schema,
         [&data_path, &plan_path, &errors_path],
         name,
@@ -367,7 +388,7 @@ pub async fn write_product(
 #[allow(clippy::too_many_arguments)]
 async fn write_files(
     state: &SessionState,
-    plan: LogicalPlan,
+    plans: Vec<LogicalPlan>,
     schema: SchemaRef,
     [data_path, plan_path, errors_path]: [&PathBuf; 3],
     name: &str,
@@ -385,18 +406,6 @@ async fn write_files(
             .and_then(|()| file.sync_all())
             .map_err(|e| write_error(name, "cannot write plan", e))?;
     }
-    let physical = state
-        .create_physical_plan(&plan)
-        .await
-        .map_err(|e| exec_error(name, &e))?;
-    let physical = if order.is_empty() {
-        physical
-    } else {
-        sorted(physical, &schema, order).map_err(|e| exec_error(name, &e))?
-    };
-    let mut stream =
-        datafusion::physical_plan::execute_stream(Arc::clone(&physical), state.task_ctx())
-            .map_err(|e| exec_error(name, &e))?;
     let file =
         File::create(data_path).map_err(|e| write_error(name, "cannot create data file", e))?;
     let mut properties =
@@ -424,8 +433,7 @@ async fn write_files(
         while merged.num_rows() - offset >= WRITE_BATCH_ROWS || (all && offset < merged.num_rows())
         {
             let len = WRITE_BATCH_ROWS.min(merged.num_rows() - offset);
-            writer
-                .write(&merged.slice(offset, len))
+            write_rows(writer, &merged.slice(offset, len))
                 .map_err(|e| write_error(name, "cannot write rows", e))?;
             offset += len;
         }
@@ -434,25 +442,48 @@ async fn write_files(
         }
         Ok(())
     };
-    while let Some(batch) = stream.next().await {
-        let batch = batch.map_err(|e| exec_error(name, &e))?;
-        let batch = conform(&batch, &schema, name)?;
-        let batch = checker.check(batch, name)?;
-        let batch = RecordBatch::try_new(Arc::clone(&schema), batch.columns().to_vec())
-            .map_err(|e| write_error(name, "rows do not fit the product's schema", e))?;
-        rows += batch.num_rows() as u64;
-        if let Some(sink) = progress {
-            (sink.0)(crate::ProgressEvent::Rows {
-                product: name,
-                rows,
-            });
+    let mut metrics_total: Vec<OperatorMetrics> = Vec::new();
+    for plan in plans {
+        let physical = state
+            .create_physical_plan(&plan)
+            .await
+            .map_err(|e| exec_error(name, &e))?;
+        let physical = if order.is_empty() {
+            physical
+        } else {
+            sorted(physical, &schema, order).map_err(|e| exec_error(name, &e))?
+        };
+        let mut stream =
+            datafusion::physical_plan::execute_stream(Arc::clone(&physical), state.task_ctx())
+                .map_err(|e| exec_error(name, &e))?;
+        while let Some(batch) = stream.next().await {
+            let batch = batch.map_err(|e| exec_error(name, &e))?;
+            let batch = conform(&batch, &schema, name)?;
+            let batch = checker.check(batch, name)?;
+            let batch = RecordBatch::try_new(Arc::clone(&schema), batch.columns().to_vec())
+                .map_err(|e| write_error(name, "rows do not fit the product's schema", e))?;
+            rows += batch.num_rows() as u64;
+            if let Some(sink) = progress {
+                (sink.0)(crate::ProgressEvent::Rows {
+                    product: name,
+                    rows,
+                });
+            }
+            if order.is_empty() {
+                // No declared order, so no byte-identity to keep: the batch goes straight to
+                // the writer, and a product of few large rows is never held whole.
+                write_rows(&mut writer, &batch)
+                    .map_err(|e| write_error(name, "cannot write rows", e))?;
+                continue;
+            }
+            pending_rows += batch.num_rows();
+            pending.push(batch);
+            if pending_rows >= WRITE_BATCH_ROWS {
+                flush(&mut pending, &mut writer, false)?;
+                pending_rows = pending.iter().map(RecordBatch::num_rows).sum();
+            }
         }
-        pending_rows += batch.num_rows();
-        pending.push(batch);
-        if pending_rows >= WRITE_BATCH_ROWS {
-            flush(&mut pending, &mut writer, false)?;
-            pending_rows = pending.iter().map(RecordBatch::num_rows).sum();
-        }
+        add_metrics(&mut metrics_total, metrics(&physical));
     }
     flush(&mut pending, &mut writer, true)?;
     let file = writer
@@ -483,7 +514,7 @@ async fn write_files(
         data: entry(data_path)?,
         plan: entry(plan_path)?,
         errors,
-        metrics: metrics(&physical),
+        metrics: metrics_total,
     })
 }
 
@@ -631,4 +662,33 @@ fn metrics(plan: &Arc<dyn ExecutionPlan>) -> Vec<OperatorMetrics> {
     let mut out = Vec::new();
     walk(plan, 0, &mut out);
     out
+}
+
+/// Adds one execution's metrics to `total`: a product built in slices runs the same plan
+/// shape once per slice, and reports each operator's sums.
+fn add_metrics(total: &mut Vec<OperatorMetrics>, more: Vec<OperatorMetrics>) {
+    let same_shape = total.len() == more.len()
+        && total
+            .iter()
+            .zip(&more)
+            .all(|(a, b)| a.operator == b.operator && a.depth == b.depth);
+    if !same_shape {
+        if total.is_empty() {
+            *total = more;
+        } else {
+            total.extend(more);
+        }
+        return;
+    }
+    let add = |a: &mut Option<usize>, b: Option<usize>| {
+        *a = match (*a, b) {
+            (Some(x), Some(y)) => Some(x + y),
+            (x, y) => x.or(y),
+        }
+    };
+    for (a, b) in total.iter_mut().zip(more) {
+        add(&mut a.output_rows, b.output_rows);
+        add(&mut a.elapsed_compute_ns, b.elapsed_compute_ns);
+        add(&mut a.spilled_bytes, b.spilled_bytes);
+    }
 }

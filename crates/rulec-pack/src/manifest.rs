@@ -52,6 +52,13 @@ pub struct ProductSection {
     /// product's error file instead).
     #[serde(default)]
     pub on_violation: Option<String>,
+    /// Build the product in slices of this integer column's values, one pass per slice,
+    /// so that its query holds about one slice's share of its input at a time.
+    #[serde(default)]
+    pub slice_by: Option<String>,
+    /// How many slices with `slice_by` (default 8).
+    #[serde(default)]
+    pub slices: Option<usize>,
 }
 
 #[derive(Deserialize)]

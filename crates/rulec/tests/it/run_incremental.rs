@@ -650,3 +650,109 @@ fn a_declared_order_sorts_a_union_that_builds_structs_from_the_key() {
         "event_refs is not sorted by user_id"
     );
 }
+
+/// A product declared `slice_by` is built in slices and holds the same rows as the same
+/// rule built whole; the manifest says how it was sliced; a rule whose rows depend on
+/// other keys' rows is refused before anything is written.
+#[test]
+fn a_sliced_product_holds_the_rows_of_the_whole_one() {
+    let pack = shop("run-sliced");
+    let rule = "SELECT u.user_id, u.name, e.kinds, e.n\n\
+                FROM user_names AS u\n\
+                LEFT JOIN (\n\
+                  SELECT user_id, array_sort(array_agg(kind)) AS kinds, count(*) AS n\n\
+                  FROM clean_events GROUP BY user_id\n\
+                ) AS e ON e.user_id = u.user_id\n";
+    std::fs::write(pack.join("user_kinds_whole.sql"), rule).expect("write rule");
+    std::fs::write(pack.join("user_kinds_sliced.sql"), rule).expect("write rule");
+    let manifest = std::fs::read_to_string(pack.join("pack.yaml")).expect("pack.yaml");
+    std::fs::write(
+        pack.join("pack.yaml"),
+        format!(
+            "{manifest}products:\n  user_kinds_sliced:\n    slice_by: user_id\n    slices: 5\n"
+        ),
+    )
+    .expect("write");
+    let (o, report) = run(&pack, &[]);
+    assert!(
+        o.status.success(),
+        "{}\n{report:#}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let out = pack.join("out");
+    let rows = |product: &str| -> Vec<String> {
+        let reader = ParquetRecordBatchReaderBuilder::try_new(
+            std::fs::File::open(product_file(&out, product)).expect("open"),
+        )
+        .expect("parquet")
+        .build()
+        .expect("reader");
+        let mut rows = Vec::new();
+        for batch in reader {
+            let batch = batch.expect("batch");
+            let options = arrow::util::display::FormatOptions::default();
+            let formatters: Vec<_> = batch
+                .columns()
+                .iter()
+                .map(|c| arrow::util::display::ArrayFormatter::try_new(c, &options).expect("fmt"))
+                .collect();
+            for row in 0..batch.num_rows() {
+                rows.push(
+                    formatters
+                        .iter()
+                        .map(|f| f.value(row).to_string())
+                        .collect::<Vec<_>>()
+                        .join(" | "),
+                );
+            }
+        }
+        rows.sort();
+        rows
+    };
+    let whole = rows("user_kinds_whole");
+    assert_eq!(whole.len(), 997);
+    assert!(
+        whole.iter().any(|r| r.contains("[buy, ")),
+        "{:?}",
+        &whole[..3]
+    );
+    assert_eq!(rows("user_kinds_sliced"), whole);
+    let sliced: Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("user_kinds_sliced/manifest.json")).expect("m"),
+    )
+    .expect("json");
+    assert_eq!(
+        sliced["slices"],
+        serde_json::json!({"by": "user_id", "count": 5})
+    );
+    let whole_manifest: Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("user_kinds_whole/manifest.json")).expect("m"),
+    )
+    .expect("json");
+    assert!(whole_manifest.get("slices").is_none());
+
+    // Counting every user's events in one row is not per user: refused, nothing written.
+    std::fs::write(
+        pack.join("user_kinds_sliced.sql"),
+        "SELECT max(user_id) AS user_id, count(*) AS n FROM clean_events\n",
+    )
+    .expect("write rule");
+    let before = std::fs::read(product_file(&out, "user_kinds_sliced")).expect("read");
+    let (o, report) = run(&pack, &[]);
+    assert_eq!(o.status.code(), Some(1), "{report:#}");
+    let product = report["products"]
+        .as_array()
+        .expect("products")
+        .iter()
+        .find(|p| p["name"] == "user_kinds_sliced")
+        .expect("the product");
+    let error = product["error"].as_str().unwrap_or_default();
+    assert!(
+        error.starts_with("R007") && error.contains("does not group by `user_id`"),
+        "{report:#}"
+    );
+    assert_eq!(
+        std::fs::read(product_file(&out, "user_kinds_sliced")).expect("read"),
+        before
+    );
+}
