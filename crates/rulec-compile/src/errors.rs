@@ -101,33 +101,3 @@ pub(crate) fn to_span(span: datafusion_common::Span) -> Option<Span> {
         clamp(span.end.column.max(span.start.column + 1)),
     ))
 }
-
-/// The closest candidate within a small edit distance, for "did you mean" help.
-pub fn did_you_mean<'a>(
-    name: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
-    let name_lower = name.to_lowercase();
-    let limit = (name.chars().count() / 3).max(1);
-    candidates
-        .into_iter()
-        .map(|c| (edit_distance(&name_lower, &c.to_lowercase()), c))
-        // A suggestion must keep part of the name: replacing every character is no hint.
-        .filter(|(d, _)| *d <= limit && *d < name.chars().count())
-        .min()
-        .map(|(_, c)| c)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}

@@ -17,7 +17,7 @@ mod unnest;
 
 pub use canonicalize::{CNF_MAX_CLAUSES, CNF_WORK_LIMIT, Canonicalize};
 pub use encode::{ENCODING_VERSION, encode_expr, encode_plan_structure};
-pub use errors::{clean_message, did_you_mean, plan_error_diagnostic};
+pub use errors::{clean_message, plan_error_diagnostic};
 pub use fingerprint::{
     FINGERPRINT_VERSION, column_fingerprint, encode_plan, fingerprint, rows_fingerprint,
 };
@@ -25,6 +25,7 @@ pub use pipeline::{
     ENGINE, PINNED_DESCRIPTION_HASH, PIPELINE_NAME, PIPELINE_VERSION, Pipeline, planning_options,
 };
 pub use provider::{Functions, RuleContext, SchemaTable};
+use rulec_diagnostics::did_you_mean;
 pub use unnest::{UnnestOutput, unnest_outputs};
 
 pub use datafusion_common;

@@ -666,8 +666,18 @@ async fn build_product(
                 })?
         }
     };
+    let mut settings = settings.clone();
+    let slices_session;
+    let run_in = if sliced.is_some() {
+        let (key, value) = slices::PUSHDOWN_SETTING;
+        settings.insert(key.to_owned(), value.to_owned());
+        slices_session = slices::session(state);
+        &slices_session
+    } else {
+        state
+    };
     let written = write::write_product(
-        state,
+        run_in,
         plans,
         Arc::clone(schema),
         dir,
@@ -698,7 +708,7 @@ async fn build_product(
             tier: if order.is_empty() { "none" } else { "sorted" }.to_owned(),
             by: order.iter().map(SortKey::render).collect(),
         },
-        settings: settings.clone(),
+        settings,
         errors: written
             .errors
             .clone()

@@ -8,18 +8,38 @@
 //! columns, window partitions) to every table scan, and refuses any operator across keys
 //! (a global aggregate, a LIMIT, a sort, a full join, a join without the key, a subquery).
 //! Each scan then gets a filter `abs(key % slices) = i` (NULL keys go to slice 0), which
-//! DataFusion pushes into the Parquet scan. A query whose memory grows with its input (an
-//! aggregation into lists, a join's build side) then needs about a slice's share of it.
+//! DataFusion pushes into the Parquet scan (evaluated while decoding: the passes run with
+//! Parquet filter pushdown on). A query whose memory grows with its input (an aggregation
+//! into lists, a join's build side) then needs about a slice's share of it.
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::tree_node::TreeNode;
 use datafusion::common::{Column, DFSchema, DFSchemaRef};
+use datafusion::execution::SessionState;
 use datafusion::functions::math::expr_fn::abs;
 use datafusion::logical_expr::expr::{Alias, Cast, TryCast, WindowFunction};
 use datafusion::logical_expr::{Expr, JoinType, LogicalPlan, LogicalPlanBuilder, Sort, lit};
 
 /// The default number of slices.
 pub const DEFAULT_SLICES: usize = 8;
+
+/// The setting a product's slices run with, whatever the profile says: Parquet filter
+/// pushdown evaluates each pass's slice filter while decoding, so the other columns are
+/// decoded only for the slice's rows (without it, every pass decodes every row).
+pub const PUSHDOWN_SETTING: (&str, &str) =
+    ("datafusion.execution.parquet.pushdown_filters", "true");
+
+/// The session a product's slices run in: `state` with [`PUSHDOWN_SETTING`].
+pub fn session(state: &SessionState) -> SessionState {
+    let mut sliced = state.clone();
+    sliced
+        .config_mut()
+        .options_mut()
+        .execution
+        .parquet
+        .pushdown_filters = true;
+    sliced
+}
 
 /// Why a plan cannot be sliced by its key.
 pub type Refusal = String;

@@ -385,6 +385,165 @@ pub async fn write_product(
     result
 }
 
+/// Executes `plans` in turn, checks their rows and hands them to `writer`: a sorted
+/// product's rows re-cut into batches of [`WRITE_BATCH_ROWS`], others as they come. Returns
+/// the rows written and the operators' metrics.
+#[allow(clippy::too_many_arguments)]
+async fn execute_into(
+    state: &SessionState,
+    plans: Vec<LogicalPlan>,
+    schema: &SchemaRef,
+    name: &str,
+    order: &[SortKey],
+    checker: &mut Checker,
+    progress: Option<&crate::ProgressSink>,
+    writer: &mut WriterThread,
+) -> Result<(u64, Vec<OperatorMetrics>), Diagnostic> {
+    let mut rows = 0u64;
+    let mut rebatch = Rebatcher::default();
+    let mut metrics_total: Vec<OperatorMetrics> = Vec::new();
+    for plan in plans {
+        let physical = state
+            .create_physical_plan(&plan)
+            .await
+            .map_err(|e| exec_error(name, &e))?;
+        let physical = if order.is_empty() {
+            physical
+        } else {
+            sorted(physical, schema, order).map_err(|e| exec_error(name, &e))?
+        };
+        let mut stream =
+            datafusion::physical_plan::execute_stream(Arc::clone(&physical), state.task_ctx())
+                .map_err(|e| exec_error(name, &e))?;
+        while let Some(batch) = stream.next().await {
+            let batch = batch.map_err(|e| exec_error(name, &e))?;
+            let batch = conform(&batch, schema, name)?;
+            let batch = checker.check(batch, name)?;
+            let batch = RecordBatch::try_new(Arc::clone(schema), batch.columns().to_vec())
+                .map_err(|e| write_error(name, "rows do not fit the product's schema", e))?;
+            rows += batch.num_rows() as u64;
+            if let Some(sink) = progress {
+                (sink.0)(crate::ProgressEvent::Rows {
+                    product: name,
+                    rows,
+                });
+            }
+            if order.is_empty() {
+                // No declared order, so no byte-identity to keep: the batch goes straight to
+                // the writer, and a product of few large rows is never held whole.
+                writer.write(batch, name).await?;
+                continue;
+            }
+            for full in rebatch
+                .push(batch)
+                .map_err(|e| write_error(name, "cannot buffer rows", e))?
+            {
+                writer.write(full, name).await?;
+            }
+        }
+        add_metrics(&mut metrics_total, metrics(&physical));
+    }
+    if let Some(rest) = rebatch
+        .finish()
+        .map_err(|e| write_error(name, "cannot buffer rows", e))?
+    {
+        writer.write(rest, name).await?;
+    }
+    Ok((rows, metrics_total))
+}
+
+/// A sorted product's rows, re-cut into batches of exactly [`WRITE_BATCH_ROWS`] (the last
+/// one shorter), so that the writer sees the same batches whatever the engine's
+/// partitioning.
+#[derive(Default)]
+struct Rebatcher {
+    pending: Vec<RecordBatch>,
+    rows: usize,
+}
+
+impl Rebatcher {
+    /// Takes `batch`; returns the full batches that are ready.
+    fn push(
+        &mut self,
+        batch: RecordBatch,
+    ) -> Result<Vec<RecordBatch>, datafusion::arrow::error::ArrowError> {
+        self.rows += batch.num_rows();
+        self.pending.push(batch);
+        if self.rows < WRITE_BATCH_ROWS {
+            return Ok(Vec::new());
+        }
+        let merged = concat_batches(&self.pending[0].schema(), self.pending.iter())?;
+        self.pending.clear();
+        let mut full = Vec::new();
+        let mut offset = 0;
+        while merged.num_rows() - offset >= WRITE_BATCH_ROWS {
+            full.push(merged.slice(offset, WRITE_BATCH_ROWS));
+            offset += WRITE_BATCH_ROWS;
+        }
+        self.rows = merged.num_rows() - offset;
+        if self.rows > 0 {
+            self.pending.push(merged.slice(offset, self.rows));
+        }
+        Ok(full)
+    }
+
+    /// The rows left, as one batch shorter than [`WRITE_BATCH_ROWS`].
+    fn finish(self) -> Result<Option<RecordBatch>, datafusion::arrow::error::ArrowError> {
+        if self.rows == 0 {
+            return Ok(None);
+        }
+        concat_batches(&self.pending[0].schema(), self.pending.iter()).map(Some)
+    }
+}
+
+/// Batches queued for the writer: encoding and compressing one overlaps executing the next.
+const WRITER_QUEUE: usize = 1;
+
+/// The Parquet writer on a blocking thread of its own, fed through a bounded queue, so that
+/// encoding runs beside the engine instead of between its batches.
+struct WriterThread {
+    sender: Option<tokio::sync::mpsc::Sender<RecordBatch>>,
+    handle: tokio::task::JoinHandle<datafusion::parquet::errors::Result<File>>,
+}
+
+impl WriterThread {
+    fn start(mut writer: ArrowWriter<File>) -> Self {
+        let (sender, mut receiver) = tokio::sync::mpsc::channel::<RecordBatch>(WRITER_QUEUE);
+        let handle = tokio::task::spawn_blocking(move || {
+            while let Some(batch) = receiver.blocking_recv() {
+                write_rows(&mut writer, &batch)?;
+            }
+            writer.into_inner()
+        });
+        WriterThread {
+            sender: Some(sender),
+            handle,
+        }
+    }
+
+    /// Queues `batch`. If the writer has stopped (on an error), the error is what
+    /// [`Self::finish`] returns; this says only that writing cannot go on.
+    async fn write(&mut self, batch: RecordBatch, name: &str) -> Result<(), Diagnostic> {
+        let stopped = match &self.sender {
+            Some(sender) => sender.send(batch).await.is_err(),
+            None => true,
+        };
+        if stopped {
+            self.sender = None;
+            return Err(write_error(name, "cannot write rows", "the writer stopped"));
+        }
+        Ok(())
+    }
+
+    /// Waits for the queued batches to be written, then closes the file.
+    async fn finish(mut self) -> datafusion::parquet::errors::Result<File> {
+        self.sender = None;
+        self.handle.await.map_err(|e| {
+            datafusion::parquet::errors::ParquetError::General(format!("the writer failed: {e}"))
+        })?
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn write_files(
     state: &SessionState,
@@ -413,82 +572,30 @@ async fn write_files(
     if !order.is_empty() {
         properties = properties.set_sorting_columns(Some(sorting_columns(&schema, order)));
     }
-    let mut writer = ArrowWriter::try_new(file, Arc::clone(&schema), Some(properties.build()))
+    let writer = ArrowWriter::try_new(file, Arc::clone(&schema), Some(properties.build()))
         .map_err(|e| write_error(name, "cannot start Parquet writer", e))?;
-    let mut rows = 0u64;
-    let mut pending: Vec<RecordBatch> = Vec::new();
-    let mut pending_rows = 0usize;
-    let flush = |pending: &mut Vec<RecordBatch>,
-                 writer: &mut ArrowWriter<File>,
-                 all: bool|
-     -> Result<(), Diagnostic> {
-        let total: usize = pending.iter().map(RecordBatch::num_rows).sum();
-        if total == 0 || (!all && total < WRITE_BATCH_ROWS) {
-            return Ok(());
-        }
-        let merged = concat_batches(&schema, pending.iter())
-            .map_err(|e| write_error(name, "cannot buffer rows", e))?;
-        pending.clear();
-        let mut offset = 0;
-        while merged.num_rows() - offset >= WRITE_BATCH_ROWS || (all && offset < merged.num_rows())
-        {
-            let len = WRITE_BATCH_ROWS.min(merged.num_rows() - offset);
-            write_rows(writer, &merged.slice(offset, len))
-                .map_err(|e| write_error(name, "cannot write rows", e))?;
-            offset += len;
-        }
-        if offset < merged.num_rows() {
-            pending.push(merged.slice(offset, merged.num_rows() - offset));
-        }
-        Ok(())
+    let mut writer = WriterThread::start(writer);
+    let executed = execute_into(
+        state,
+        plans,
+        &schema,
+        name,
+        order,
+        &mut checker,
+        progress,
+        &mut writer,
+    )
+    .await;
+    // The writer is finished (and its file closed) whatever happened, before any error is
+    // returned and the file removed.
+    let finished = writer.finish().await;
+    let (rows, metrics_total, file) = match (executed, finished) {
+        (Ok((rows, metrics)), Ok(file)) => (rows, metrics, file),
+        // The writer fails only on its own errors (a stop of the execution ends its queue
+        // cleanly), and its error explains why writing could not go on.
+        (_, Err(e)) => return Err(write_error(name, "cannot write rows", e)),
+        (Err(d), Ok(_)) => return Err(d),
     };
-    let mut metrics_total: Vec<OperatorMetrics> = Vec::new();
-    for plan in plans {
-        let physical = state
-            .create_physical_plan(&plan)
-            .await
-            .map_err(|e| exec_error(name, &e))?;
-        let physical = if order.is_empty() {
-            physical
-        } else {
-            sorted(physical, &schema, order).map_err(|e| exec_error(name, &e))?
-        };
-        let mut stream =
-            datafusion::physical_plan::execute_stream(Arc::clone(&physical), state.task_ctx())
-                .map_err(|e| exec_error(name, &e))?;
-        while let Some(batch) = stream.next().await {
-            let batch = batch.map_err(|e| exec_error(name, &e))?;
-            let batch = conform(&batch, &schema, name)?;
-            let batch = checker.check(batch, name)?;
-            let batch = RecordBatch::try_new(Arc::clone(&schema), batch.columns().to_vec())
-                .map_err(|e| write_error(name, "rows do not fit the product's schema", e))?;
-            rows += batch.num_rows() as u64;
-            if let Some(sink) = progress {
-                (sink.0)(crate::ProgressEvent::Rows {
-                    product: name,
-                    rows,
-                });
-            }
-            if order.is_empty() {
-                // No declared order, so no byte-identity to keep: the batch goes straight to
-                // the writer, and a product of few large rows is never held whole.
-                write_rows(&mut writer, &batch)
-                    .map_err(|e| write_error(name, "cannot write rows", e))?;
-                continue;
-            }
-            pending_rows += batch.num_rows();
-            pending.push(batch);
-            if pending_rows >= WRITE_BATCH_ROWS {
-                flush(&mut pending, &mut writer, false)?;
-                pending_rows = pending.iter().map(RecordBatch::num_rows).sum();
-            }
-        }
-        add_metrics(&mut metrics_total, metrics(&physical));
-    }
-    flush(&mut pending, &mut writer, true)?;
-    let file = writer
-        .into_inner()
-        .map_err(|e| write_error(name, "cannot finish Parquet file", e))?;
     file.sync_all()
         .map_err(|e| write_error(name, "cannot sync data file", e))?;
     let entry = |path: &PathBuf| -> Result<FileEntry, Diagnostic> {

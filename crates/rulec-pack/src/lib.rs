@@ -219,6 +219,32 @@ pub fn load_pack(files: &PackFiles) -> (Option<Pack>, Vec<Diagnostic>) {
             );
         }
     }
+    for product in manifest.products.keys() {
+        if !rule_files.contains_key(product) {
+            let hint = rulec_diagnostics::did_you_mean(
+                product,
+                rule_files.keys().map(String::as_str),
+            )
+            .map_or_else(
+                || {
+                    "settings under `products:` are keyed by rule name (the rule file's stem)"
+                        .to_owned()
+                },
+                |c| format!("did you mean `{c}`?"),
+            );
+            diagnostics.push(
+                Diagnostic::error(
+                    codes::MALFORMED_PACK,
+                    format!(
+                        "`products:` has settings for `{product}`, but no rule is named `{product}`"
+                    ),
+                )
+                .in_file(manifest::MANIFEST_FILE)
+                .at_opt(manifest.product_span(product))
+                .with_help(hint),
+            );
+        }
+    }
 
     for rule in &mut rules {
         let Some(parsed) = &rule.parsed else { continue };

@@ -147,4 +147,12 @@ impl PackManifest {
     pub fn key_span(&self, key: &str) -> Option<Span> {
         rulec_diagnostics::yaml_key_span(&self.text, key, 0)
     }
+
+    /// Where product `name:` appears under `products:` in pack.yaml.
+    pub fn product_span(&self, name: &str) -> Option<Span> {
+        let section = self.key_span("products")?;
+        (0..)
+            .map_while(|nth| rulec_diagnostics::yaml_key_span(&self.text, name, nth))
+            .find(|span| span.start.line > section.start.line)
+    }
 }

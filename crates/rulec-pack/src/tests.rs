@@ -108,3 +108,49 @@ fn missing_manifest_is_an_error() {
     assert!(pack.is_none());
     assert_eq!(diags[0].code, codes::MALFORMED_PACK);
 }
+
+#[test]
+fn product_settings_for_no_rule_are_an_error_at_their_line() {
+    let manifest = format!(
+        "{MANIFEST}products:\n  clean_events:\n    order_by: [a]\n  src:\n    slices: 2\n  zzz:\n    slices: 2\n"
+    );
+    let files = pack(&[
+        ("pack.yaml", manifest.as_str()),
+        ("contracts/src.yaml", CONTRACT),
+        ("clean_event.sql", "SELECT a FROM src"),
+    ]);
+    let (_, diags) = load_pack(&files);
+    let unknown: Vec<_> = diags
+        .iter()
+        .filter(|d| d.code == codes::MALFORMED_PACK)
+        .map(|d| {
+            (
+                d.message.as_str(),
+                d.span.map(|s| (s.start.line, s.start.column)),
+                d.help.as_deref().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        unknown,
+        [
+            (
+                "`products:` has settings for `clean_events`, but no rule is named `clean_events`",
+                Some((5, 3)),
+                "did you mean `clean_event`?",
+            ),
+            (
+                // An input is not a product: the span is its line under `products:`.
+                "`products:` has settings for `src`, but no rule is named `src`",
+                Some((7, 3)),
+                "settings under `products:` are keyed by rule name (the rule file's stem)",
+            ),
+            (
+                "`products:` has settings for `zzz`, but no rule is named `zzz`",
+                Some((9, 3)),
+                "settings under `products:` are keyed by rule name (the rule file's stem)",
+            ),
+        ],
+        "{diags:?}"
+    );
+}

@@ -25,14 +25,7 @@ pub fn run(
     let names: Vec<String> = match rule {
         Some(name) => {
             if pack.rule(name).is_none() {
-                let known: Vec<&str> = pack.rules.iter().map(|r| r.name.as_str()).collect();
-                let hint = rulec_compile::did_you_mean(name, known.iter().copied())
-                    .map(|c| format!(" (did you mean `{c}`?)"))
-                    .unwrap_or_default();
-                eprintln!(
-                    "rulec: no rule `{name}` in pack `{}`{hint}",
-                    pack.manifest.name
-                );
+                eprintln!("{}", crate::project::no_such_rule(pack, name));
                 return Ok(ExitCode::from(2));
             }
             vec![name.to_owned()]

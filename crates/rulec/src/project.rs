@@ -100,3 +100,15 @@ impl Project {
         )
     }
 }
+
+/// The message for a rule name given on the command line that the pack does not define,
+/// with the closest rule name as a hint.
+pub fn no_such_rule(pack: &Pack, name: &str) -> String {
+    let hint = rulec_diagnostics::did_you_mean(name, pack.rules.iter().map(|r| r.name.as_str()))
+        .map(|c| format!(" (did you mean `{c}`?)"))
+        .unwrap_or_default();
+    format!(
+        "rulec: no rule `{name}` in pack `{}`{hint}",
+        pack.manifest.name
+    )
+}

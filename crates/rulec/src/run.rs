@@ -58,7 +58,7 @@ pub fn run(root: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     for name in &args.only {
         if pack.rule(name).is_none() {
-            eprintln!("rulec: no rule `{name}` in pack `{}`", pack.manifest.name);
+            eprintln!("{}", crate::project::no_such_rule(pack, name));
             return Ok(ExitCode::from(2));
         }
     }
