@@ -599,23 +599,14 @@ fn resolve(base: &Path, declared: &str) -> PathBuf {
     }
 }
 
-/// Computes a product and commits it: data and plan files under new names, then the
-/// manifest, atomically, then the previous files are removed.
-#[allow(clippy::too_many_arguments)]
-async fn build_product(
-    state: &SessionState,
+/// A product's declared order and slicing (pack.yaml `products:`, its output contract),
+/// checked against its schema.
+fn declared_layout(
     pack: &Pack,
-    plan: &datafusion::logical_expr::LogicalPlan,
-    schema: &SchemaRef,
-    dir: &Path,
     name: &str,
-    build: &BuildId,
-    settings: &BTreeMap<String, String>,
-    tolerant: bool,
-    progress: Option<&ProgressSink>,
-) -> Result<(Manifest, Vec<OperatorMetrics>), Diagnostic> {
+    schema: &SchemaRef,
+) -> Result<(Vec<SortKey>, Option<Slices>), Diagnostic> {
     let order = declared_order(pack, name)?;
-    let checks = output_checks(pack, name, tolerant)?;
     write::check_sort_keys(schema, &order).map_err(|why| {
         Diagnostic::error(
             codes::INVALID_RUN_SETTING,
@@ -633,6 +624,81 @@ async fn build_product(
             "remove `slice_by` or `order_by`: slices are written one after the other, not merged",
         ));
     }
+    Ok((order, sliced))
+}
+
+/// The plans of a product's slices: `plan` (whose columns are the product's, by position)
+/// with each slice's filter at its scans.
+fn slice_plans(
+    plan: &datafusion::logical_expr::LogicalPlan,
+    schema: &SchemaRef,
+    name: &str,
+    slices: &Slices,
+) -> Result<Vec<datafusion::logical_expr::LogicalPlan>, Diagnostic> {
+    let key = schema.index_of(&slices.by).map_err(|e| {
+        Diagnostic::error(codes::INVALID_RUN_SETTING, format!("product `{name}`: {e}"))
+    })?;
+    (0..slices.count)
+        .map(|i| slices::slice(plan, key, i, slices.count))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|why| {
+            Diagnostic::error(
+                codes::INVALID_RUN_SETTING,
+                format!(
+                    "product `{name}` cannot be built in slices of `{}`: {why}",
+                    slices.by
+                ),
+            )
+            .in_file("pack.yaml")
+            .with_help("slices need every output row to depend on input rows of its own key only; remove `slice_by` to build the product whole")
+        })
+}
+
+/// What `rulec run` would refuse in the products' settings (pack.yaml `products:`, output
+/// contracts' `order_by`), found from the compiled plans without running anything: an
+/// unknown or unsortable order column, an unknown `on_violation`, a `slice_by` that is not
+/// an integer column or that the query mixes across keys. `rulec check` reports them.
+pub fn check_product_settings(pack: &Pack, compiled: &CompiledPack) -> Vec<Diagnostic> {
+    let mut found = Vec::new();
+    for rule in &compiled.rules {
+        let (Some(plan), Some(schema)) = (&rule.plan, &rule.output_schema) else {
+            continue;
+        };
+        let name = rule.name.as_str();
+        let checked = output_checks(pack, name, false)
+            .and_then(|_| declared_layout(pack, name, schema))
+            .and_then(|(_, sliced)| match sliced {
+                // Two slices are enough to find what mixes keys.
+                Some(slices) => {
+                    slice_plans(plan, schema, name, &Slices { count: 2, ..slices }).map(|_| ())
+                }
+                None => Ok(()),
+            });
+        if let Err(diagnostic) = checked {
+            let span = diagnostic.span.or_else(|| pack.manifest.product_span(name));
+            found.push(diagnostic.at_opt(span));
+        }
+    }
+    found
+}
+
+/// Computes a product and commits it: data and plan files under new names, then the
+/// manifest, atomically, then the previous files are removed.
+#[allow(clippy::too_many_arguments)]
+async fn build_product(
+    state: &SessionState,
+    pack: &Pack,
+    plan: &datafusion::logical_expr::LogicalPlan,
+    schema: &SchemaRef,
+    dir: &Path,
+    name: &str,
+    build: &BuildId,
+    settings: &BTreeMap<String, String>,
+    tolerant: bool,
+    progress: Option<&ProgressSink>,
+) -> Result<(Manifest, Vec<OperatorMetrics>), Diagnostic> {
+    let (order, sliced) = declared_layout(pack, name, schema)?;
+    let checks = output_checks(pack, name, tolerant)?;
     // The artifact that runs is the Substrait plan: the message whose bytes are written
     // beside the product is the one consumed. (It is not decoded back from the bytes:
     // protobuf decoding stops at 100 nested messages, which a chain of some thirty ANDs
@@ -645,26 +711,7 @@ async fn build_product(
         .map_err(|e| Diagnostic::error(codes::EXECUTION_FAILED, e.to_string()))?;
     let plans = match &sliced {
         None => vec![logical],
-        Some(slices) => {
-            // The plan's columns are the product's, by position.
-            let key = schema.index_of(&slices.by).map_err(|e| {
-                Diagnostic::error(codes::INVALID_RUN_SETTING, format!("product `{name}`: {e}"))
-            })?;
-            (0..slices.count)
-                .map(|i| slices::slice(&logical, key, i, slices.count))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|why| {
-                    Diagnostic::error(
-                        codes::INVALID_RUN_SETTING,
-                        format!(
-                            "product `{name}` cannot be built in slices of `{}`: {why}",
-                            slices.by
-                        ),
-                    )
-                    .in_file("pack.yaml")
-                    .with_help("slices need every output row to depend on input rows of its own key only; remove `slice_by` to build the product whole")
-                })?
-        }
+        Some(slices) => slice_plans(&logical, schema, name, slices)?,
     };
     let mut settings = settings.clone();
     let slices_session;

@@ -80,7 +80,12 @@ pub fn run(paths: &[PathBuf], format: CheckFormat, timings: bool) -> anyhow::Res
         if timings {
             print_timings(&project, started.elapsed());
         }
-        let diagnostics = project.all_diagnostics();
+        let mut diagnostics = project.all_diagnostics();
+        // What `rulec run` would refuse in the products' settings, found without running.
+        if let (Some(pack), Some(compiled)) = (&project.pack, &project.compiled) {
+            diagnostics.extend(rulec_exec::check_product_settings(pack, compiled));
+            rulec_diagnostics::sort(&mut diagnostics);
+        }
         failed |= has_errors(&diagnostics);
         rules += project.compiled.as_ref().map_or(0, |c| c.rules.len());
         errors += diagnostics.iter().filter(|d| d.is_error()).count();

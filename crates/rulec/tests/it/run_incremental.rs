@@ -3,7 +3,7 @@
 //! SIGKILL at twenty moments leaving every published product whole, and one run per output
 //! directory.
 
-use crate::support::{copy_tree, product_file, root, scratch, write_parquet};
+use crate::support::{copy_tree, product_file, root, rulec, scratch, write_parquet};
 use arrow::array::{
     ArrayRef, Int64Array, ListBuilder, RecordBatch, StringArray, StringBuilder, StructArray,
 };
@@ -730,6 +730,11 @@ fn a_sliced_product_holds_the_rows_of_the_whole_one() {
     )
     .expect("json");
     assert!(whole_manifest.get("slices").is_none());
+    // The passes ran with Parquet filter pushdown, and the manifest says so.
+    let pushdown =
+        |m: &Value| m["settings"]["datafusion.execution.parquet.pushdown_filters"].clone();
+    assert_eq!(pushdown(&sliced), "true");
+    assert_eq!(pushdown(&whole_manifest), "false");
 
     // Counting every user's events in one row is not per user: refused, nothing written.
     std::fs::write(
@@ -754,5 +759,15 @@ fn a_sliced_product_holds_the_rows_of_the_whole_one() {
     assert_eq!(
         std::fs::read(product_file(&out, "user_kinds_sliced")).expect("read"),
         before
+    );
+    // `rulec check` finds it without running anything, at the product's entry in pack.yaml.
+    let check = rulec(&["check", pack.to_str().expect("utf8")]);
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    assert_eq!(check.status.code(), Some(1), "{stdout}");
+    let line = manifest.lines().count() + 2;
+    assert!(
+        stdout.contains("error[R007 invalid-run-setting]: product `user_kinds_sliced` cannot be built in slices of `user_id`: an aggregate does not group by `user_id`")
+            && stdout.contains(&format!("pack.yaml:{line}:3")),
+        "{stdout}"
     );
 }
