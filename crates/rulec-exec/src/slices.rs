@@ -433,4 +433,116 @@ mod tests {
             }
         }
     }
+
+    /// Every row of the whole query is in exactly one slice, whatever the key's integer type
+    /// and value (the extremes, negative keys, NULL).
+    #[tokio::test]
+    async fn slices_partition_the_rows_whatever_the_key_type() {
+        use datafusion::arrow::array::RecordBatch;
+        use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+        use datafusion::common::ScalarValue as V;
+        let keys: Vec<Vec<V>> = vec![
+            vec![
+                V::Int8(Some(i8::MIN)),
+                V::Int8(Some(-1)),
+                V::Int8(Some(0)),
+                V::Int8(Some(5)),
+                V::Int8(Some(i8::MAX)),
+                V::Int8(None),
+            ],
+            vec![
+                V::Int32(Some(i32::MIN)),
+                V::Int32(Some(-7)),
+                V::Int32(Some(3)),
+                V::Int32(Some(i32::MAX)),
+                V::Int32(None),
+            ],
+            vec![
+                V::Int64(Some(i64::MIN)),
+                V::Int64(Some(-7)),
+                V::Int64(Some(0)),
+                V::Int64(Some(3)),
+                V::Int64(Some(i64::MAX)),
+                V::Int64(None),
+            ],
+            vec![
+                V::UInt8(Some(0)),
+                V::UInt8(Some(1)),
+                V::UInt8(Some(200)),
+                V::UInt8(Some(u8::MAX)),
+                V::UInt8(None),
+            ],
+            vec![
+                V::UInt32(Some(0)),
+                V::UInt32(Some(7)),
+                V::UInt32(Some(u32::MAX)),
+                V::UInt32(None),
+            ],
+            vec![
+                V::UInt64(Some(0)),
+                V::UInt64(Some(7)),
+                V::UInt64(Some(u64::MAX)),
+                V::UInt64(None),
+            ],
+        ];
+        for values in keys {
+            let data_type = values[0].data_type();
+            // Each key twice, so that a count shows a row in two slices.
+            let column = V::iter_to_array(values.iter().chain(&values).cloned()).expect("array");
+            let schema = Arc::new(Schema::new(vec![Field::new(
+                "file_id",
+                data_type.clone(),
+                true,
+            )]));
+            let batch = RecordBatch::try_new(Arc::clone(&schema), vec![column]).expect("batch");
+            let ctx = SessionContext::new();
+            let table = MemTable::try_new(schema, vec![vec![batch]]).expect("table");
+            ctx.register_table("keys", Arc::new(table))
+                .expect("register");
+            let rows = |batches: Vec<RecordBatch>| -> Vec<String> {
+                let options = FormatOptions::default().with_null("NULL");
+                let mut rows = Vec::new();
+                for batch in batches {
+                    let k = ArrayFormatter::try_new(batch.column(0), &options).expect("fmt");
+                    let n = ArrayFormatter::try_new(batch.column(1), &options).expect("fmt");
+                    rows.extend(
+                        (0..batch.num_rows()).map(|i| format!("{} {}", k.value(i), n.value(i))),
+                    );
+                }
+                rows
+            };
+            let sql = "SELECT file_id, count(*) AS n FROM keys GROUP BY file_id";
+            let whole = ctx
+                .sql(sql)
+                .await
+                .expect("sql")
+                .into_optimized_plan()
+                .expect("plan");
+            let mut expected = rows(
+                ctx.execute_logical_plan(whole.clone())
+                    .await
+                    .expect("df")
+                    .collect()
+                    .await
+                    .expect("rows"),
+            );
+            expected.sort();
+            assert_eq!(expected.len(), values.len(), "{data_type}");
+            for count in [2, 3, 7] {
+                let mut got = Vec::new();
+                for index in 0..count {
+                    let sliced = slice(&whole, 0, index, count).expect("sliced");
+                    let what = format!("{data_type}, slice {index} of {count}");
+                    let df = ctx
+                        .execute_logical_plan(sliced)
+                        .await
+                        .unwrap_or_else(|e| panic!("{what}: {e}"));
+                    let batches = df.collect().await.unwrap_or_else(|e| panic!("{what}: {e}"));
+                    got.extend(rows(batches));
+                }
+                got.sort();
+                assert_eq!(got, expected, "{data_type}, {count} slices");
+            }
+        }
+    }
 }
