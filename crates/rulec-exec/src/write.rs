@@ -397,7 +397,7 @@ async fn execute_into(
     order: &[SortKey],
     checker: &mut Checker,
     progress: Option<&crate::ProgressSink>,
-    writer: &mut WriterThread,
+    writer: &WriterThread,
 ) -> Result<(u64, Vec<OperatorMetrics>), Diagnostic> {
     let mut rows = 0u64;
     let mut rebatch = Rebatcher::default();
@@ -502,7 +502,7 @@ const WRITER_QUEUE: usize = 1;
 /// The Parquet writer on a blocking thread of its own, fed through a bounded queue, so that
 /// encoding runs beside the engine instead of between its batches.
 struct WriterThread {
-    sender: Option<tokio::sync::mpsc::Sender<RecordBatch>>,
+    sender: tokio::sync::mpsc::Sender<RecordBatch>,
     handle: tokio::task::JoinHandle<datafusion::parquet::errors::Result<File>>,
 }
 
@@ -515,30 +515,23 @@ impl WriterThread {
             }
             writer.into_inner()
         });
-        WriterThread {
-            sender: Some(sender),
-            handle,
-        }
+        WriterThread { sender, handle }
     }
 
     /// Queues `batch`. If the writer has stopped (on an error), the error is what
     /// [`Self::finish`] returns; this says only that writing cannot go on.
-    async fn write(&mut self, batch: RecordBatch, name: &str) -> Result<(), Diagnostic> {
-        let stopped = match &self.sender {
-            Some(sender) => sender.send(batch).await.is_err(),
-            None => true,
-        };
-        if stopped {
-            self.sender = None;
-            return Err(write_error(name, "cannot write rows", "the writer stopped"));
-        }
-        Ok(())
+    async fn write(&self, batch: RecordBatch, name: &str) -> Result<(), Diagnostic> {
+        self.sender
+            .send(batch)
+            .await
+            .map_err(|_| write_error(name, "cannot write rows", "the writer stopped"))
     }
 
-    /// Waits for the queued batches to be written, then closes the file.
-    async fn finish(mut self) -> datafusion::parquet::errors::Result<File> {
-        self.sender = None;
-        self.handle.await.map_err(|e| {
+    /// Ends the queue, waits for the queued batches to be written, then closes the file.
+    async fn finish(self) -> datafusion::parquet::errors::Result<File> {
+        let WriterThread { sender, handle } = self;
+        drop(sender);
+        handle.await.map_err(|e| {
             datafusion::parquet::errors::ParquetError::General(format!("the writer failed: {e}"))
         })?
     }
@@ -574,7 +567,7 @@ async fn write_files(
     }
     let writer = ArrowWriter::try_new(file, Arc::clone(&schema), Some(properties.build()))
         .map_err(|e| write_error(name, "cannot start Parquet writer", e))?;
-    let mut writer = WriterThread::start(writer);
+    let writer = WriterThread::start(writer);
     let executed = execute_into(
         state,
         plans,
@@ -583,7 +576,7 @@ async fn write_files(
         order,
         &mut checker,
         progress,
-        &mut writer,
+        &writer,
     )
     .await;
     // The writer is finished (and its file closed) whatever happened, before any error is
@@ -780,11 +773,7 @@ fn add_metrics(total: &mut Vec<OperatorMetrics>, more: Vec<OperatorMetrics>) {
             .zip(&more)
             .all(|(a, b)| a.operator == b.operator && a.depth == b.depth);
     if !same_shape {
-        if total.is_empty() {
-            *total = more;
-        } else {
-            total.extend(more);
-        }
+        total.extend(more);
         return;
     }
     let add = |a: &mut Option<usize>, b: Option<usize>| {

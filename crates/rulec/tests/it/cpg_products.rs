@@ -1,22 +1,11 @@
 //! `rulec run rules/cpg` materializes every product, with the row counts an independent
 //! computation over the input Parquet (plain Rust over Arrow arrays, not SQL) says.
 
-use crate::support::{copy_tree, product_file, root, rulec, scratch};
+use crate::support::{copy_tree, product_file, read_parquet as read, root, rulec, scratch};
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Int32Type, Int64Type};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::collections::BTreeMap;
 use std::path::Path;
-
-fn read(path: &Path) -> Vec<RecordBatch> {
-    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    ParquetRecordBatchReaderBuilder::try_new(file)
-        .expect("parquet")
-        .build()
-        .expect("reader")
-        .collect::<Result<Vec<_>, _>>()
-        .expect("batches")
-}
 
 /// Each node id of a list of node-id structs, as its fields in struct order (namespace,
 /// file id, local id): the order `array_sort` compares them in.

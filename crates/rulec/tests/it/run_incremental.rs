@@ -3,7 +3,7 @@
 //! SIGKILL at twenty moments leaving every published product whole, and one run per output
 //! directory.
 
-use crate::support::{copy_tree, product_file, root, rulec, scratch, write_parquet};
+use crate::support::{copy_tree, product_file, read_parquet, root, rulec, scratch, write_parquet};
 use arrow::array::{
     ArrayRef, Int64Array, ListBuilder, RecordBatch, StringArray, StringBuilder, StructArray,
 };
@@ -621,15 +621,8 @@ fn a_declared_order_sorts_a_union_that_builds_structs_from_the_key() {
             .as_u64()
             .expect("rows")
     };
-    let reader = ParquetRecordBatchReaderBuilder::try_new(
-        std::fs::File::open(product_file(&out, "event_refs")).expect("open"),
-    )
-    .expect("parquet")
-    .build()
-    .expect("reader");
     let mut user_ids = Vec::new();
-    for batch in reader {
-        let batch = batch.expect("batch");
+    for batch in read_parquet(&product_file(&out, "event_refs")) {
         let column = batch
             .column_by_name("user_id")
             .expect("user_id")
@@ -681,15 +674,8 @@ fn a_sliced_product_holds_the_rows_of_the_whole_one() {
     );
     let out = pack.join("out");
     let rows = |product: &str| -> Vec<String> {
-        let reader = ParquetRecordBatchReaderBuilder::try_new(
-            std::fs::File::open(product_file(&out, product)).expect("open"),
-        )
-        .expect("parquet")
-        .build()
-        .expect("reader");
         let mut rows = Vec::new();
-        for batch in reader {
-            let batch = batch.expect("batch");
+        for batch in read_parquet(&product_file(&out, product)) {
             let options = arrow::util::display::FormatOptions::default();
             let formatters: Vec<_> = batch
                 .columns()

@@ -92,6 +92,17 @@ pub fn product_file(out: &Path, product: &str) -> PathBuf {
         .join(manifest["files"][0]["name"].as_str().expect("file name"))
 }
 
+/// Every batch of a Parquet file.
+pub fn read_parquet(path: &Path) -> Vec<arrow::array::RecordBatch> {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .expect("parquet")
+        .build()
+        .expect("reader")
+        .collect::<Result<Vec<_>, _>>()
+        .expect("batches")
+}
+
 /// Writes `batch` as one Parquet file.
 pub fn write_parquet(path: &Path, batch: &arrow::array::RecordBatch) {
     let file = std::fs::File::create(path).expect("create");
