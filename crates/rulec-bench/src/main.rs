@@ -95,29 +95,13 @@ fn copy_pack(from: &Path, out: &Path, name: &str, tables: &[&str]) -> Result<()>
     for table in tables {
         manifest.push_str(&format!("  {table}: data/{table}.parquet\n"));
     }
-    // The pack's per-product settings (order, slices) go with its rules.
-    let source = rulec_pack::PackManifest::parse(&std::fs::read_to_string(from.join("pack.yaml"))?)
-        .map_err(|d| format!("{}: {d:?}", from.join("pack.yaml").display()))?;
-    if !source.products.is_empty() {
-        manifest.push_str("products:\n");
-    }
-    for (product, settings) in &source.products {
-        manifest.push_str(&format!("  {product}:\n"));
-        if !settings.order_by.is_empty() {
-            manifest.push_str(&format!(
-                "    order_by: [{}]\n",
-                settings.order_by.join(", ")
-            ));
-        }
-        if let Some(on_violation) = &settings.on_violation {
-            manifest.push_str(&format!("    on_violation: {on_violation}\n"));
-        }
-        if let Some(by) = &settings.slice_by {
-            manifest.push_str(&format!("    slice_by: {by}\n"));
-        }
-        if let Some(count) = settings.slices {
-            manifest.push_str(&format!("    slices: {count}\n"));
-        }
+    // The pack's per-product settings (order, slices, …) go with its rules, as written.
+    let source: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(from.join("pack.yaml"))?)?;
+    if let Some(products) = source.get("products") {
+        let mut section = serde_yaml::Mapping::new();
+        section.insert("products".into(), products.clone());
+        manifest.push_str(&serde_yaml::to_string(&section)?);
     }
     std::fs::write(out.join("pack.yaml"), manifest)?;
     Ok(())
