@@ -1,19 +1,31 @@
 //! The fingerprint encoding: a structural, alias-free, order-free rendering of a logical
 //! plan.
 //!
-//! Encoding v3 is an s-expression text, one plan node per parenthesised form, written from
+//! Encoding v4 is an s-expression text, one plan node per parenthesised form, written from
 //! the plan's structure alone (no `Debug` output, no pointers, no hash-map order):
 //!
-//! - **Columns are value keys.** Every column a node outputs has a key, `%` and 16 hex
-//!   digits of a SHA-256 over how the value is made: a scanned column by its table and
-//!   name; a computed one by its expression, in which column references are themselves
-//!   keys; a column passed through keeps its key; the two sides of a join are tagged so
-//!   that a self-join's columns stay apart; the columns of a `UNION ALL`, `VALUES` and other
-//!   positional nodes by their position in that node. A reference is the key, so neither
-//!   column order nor names (table aliases, subquery aliases, CTE names, intermediate
-//!   names) reach the encoding; `SubqueryAlias` nodes are transparent. A reference from a
-//!   subquery to an enclosing query is `(outer d key)`, `d` scopes up.
-//! - **Order that does not matter is sorted.** The expressions of a projection, the window
+//! - **Values are keys.** Every value a plan computes has a key, `%` and 16 hex digits of a
+//!   SHA-256 over how it is made: a scanned column by its table, name and type; any other
+//!   expression by its text, in which every operand is itself a key (a Merkle tree of the
+//!   expression). Expressions are written as their keys, so a value has one key wherever
+//!   it is computed: inline, or in a projection below and used by name through aliases,
+//!   subqueries and CTEs. `get_field(x, 'a', 'b')` is the chain of one-step accesses, so a
+//!   struct path is one key whether its prefix was taken apart earlier or not.
+//! - **Projections are transparent** (unless they hold a volatile function): they compute
+//!   values row by row, and the values' keys say how. Neither column order nor names
+//!   (table aliases, subquery aliases, CTE names, intermediate names) reach the encoding;
+//!   `SubqueryAlias` nodes are transparent too. A reference from a subquery to an
+//!   enclosing query is `(outer d key)`, `d` scopes up.
+//! - **Join sides are tagged**, so that the two sides of a self-join stay apart. On a side
+//!   whose rows reach the output unchanged (both sides of an inner join, the preserved
+//!   side of an outer join), a computed value is recomputed over its tagged operands, so
+//!   computing it before the join or after it gives one key; on a NULL-padded side every
+//!   value is tagged as a whole. A right join is written as the left join with its sides
+//!   swapped, the sides of inner and full joins in the order of their encodings, and semi
+//!   and anti joins pass their side's keys as they are (they filter rows).
+//! - **Positional nodes** (`UNION ALL`, `VALUES`, recursive queries) key their columns by
+//!   position in that node.
+//! - **Order that does not matter is sorted.** The window
 //!   functions of a window, the grouping keys (outside grouping sets) and aggregates of an
 //!   aggregate, the keys of an equi-join, the operands of `=`, `<>`, `+`, `*`, `&`, `|`,
 //!   `^`, `IS [NOT] DISTINCT FROM`, flattened `AND`/`OR` chains and IN lists are written in
@@ -54,14 +66,33 @@ use datafusion_expr::{
 };
 use rulec_contract::render_type;
 use sha2::{Digest as _, Sha256};
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
 /// The version of the plan encoding (part of every fingerprint).
-pub const ENCODING_VERSION: u32 = 3;
+pub const ENCODING_VERSION: u32 = 4;
 
 /// Encodes `plan`: its output columns (name, type, nullability, key), then its structure.
 pub fn encode_plan_structure(plan: &LogicalPlan) -> String {
+    encode_normalized(plan).0
+}
+
+/// [`encode_plan_structure`] followed by what each computed value key stands for
+/// (`def %key = (expression over keys)`, sorted): the encoding made readable, for reviews
+/// and test failures. The definitions are not hashed: every key is already a hash of its
+/// definition.
+pub fn explain_plan_structure(plan: &LogicalPlan) -> String {
+    let (mut out, encoder) = encode_normalized(plan);
+    let mut defs: Vec<(&String, &Def)> = encoder.defs.iter().collect();
+    defs.sort_by(|a, b| a.0.cmp(b.0));
+    for (key, def) in defs {
+        let _ = writeln!(out, "def {key} = {}", def.template);
+    }
+    out
+}
+
+fn encode_normalized(plan: &LogicalPlan) -> (String, Encoder) {
     let mut encoder = Encoder {
         normalize: true,
         ..Encoder::default()
@@ -84,7 +115,7 @@ pub fn encode_plan_structure(plan: &LogicalPlan) -> String {
     out.push_str("plan ");
     out.push_str(&body);
     out.push('\n');
-    out
+    (out, encoder)
 }
 
 /// Encodes one expression of a node whose inputs have the schemas `scope` (a join: left,
@@ -165,6 +196,83 @@ fn positional_keys(tag: &str, encoding: &str, width: usize) -> Vec<String> {
         .collect()
 }
 
+/// What a computed value key stands for: the expression's text over its operands' keys.
+/// Only row-wise, deterministic expressions get one (no subqueries, aggregates, windows,
+/// outer references or volatile functions): their keys can be recomputed over other
+/// operands (see [`Encoder::retag`]).
+#[derive(Clone)]
+struct Def {
+    template: String,
+    /// The operand keys that occur in `template`.
+    operands: Vec<String>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Left,
+    Right,
+}
+
+/// How a join is written in fingerprint mode: a right join as the left join with its
+/// sides swapped, and the sides of an inner or full join in the order of their encodings
+/// (`a JOIN b` is `b JOIN a`). The side written first is tagged `a` (inner, full) or `p`
+/// (the preserved side of an outer, semi, anti or mark join), the other `b` or `n`.
+struct JoinShape {
+    name: &'static str,
+    /// Whether the right input is written first.
+    swapped: bool,
+    /// Whether the rows of the side written first, and of the other side, reach the
+    /// output unchanged (not padded with NULLs).
+    kept: (bool, bool),
+    tags: (&'static str, &'static str),
+}
+
+impl JoinShape {
+    fn of(join_type: JoinType, left: &str, right: &str, normalize: bool) -> Self {
+        let by_text = normalize && right < left;
+        let (name, swapped, kept, tags) = match join_type {
+            JoinType::Inner => ("inner", by_text, (true, true), ("a", "b")),
+            JoinType::Full => ("full", by_text, (false, false), ("a", "b")),
+            JoinType::Left => ("left", false, (true, false), ("p", "n")),
+            JoinType::Right => ("left", normalize, (true, false), ("p", "n")),
+            JoinType::LeftSemi => ("semi", false, (true, true), ("p", "n")),
+            JoinType::RightSemi => ("semi", normalize, (true, true), ("p", "n")),
+            JoinType::LeftAnti => ("anti", false, (true, true), ("p", "n")),
+            JoinType::RightAnti => ("anti", normalize, (true, true), ("p", "n")),
+            JoinType::LeftMark => ("mark", false, (true, true), ("p", "n")),
+            JoinType::RightMark => ("mark", normalize, (true, true), ("p", "n")),
+        };
+        // Positional mode keeps the engine's own names (the order keys of rulec's rule).
+        let name = if normalize {
+            name
+        } else {
+            match join_type {
+                JoinType::Right => "right",
+                JoinType::RightSemi => "rightsemi",
+                JoinType::RightAnti => "rightanti",
+                JoinType::RightMark => "rightmark",
+                _ => name,
+            }
+        };
+        JoinShape {
+            name,
+            swapped,
+            kept,
+            tags,
+        }
+    }
+
+    /// The tag of one input side, and whether its rows reach the output unchanged.
+    fn tag(&self, side: Side) -> (&'static str, bool) {
+        let first = (side == Side::Left) != self.swapped;
+        if first {
+            (self.tags.0, self.kept.0)
+        } else {
+            (self.tags.1, self.kept.1)
+        }
+    }
+}
+
 #[derive(Default)]
 struct Encoder {
     out: String,
@@ -172,6 +280,15 @@ struct Encoder {
     outer: Vec<Scope>,
     /// Fingerprint mode: value keys and sorted commutative order. Off for [`encode_expr`].
     normalize: bool,
+    /// Computed value keys and their definitions (fingerprint mode).
+    defs: HashMap<String, Def>,
+    /// `(tag, key)` to the key of the same value seen through a join side tagged `tag`.
+    retagged: HashMap<(&'static str, String), String>,
+    /// The operand keys written by the expression being encoded.
+    operands: Vec<String>,
+    /// Whether the expression being encoded holds something that is not row-wise and
+    /// deterministic.
+    opaque: bool,
 }
 
 impl Encoder {
@@ -204,8 +321,12 @@ impl Encoder {
         std::mem::replace(&mut self.out, saved)
     }
 
-    /// The key of an output expression: a column passed through keeps its input's key.
-    fn output_key(expr: &Expr, text: &str, scope: &Scope) -> String {
+    /// The key of an output expression: a column passed through keeps its input's key. In
+    /// fingerprint mode `text` is the expression's value key already.
+    fn output_key(&self, expr: &Expr, text: &str, scope: &Scope) -> String {
+        if self.normalize {
+            return text.to_owned();
+        }
         match expr.clone().unalias_nested().data {
             Expr::Column(column) => match scope.key(&column) {
                 Some(k) => k.to_owned(),
@@ -247,12 +368,20 @@ impl Encoder {
             LogicalPlan::Projection(Projection { expr, input, .. }) => {
                 let (child, keys) = self.encoded(input);
                 let scope = Scope::of(input.schema(), keys);
+                if self.normalize && !expr.iter().any(is_volatile) {
+                    // Transparent: a projection computes values row by row, and its values'
+                    // keys say how; which columns it keeps, in what order and under which
+                    // names, reaches the encoding only through the plan's output columns.
+                    let keys = expr.iter().map(|e| self.value(e, &scope)).collect();
+                    self.out.push_str(&child);
+                    return keys;
+                }
                 self.open("project");
                 let texts = self.expr_set(expr, &scope);
                 self.word(&child);
                 expr.iter()
                     .zip(&texts)
-                    .map(|(e, t)| Self::output_key(e, t, &scope))
+                    .map(|(e, t)| self.output_key(e, t, &scope))
                     .collect()
             }
             LogicalPlan::Filter(Filter {
@@ -298,7 +427,7 @@ impl Encoder {
                     if let Expr::GroupingSet(set) = &group_expr[0] {
                         for e in set.distinct_expr() {
                             let text = self.expr_text(e, &scope);
-                            keys.push(Self::output_key(e, &text, &scope));
+                            keys.push(self.output_key(e, &text, &scope));
                         }
                     }
                     keys.push(key(&["grouping-id", &group]));
@@ -308,7 +437,7 @@ impl Encoder {
                         group_expr
                             .iter()
                             .zip(&texts)
-                            .map(|(e, t)| Self::output_key(e, t, &scope)),
+                            .map(|(e, t)| self.output_key(e, t, &scope)),
                     );
                 }
                 self.out.push_str(") (aggs");
@@ -343,27 +472,40 @@ impl Encoder {
             }) => {
                 let (left_text, left_keys) = self.encoded(left);
                 let (right_text, right_keys) = self.encoded(right);
-                // Tagged by side, so that the two sides of a self-join stay apart.
-                let tag = |side: &str, keys: Vec<String>| -> Vec<String> {
-                    keys.iter().map(|k| key(&[side, k])).collect()
+                let shape = JoinShape::of(*join_type, &left_text, &right_text, self.normalize);
+                // Each side's keys are tagged, so that the two sides of a self-join stay
+                // apart; a side whose rows pass unchanged sees computed values recomputed
+                // over its tagged operands (see `retag`).
+                let mut tag = |side: Side, keys: &[String]| -> Vec<String> {
+                    let (tag, kept) = shape.tag(side);
+                    keys.iter()
+                        .map(|k| {
+                            if kept && self.normalize {
+                                self.retag(tag, k)
+                            } else {
+                                key(&[tag, k])
+                            }
+                        })
+                        .collect()
                 };
-                let left_keys = tag("left", left_keys);
-                let right_keys = tag("right", right_keys);
+                let tagged_left = tag(Side::Left, &left_keys);
+                let tagged_right = tag(Side::Right, &right_keys);
                 let scope = Scope {
                     schemas: vec![Arc::clone(left.schema()), Arc::clone(right.schema())],
-                    keys: left_keys.iter().chain(&right_keys).cloned().collect(),
+                    keys: tagged_left.iter().chain(&tagged_right).cloned().collect(),
                 };
                 self.open("join");
-                self.word(&join_type.to_string().to_lowercase());
+                self.word(shape.name);
                 self.out.push_str(" (on");
                 let mut pairs: Vec<String> = on
                     .iter()
                     .map(|(l, r)| {
-                        format!(
-                            "({} {})",
-                            self.expr_text(l, &scope),
-                            self.expr_text(r, &scope)
-                        )
+                        let (l, r) = (self.expr_text(l, &scope), self.expr_text(r, &scope));
+                        if self.normalize && r < l {
+                            format!("({r} {l})")
+                        } else {
+                            format!("({l} {r})")
+                        }
                     })
                     .collect();
                 if self.normalize {
@@ -387,13 +529,47 @@ impl Encoder {
                 if *null_aware {
                     self.word("null-aware");
                 }
-                self.word(&left_text);
-                self.word(&right_text);
-                let mark = || key(&["mark", &left_text, &right_text]);
+                let (first, second) = if shape.swapped {
+                    (&right_text, &left_text)
+                } else {
+                    (&left_text, &right_text)
+                };
+                self.word(first);
+                self.word(second);
+                let mark = || key(&["mark", first, second]);
                 match join_type {
+                    JoinType::Inner if self.normalize => {
+                        // Past an inner equi-join, the two columns of a key pair hold one
+                        // value (for types whose equality is identity): one key.
+                        let mut keys = scope.keys.clone();
+                        for (l, r) in on {
+                            if let (Expr::Column(l), Expr::Column(r)) = (l, r)
+                                && let (Ok(lf), Ok(rf)) = (
+                                    left.schema().qualified_field_from_column(l).map(|(_, f)| f),
+                                    right
+                                        .schema()
+                                        .qualified_field_from_column(r)
+                                        .map(|(_, f)| f),
+                                )
+                                && lf.data_type() == rf.data_type()
+                                && equality_is_identity(lf.data_type())
+                                && let (Some(lk), Some(rk)) = (scope.key(l), scope.key(r))
+                            {
+                                let (keep, drop) = if lk <= rk { (lk, rk) } else { (rk, lk) };
+                                let (keep, drop) = (keep.to_owned(), drop.to_owned());
+                                for k in &mut keys {
+                                    if *k == drop {
+                                        k.clone_from(&keep);
+                                    }
+                                }
+                            }
+                        }
+                        keys
+                    }
                     JoinType::Inner | JoinType::Left | JoinType::Right | JoinType::Full => {
                         scope.keys
                     }
+                    // A semi or anti join filters one side's rows: its values pass as they are.
                     JoinType::LeftSemi | JoinType::LeftAnti => left_keys,
                     JoinType::RightSemi | JoinType::RightAnti => right_keys,
                     JoinType::LeftMark => left_keys.into_iter().chain([mark()]).collect(),
@@ -451,7 +627,6 @@ impl Encoder {
                 let table = table_name.to_string();
                 self.word(&quoted(&table));
                 let schema = source.schema();
-                self.out.push_str(" (columns");
                 let all: Vec<usize>;
                 let indices = match projection {
                     Some(p) => p,
@@ -460,13 +635,24 @@ impl Encoder {
                         &all
                     }
                 };
-                let column_key = |name: &str| key(&["scan", &table, name]);
-                for &i in indices {
-                    let field = schema.field(i);
-                    self.word(&quoted(field.name()));
-                    self.word(&render_type(field.data_type()));
+                // A scanned column's key names its table, column and type; which columns
+                // are read is what the rest of the plan uses.
+                let column_key = |name: &str| {
+                    let ty = schema
+                        .field_with_name(name)
+                        .map(|f| render_type(f.data_type()))
+                        .unwrap_or_default();
+                    key(&["scan", &table, name, &ty])
+                };
+                if !self.normalize {
+                    self.out.push_str(" (columns");
+                    for &i in indices {
+                        let field = schema.field(i);
+                        self.word(&quoted(field.name()));
+                        self.word(&render_type(field.data_type()));
+                    }
+                    self.out.push(')');
                 }
-                self.out.push(')');
                 if !filters.is_empty()
                     && let Ok(source_schema) =
                         DFSchema::try_from_qualified_schema(table_name.clone(), &schema)
@@ -550,7 +736,11 @@ impl Encoder {
             }
             LogicalPlan::Distinct(Distinct::All(input)) => {
                 let (child, keys) = self.encoded(input);
+                // The columns rows are compared on (projections are transparent).
                 self.open("distinct");
+                let mut columns = keys.clone();
+                columns.sort();
+                self.word(&format!("(cols {})", columns.join(" ")));
                 self.word(&child);
                 keys
             }
@@ -578,7 +768,7 @@ impl Encoder {
                 select_expr
                     .iter()
                     .zip(&texts)
-                    .map(|(e, t)| Self::output_key(e, t, &scope))
+                    .map(|(e, t)| self.output_key(e, t, &scope))
                     .collect()
             }
             LogicalPlan::Unnest(
@@ -801,7 +991,99 @@ impl Encoder {
         self.out.push_str(&text);
     }
 
+    /// Writes an expression: in fingerprint mode its value key ([`Encoder::value`]), in
+    /// positional mode its whole text.
     fn expr(&mut self, expr: &Expr, scope: &Scope) {
+        if self.normalize {
+            let value = self.value(expr, scope);
+            self.out.push_str(&value);
+        } else {
+            self.node(expr, scope);
+        }
+    }
+
+    /// The value key of an expression (fingerprint mode). A column is its input's key; an
+    /// alias is what it names; anything else is `%` + a hash of its text, in which every
+    /// operand is its own value key. So an expression has one key wherever it is computed:
+    /// inline, or in a projection below and referenced by name, as a subquery's column or
+    /// a CTE's; and `get_field(x, 'a', 'b')` is written as `get_field(get_field(x, 'a'), 'b')`,
+    /// so a struct path reads the same whether its prefix was taken apart earlier or not.
+    fn value(&mut self, expr: &Expr, scope: &Scope) -> String {
+        match expr {
+            Expr::Alias(Alias { expr, .. }) => return self.value(expr, scope),
+            Expr::Column(column) => {
+                let key = match scope.key(column) {
+                    Some(key) => key.to_owned(),
+                    None => format!("(column {})", quoted(&column.name)),
+                };
+                self.operands.push(key.clone());
+                return key;
+            }
+            Expr::ScalarFunction(function)
+                if function.name() == "get_field" && function.args.len() > 2 =>
+            {
+                let mut steps = function.args.iter();
+                let mut path = steps.next().cloned().unwrap_or_else(lit_null);
+                for step in steps {
+                    path = Expr::ScalarFunction(datafusion_expr::expr::ScalarFunction::new_udf(
+                        Arc::clone(&function.func),
+                        vec![path, step.clone()],
+                    ));
+                }
+                return self.value(&path, scope);
+            }
+            _ => {}
+        }
+        let saved_out = std::mem::take(&mut self.out);
+        let saved_operands = std::mem::take(&mut self.operands);
+        let saved_opaque = std::mem::replace(&mut self.opaque, false);
+        self.node(expr, scope);
+        let template = std::mem::replace(&mut self.out, saved_out);
+        let operands = std::mem::replace(&mut self.operands, saved_operands);
+        let opaque = self.opaque || is_opaque_node(expr);
+        self.opaque = saved_opaque || opaque;
+        let value = key(&["expr", &template]);
+        if !opaque {
+            self.defs
+                .entry(value.clone())
+                .or_insert(Def { template, operands });
+        }
+        self.operands.push(value.clone());
+        value
+    }
+
+    /// The key of the value `value` seen through a join side tagged `tag`. A value computed
+    /// row by row is recomputed over its operands seen through that side, so that computing
+    /// it below the join or above it gives one key; any other value is tagged. Only for
+    /// sides whose rows reach the join's output unchanged (not a null-padded side).
+    fn retag(&mut self, tag: &'static str, value: &str) -> String {
+        if let Some(done) = self.retagged.get(&(tag, value.to_owned())) {
+            return done.clone();
+        }
+        let result = match self.defs.get(value).cloned() {
+            Some(def) => {
+                let mut template = def.template;
+                let mut operands = Vec::with_capacity(def.operands.len());
+                for operand in &def.operands {
+                    let seen = self.retag(tag, operand);
+                    template = template.replace(operand.as_str(), &seen);
+                    operands.push(seen);
+                }
+                let retagged = key(&["expr", &template]);
+                self.defs
+                    .entry(retagged.clone())
+                    .or_insert(Def { template, operands });
+                retagged
+            }
+            None => key(&[tag, value]),
+        };
+        self.retagged
+            .insert((tag, value.to_owned()), result.clone());
+        result
+    }
+
+    /// Writes one expression node, its operands through [`Encoder::expr`].
+    fn node(&mut self, expr: &Expr, scope: &Scope) {
         #[allow(deprecated)] // Expr::Wildcard is matched so that the match stays exhaustive.
         match expr {
             Expr::Alias(Alias { expr, .. }) => self.expr(expr, scope),
@@ -1207,6 +1489,54 @@ fn flatten<'a>(expr: &'a Expr, op: &Operator, out: &mut Vec<&'a Expr>) {
         }
         Expr::Alias(alias) => flatten(&alias.expr, op, out),
         other => out.push(other),
+    }
+}
+
+/// Whether two equal values of type `ty` are the same value (not so for floats: `-0.0 =
+/// 0.0`).
+fn equality_is_identity(ty: &arrow_schema::DataType) -> bool {
+    use arrow_schema::DataType;
+    ty.is_integer()
+        || matches!(
+            ty,
+            DataType::Boolean
+                | DataType::Utf8
+                | DataType::LargeUtf8
+                | DataType::Utf8View
+                | DataType::Date32
+                | DataType::Date64
+        )
+}
+
+/// A typed NULL, for a malformed `get_field` without arguments (never planned).
+fn lit_null() -> Expr {
+    Expr::Literal(ScalarValue::Null, None)
+}
+
+/// Whether the node itself (not its operands) is something other than a row-wise,
+/// deterministic computation: its value key then gets no definition.
+fn is_opaque_node(expr: &Expr) -> bool {
+    #[allow(deprecated)]
+    match expr {
+        Expr::ScalarSubquery(_)
+        | Expr::Exists(_)
+        | Expr::InSubquery(_)
+        | Expr::SetComparison(_)
+        | Expr::AggregateFunction(_)
+        | Expr::WindowFunction(_)
+        | Expr::OuterReferenceColumn(..)
+        | Expr::Unnest(_)
+        | Expr::Placeholder(_)
+        | Expr::ScalarVariable(..)
+        | Expr::Wildcard { .. }
+        | Expr::GroupingSet(_)
+        | Expr::Lambda(_)
+        | Expr::LambdaVariable(_)
+        | Expr::HigherOrderFunction(_) => true,
+        Expr::ScalarFunction(f) => {
+            f.func.signature().volatility == datafusion_expr::Volatility::Volatile
+        }
+        _ => false,
     }
 }
 

@@ -4,10 +4,60 @@
 use datafusion_common::{DataFusionError, SchemaError};
 use rulec_diagnostics::{Code, Diagnostic, Span, codes};
 
+/// An operator applied to operands of types it does not take: the operator as SQL writes
+/// it, both types, and the span of the left operand when the engine knows it.
+pub struct OperatorMismatch {
+    pub op: String,
+    pub left: String,
+    pub right: String,
+    pub left_span: Option<Span>,
+}
+
+/// The operator mismatch `err` reports, if it is one. DataFusion's diagnostic says only
+/// "expressions have incompatible types", with each operand's type as a note; its error
+/// message names the operator between the two types.
+pub fn operator_mismatch(err: &DataFusionError) -> Option<OperatorMismatch> {
+    let d = err.diagnostic()?;
+    if d.message != "expressions have incompatible types" {
+        return None;
+    }
+    let [left, right] = d.notes.as_slice() else {
+        return None;
+    };
+    let left_type = left.message.strip_prefix("has type ")?;
+    let right_type = right.message.strip_prefix("has type ")?;
+    let message = clean_message(err.find_root());
+    let pattern_start = format!("{left_type} ");
+    let pattern_end = format!(" {right_type}");
+    let from = message.find(&pattern_start)? + pattern_start.len();
+    let to = message[from..].find(&pattern_end)? + from;
+    let op = message[from..to].trim();
+    if op.is_empty() || op.contains(' ') {
+        return None;
+    }
+    Some(OperatorMismatch {
+        op: op.to_owned(),
+        left: left_type.to_owned(),
+        right: right_type.to_owned(),
+        left_span: left.span.and_then(to_span),
+    })
+}
+
 /// Converts a planning error into a diagnostic for `file`.
 pub fn plan_error_diagnostic(file: &str, err: &DataFusionError) -> Diagnostic {
     let root = err.find_root();
     let code = classify(root);
+    if let Some(mismatch) = operator_mismatch(err) {
+        return Diagnostic::error(
+            codes::TYPE_MISMATCH,
+            format!(
+                "operator `{}` cannot be applied to {} and {}",
+                mismatch.op, mismatch.left, mismatch.right
+            ),
+        )
+        .in_file(file)
+        .at_opt(err.diagnostic().and_then(|d| d.span).and_then(to_span));
+    }
     let (message, span, notes) = match err.diagnostic() {
         Some(d) => (
             d.message.clone(),

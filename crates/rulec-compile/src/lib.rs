@@ -11,16 +11,18 @@ mod errors;
 mod fingerprint;
 mod hazards;
 mod output_contract;
+mod passes;
 mod pipeline;
 mod provider;
 mod unnest;
 
 pub use canonicalize::{CNF_MAX_CLAUSES, CNF_WORK_LIMIT, Canonicalize};
-pub use encode::{ENCODING_VERSION, encode_expr, encode_plan_structure};
+pub use encode::{ENCODING_VERSION, encode_expr, encode_plan_structure, explain_plan_structure};
 pub use errors::{clean_message, plan_error_diagnostic};
 pub use fingerprint::{
     FINGERPRINT_VERSION, column_fingerprint, encode_plan, fingerprint, rows_fingerprint,
 };
+pub use passes::{NormalizeIntegerComparisons, NormalizeNullCase};
 pub use pipeline::{
     ENGINE, PINNED_DESCRIPTION_HASH, PIPELINE_NAME, PIPELINE_VERSION, Pipeline, planning_options,
 };
@@ -466,6 +468,15 @@ fn compile_rule(
     );
     let located = |err: &datafusion_common::DataFusionError| {
         let mut d = plan_error_diagnostic(&rule.file, err);
+        if d.span.is_none()
+            && let Some(mismatch) = errors::operator_mismatch(err)
+        {
+            d.span = rulec_syntax::locate_binary_operator(
+                &parsed.statement,
+                &mismatch.op,
+                mismatch.left_span,
+            );
+        }
         if d.span.is_none() {
             d.span = rulec_syntax::locate_error(&parsed.statement, &rule.text, &d.message);
         }

@@ -7,6 +7,7 @@
 //! fails until both are done).
 
 use crate::canonicalize::{CNF_MAX_CLAUSES, CNF_WORK_LIMIT, Canonicalize};
+use crate::passes::{NormalizeIntegerComparisons, NormalizeNullCase};
 use datafusion_common::Result;
 use datafusion_common::config::ConfigOptions;
 use datafusion_expr::LogicalPlan;
@@ -40,13 +41,13 @@ use std::sync::Arc;
 /// The pipeline's name.
 pub const PIPELINE_NAME: &str = "rulec-canonical";
 /// The pipeline's version: bump it whenever [`Pipeline::description`] changes.
-pub const PIPELINE_VERSION: u32 = 2;
+pub const PIPELINE_VERSION: u32 = 3;
 /// The DataFusion release whose rules make up the pipeline (rule behaviour is versioned
 /// with the engine, so the engine version is part of the description).
 pub const ENGINE: &str = "datafusion 55.2";
 /// sha256 of the description of pipeline version [`PIPELINE_VERSION`].
 pub const PINNED_DESCRIPTION_HASH: &str =
-    "sha256:01d2717bbc60600eef0efc2c910eefb9edf76fd5f587deeb5fd9896ccf7d9cf7";
+    "sha256:811cfd56d7f9969879bbca3fb331f9315c87bc18599ba301774953d2c57d445f";
 
 /// The options rulec plans with. Everything not set here is DataFusion's default, and the
 /// planning-relevant part of it is recorded in the pipeline description.
@@ -107,6 +108,10 @@ impl Pipeline {
             // wrote. The optimizer repeats the list until a pass changes nothing, so the
             // final plan is in rulec's canonical form too.
             Arc::new(Canonicalize),
+            // rulec's equivalence passes (`passes/`), each one spelling of a value made the
+            // other's; the next round's `rulec_canonicalize` orders what they produce.
+            Arc::new(NormalizeNullCase),
+            Arc::new(NormalizeIntegerComparisons),
             Arc::new(ReplaceDistinctWithAggregate::new()),
             Arc::new(EliminateJoin::new()),
             Arc::new(DecorrelatePredicateSubquery::new()),

@@ -165,3 +165,45 @@ fn results_do_not_depend_on_the_number_of_planning_threads() {
         Some(rulec_diagnostics::codes::UPSTREAM_FAILED)
     );
 }
+
+#[test]
+fn operator_type_errors_point_at_the_expression_and_name_operator_and_types() {
+    for (text, op, at) in [
+        ("SELECT id FROM src\nWHERE name + 1 > 2", "+", (2, 7, 2, 15)),
+        (
+            "SELECT s.id FROM src AS s\nJOIN src AS t ON s.id = t.id AND t.name - s.id > 0",
+            "-",
+            (2, 34, 2, 47),
+        ),
+        (
+            "SELECT name, count(*) AS n FROM src GROUP BY name\nHAVING name * 2 > 1",
+            "*",
+            (2, 8, 2, 16),
+        ),
+    ] {
+        let pack = compile(&[("a.sql", text)]);
+        let rule = pack.rule("a").expect("a");
+        let [d] = rule.diagnostics.as_slice() else {
+            panic!("{text}: {:?}", rule.diagnostics);
+        };
+        assert_eq!(d.code, codes::TYPE_MISMATCH, "{text}");
+        assert!(
+            d.message.contains(&format!("`{op}`"))
+                && d.message.contains("Utf8")
+                && d.message.contains("Int64"),
+            "{text}: {}",
+            d.message
+        );
+        let span = d.span.expect("a span");
+        assert_eq!(
+            (
+                span.start.line,
+                span.start.column,
+                span.end.line,
+                span.end.column
+            ),
+            at,
+            "{text}"
+        );
+    }
+}

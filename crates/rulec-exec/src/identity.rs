@@ -264,7 +264,18 @@ impl Memo<'_> {
 pub fn rebuild_reasons(old: &BuildId, new: &BuildId) -> Vec<String> {
     let mut reasons = Vec::new();
     let changed = |k: &str| old.components.get(k) != new.components.get(k);
-    if changed("query") || changed("schema") {
+    // A new fingerprint encoding changes every query fingerprint, and with them every
+    // upstream column identity, without any rule changing: one reason says it all.
+    let version = |b: &BuildId| {
+        b.components
+            .get("rulec")
+            .and_then(|r| r.rsplit_once("fingerprint v"))
+            .map(|(_, v)| v.to_owned())
+    };
+    let new_encoding = version(old) != version(new);
+    if new_encoding {
+        reasons.push("fingerprint version changed".to_owned());
+    } else if changed("query") || changed("schema") {
         reasons.push("query changed".to_owned());
     }
     if changed("profile") {
@@ -273,7 +284,7 @@ pub fn rebuild_reasons(old: &BuildId, new: &BuildId) -> Vec<String> {
     if changed("output") {
         reasons.push("output settings changed".to_owned());
     }
-    if changed("rulec") || changed("functions") {
+    if !new_encoding && (changed("rulec") || changed("functions")) {
         reasons.push("rulec version changed".to_owned());
     }
     let mut inputs = std::collections::BTreeSet::new();
@@ -284,7 +295,9 @@ pub fn rebuild_reasons(old: &BuildId, new: &BuildId) -> Vec<String> {
         }
         if let Some(table) = key.strip_prefix("input:") {
             inputs.insert(table.to_owned());
-        } else if let Some(source) = key.strip_prefix("rule:") {
+        } else if let Some(source) = key.strip_prefix("rule:")
+            && !new_encoding
+        {
             let product = source.rsplit_once('.').map(|(p, _)| p).unwrap_or(source);
             upstream.insert(product.to_owned());
         }

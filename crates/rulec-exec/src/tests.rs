@@ -131,3 +131,36 @@ fn sizes_sort_keys_and_profiles_parse() {
     )];
     assert!(Profile::resolve(None, &none, &bad, None).is_err());
 }
+
+#[test]
+fn a_new_fingerprint_encoding_is_one_rebuild_reason() {
+    let build = |rulec: &str, query: &str, input: &str, upstream: &str| crate::BuildId {
+        id: format!("{rulec}{query}{input}{upstream}"),
+        components: [
+            ("rulec", rulec),
+            ("query", query),
+            ("input:t", input),
+            ("rule:up.a", upstream),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect(),
+    };
+    let v3 = "rulec 0.0.0 / datafusion 55.2 / fingerprint v3";
+    let v4 = "rulec 0.0.0 / datafusion 55.2 / fingerprint v4";
+    // Every query and upstream identity moved with the encoding: one reason.
+    assert_eq!(
+        crate::identity::rebuild_reasons(&build(v3, "q3", "i", "u3"), &build(v4, "q4", "i", "u4")),
+        ["fingerprint version changed"]
+    );
+    // Input data that changed too is still said.
+    assert_eq!(
+        crate::identity::rebuild_reasons(&build(v3, "q3", "i", "u3"), &build(v4, "q4", "j", "u4")),
+        ["fingerprint version changed", "input t changed"]
+    );
+    // Under one encoding, a changed query is a changed query.
+    assert_eq!(
+        crate::identity::rebuild_reasons(&build(v4, "q3", "i", "u"), &build(v4, "q4", "i", "u")),
+        ["query changed"]
+    );
+}

@@ -4,6 +4,7 @@
 //! Architecture invariant: this crate has no DataFusion. It uses sqlparser at the exact
 //! version DataFusion depends on, so the AST it returns is the one the planner consumes.
 
+mod lateral;
 mod lints;
 mod locate;
 mod statement;
@@ -11,7 +12,7 @@ mod statement;
 pub use lints::{
     RuleLints, context_free_diagnostics, lint_statement, output_item_span, top_level_select_span,
 };
-pub use locate::{duplicate_output_names, locate_error};
+pub use locate::{duplicate_output_names, locate_binary_operator, locate_error};
 pub use sqlparser;
 pub use statement::{MAX_EXPRESSION_DEPTH, ParsedRule, TableRef, parse_rule};
 

@@ -61,6 +61,41 @@ pub fn locate_error(statement: &Statement, text: &str, message: &str) -> Option<
     top_level_select_span(statement)
 }
 
+/// The span of the innermost binary expression with operator `op` (as SQL writes it:
+/// `+`, `>`, `||`, …) whose left operand covers `operand` when that is known (the engine
+/// gives the span of a column operand), else the first such expression in the rule.
+pub fn locate_binary_operator(
+    statement: &Statement,
+    op: &str,
+    operand: Option<Span>,
+) -> Option<Span> {
+    let covers = |outer: Span, inner: Span| outer.start <= inner.start && inner.end <= outer.end;
+    let mut best: Option<Span> = None;
+    let _ = first_expr(statement, |e| {
+        if let Expr::BinaryOp { left, op: o, .. } = e
+            && o.to_string().eq_ignore_ascii_case(op)
+            && let Some(span) = to_span(e.span())
+        {
+            let fits = match (operand, to_span(left.span())) {
+                (Some(operand), Some(left)) => covers(left, operand),
+                (Some(_), None) => false,
+                (None, _) => true,
+            };
+            // The innermost fitting expression: a later (nested) one inside the last wins.
+            if fits && best.is_none_or(|b| covers(b, span)) {
+                best = Some(span);
+            }
+        }
+        false
+    });
+    best.or_else(|| {
+        operand
+            .is_some()
+            .then(|| locate_binary_operator(statement, op, None))
+            .flatten()
+    })
+}
+
 /// The span of the second (and later) select item producing an output name already
 /// produced by an earlier item of the top-level select list, with the name.
 pub fn duplicate_output_names(statement: &Statement) -> Vec<(String, Option<Span>)> {
@@ -106,12 +141,12 @@ fn between<'a>(message: &'a str, start: &str, end: &str) -> Option<&'a str> {
     Some(&message[from..to])
 }
 
-fn first_expr(statement: &Statement, predicate: impl Fn(&Expr) -> bool) -> Option<Span> {
+fn first_expr(statement: &Statement, predicate: impl FnMut(&Expr) -> bool) -> Option<Span> {
     struct Finder<F> {
         predicate: F,
         found: Option<Span>,
     }
-    impl<F: Fn(&Expr) -> bool> Visitor for Finder<F> {
+    impl<F: FnMut(&Expr) -> bool> Visitor for Finder<F> {
         type Break = ();
         fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
             if (self.predicate)(expr)

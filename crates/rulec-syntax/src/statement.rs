@@ -174,13 +174,26 @@ fn parse_rule_here(
     if !diagnostics.is_empty() {
         return Err(diagnostics);
     }
-    let statement = statements.into_iter().next().expect("one statement");
+    let mut statement = statements.into_iter().next().expect("one statement");
     if let ControlFlow::Break(()) = statement.visit(&mut DepthCheck::default()) {
         return Err(vec![too_deep(
             file,
             &starts,
             format!("the rule nests expressions more than {MAX_EXPRESSION_DEPTH} levels deep"),
         )]);
+    }
+    let lateral = crate::lateral::rewrite_lateral_unnest(&mut statement);
+    if !lateral.is_empty() {
+        // sqlparser's span of an unnest starts after its keyword: widen it to the keyword.
+        return Err(lateral
+            .into_iter()
+            .map(|mut d| {
+                d.span = d
+                    .span
+                    .map(|span| widen_to_keyword(text, dialect, span, "UNNEST"));
+                d.in_file(file)
+            })
+            .collect());
     }
     let mut collector = RefCollector::default();
     let _ = statement.visit(&mut collector);
@@ -206,6 +219,23 @@ fn parse_rule_here(
         statement,
         table_refs,
     })
+}
+
+/// `span` started at the last `keyword` token at or before it (unchanged if none).
+fn widen_to_keyword(text: &str, dialect: SqlDialect, span: Span, keyword: &str) -> Span {
+    let dialect_impl = dialect.parser_dialect();
+    let Ok(tokens) = Tokenizer::new(dialect_impl.as_ref(), text).tokenize_with_location() else {
+        return span;
+    };
+    tokens
+        .iter()
+        .filter(|t| matches!(&t.token, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(keyword)))
+        .filter_map(|t| to_span(t.span))
+        .rfind(|k| k.start <= span.start)
+        .map_or(span, |k| Span {
+            start: k.start,
+            end: span.end,
+        })
 }
 
 /// The start span and leading keywords of every statement, found from the token stream

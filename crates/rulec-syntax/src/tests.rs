@@ -90,3 +90,112 @@ fn keywords_are_found_outside_comments_and_strings() {
         None
     );
 }
+
+// ---- lateral unnest ---------------------------------------------------------------------
+
+fn rewritten(text: &str) -> String {
+    parse(text)
+        .unwrap_or_else(|d| panic!("{text}: {d:?}"))
+        .statement
+        .to_string()
+}
+
+#[test]
+fn lateral_unnest_becomes_a_select_list_unnest_of_its_table() {
+    let expected = "SELECT t.a, t.x FROM (SELECT t.*, unnest(t.l) AS x FROM t) AS t WHERE t.x > 1";
+    for text in [
+        "SELECT t.a, u.x FROM t CROSS JOIN unnest(t.l) AS u(x) WHERE u.x > 1",
+        "SELECT t.a, u.x FROM t, unnest(t.l) AS u(x) WHERE u.x > 1",
+        "SELECT t.a, u.x FROM t JOIN unnest(t.l) AS u(x) ON TRUE WHERE u.x > 1",
+        "SELECT t.a, u.x FROM t CROSS JOIN LATERAL unnest(t.l) AS u(x) WHERE u.x > 1",
+    ] {
+        assert_eq!(rewritten(text), expected, "{text}");
+    }
+    // An aliased table keeps its alias; an unqualified list of the only table is its own.
+    assert_eq!(
+        rewritten("SELECT f.id, x FROM files AS f CROSS JOIN unnest(nodes) AS u(x) ORDER BY u.x"),
+        "SELECT f.id, x FROM (SELECT f.*, unnest(nodes) AS x FROM files AS f) AS f ORDER BY f.x"
+    );
+}
+
+#[test]
+fn lateral_unnest_over_an_unnest_nests_the_derived_tables() {
+    assert_eq!(
+        rewritten(
+            "SELECT s.file_id, y.symbol.name FROM symtable_files AS s \
+             CROSS JOIN unnest(s.blocks) AS b(block) CROSS JOIN unnest(b.block.symbols) AS y(symbol)"
+        ),
+        "SELECT s.file_id, s.symbol.name FROM (SELECT s.*, unnest(s.block.symbols) AS symbol \
+         FROM (SELECT s.*, unnest(s.blocks) AS block FROM symtable_files AS s) AS s) AS s"
+    );
+}
+
+#[test]
+fn lateral_unnest_names_the_element_after_its_alias_or_zips_lists() {
+    assert_eq!(
+        rewritten("SELECT n.kind, n FROM t CROSS JOIN unnest(t.nodes) AS n"),
+        "SELECT t.n.kind, n FROM (SELECT t.*, unnest(t.nodes) AS n FROM t) AS t"
+    );
+    assert_eq!(
+        rewritten("SELECT u.x, u.y FROM t CROSS JOIN unnest(t.a, t.b) AS u(x, y)"),
+        "SELECT t.x, t.y FROM (SELECT t.*, unnest(t.a) AS x, unnest(t.b) AS y FROM t) AS t"
+    );
+    // The table joined to others stays in its place.
+    assert_eq!(
+        rewritten("SELECT u.x FROM t JOIN s ON s.id = t.id CROSS JOIN unnest(t.l) AS u(x)"),
+        "SELECT t.x FROM (SELECT t.*, unnest(t.l) AS x FROM t) AS t JOIN s ON s.id = t.id"
+    );
+}
+
+#[test]
+fn lateral_unnest_that_cannot_be_rewritten_is_an_error_at_the_unnest() {
+    for (text, says) in [
+        (
+            "SELECT u.x FROM t LEFT JOIN unnest(t.l) AS u(x) ON TRUE",
+            "keeps rows whose list is empty",
+        ),
+        (
+            "SELECT u.x FROM t CROSS JOIN unnest(t.l) WITH ORDINALITY AS u(x, i)",
+            "WITH ORDINALITY",
+        ),
+        (
+            "SELECT u.x FROM t JOIN s ON TRUE CROSS JOIN unnest(l) AS u(x)",
+            "does not say which table",
+        ),
+        (
+            "SELECT u.x FROM t LEFT JOIN s ON s.id = t.id CROSS JOIN unnest(s.l) AS u(x)",
+            "NULL-padded side",
+        ),
+        (
+            "SELECT u.x FROM t JOIN unnest(t.l) AS u(x) ON u.x > 1",
+            "can only be cross joined",
+        ),
+    ] {
+        let errs = parse(text).expect_err(text);
+        assert_eq!(errs.len(), 1, "{text}: {errs:?}");
+        assert_eq!(errs[0].code, codes::UNSUPPORTED_SQL, "{text}");
+        assert!(
+            errs[0].message.contains(says),
+            "{text}: {}",
+            errs[0].message
+        );
+        assert!(errs[0].help.is_some(), "{text}");
+        let span = errs[0].span.expect("a span");
+        let unnest_at = text.find("unnest").expect("unnest") + 1;
+        assert_eq!(span.start.line, 1, "{text}");
+        assert!(
+            (span.start.column as usize) <= unnest_at && (span.end.column as usize) > unnest_at,
+            "{text}: {span:?}"
+        );
+    }
+}
+
+#[test]
+fn unnest_in_the_select_list_and_a_leading_unnest_are_left_alone() {
+    let text = "SELECT unnest(l) AS x FROM t";
+    assert_eq!(rewritten(text), text);
+    assert_eq!(
+        rewritten("SELECT x FROM unnest([1, 2]) AS u(x)"),
+        "SELECT x FROM UNNEST([1, 2]) AS u (x)"
+    );
+}

@@ -32,8 +32,24 @@ struct Subject {
     compiled: CompiledPack,
 }
 
+/// Where a pack of the proofs lives: the bundled packs under `rules/`, and `nested`, the
+/// fixture pack of nested-data rules over the CPG contracts.
+pub fn pack_dir(name: &str) -> std::path::PathBuf {
+    match name {
+        "nested" => root().join("tests/packs/nested"),
+        _ => root().join("rules").join(name),
+    }
+}
+
+/// The packs of the proofs and their rule counts.
+const PACKS: [(&str, usize); 4] = [("cpg", 9), ("nested", 25), ("tpch", 22), ("tpcds", 103)];
+
+fn rule_total() -> usize {
+    PACKS.iter().map(|(_, n)| n).sum()
+}
+
 fn subject(name: &'static str) -> Subject {
-    let (pack, compiled) = compile(&root().join("rules").join(name));
+    let (pack, compiled) = compile(&pack_dir(name));
     for rule in &compiled.rules {
         assert!(
             rule.fingerprint.is_some(),
@@ -91,7 +107,7 @@ fn canonicalizing_twice_changes_nothing() {
     rulec_compile::with_planning_stack(|| {
         let pipeline = Pipeline::new();
         let mut checked = 0;
-        for name in ["cpg", "tpch", "tpcds"] {
+        for (name, _) in PACKS {
             let s = subject(name);
             for rule in &s.compiled.rules {
                 let plan = rule.plan.as_ref().expect("plan");
@@ -117,7 +133,7 @@ fn canonicalizing_twice_changes_nothing() {
                 checked += 1;
             }
         }
-        assert_eq!(checked, 9 + 22 + 103);
+        assert_eq!(checked, rule_total());
     });
 }
 
@@ -126,7 +142,7 @@ fn canonical_sql_plans_back_to_the_fingerprint() {
     rulec_compile::with_planning_stack(|| {
         let mut not_printable = Vec::new();
         let mut printed = 0;
-        for name in ["cpg", "tpch", "tpcds"] {
+        for (name, _) in PACKS {
             let s = subject(name);
             for (rule, _, expected) in s.rules() {
                 match canonical_sql(&s.pack, &s.compiled, rule) {
@@ -142,12 +158,21 @@ fn canonical_sql_plans_back_to_the_fingerprint() {
             }
         }
         assert_eq!(not_printable, NOT_PRINTABLE, "rules without canonical SQL");
-        assert_eq!(printed + NOT_PRINTABLE.len(), 9 + 22 + 103);
+        assert_eq!(printed + NOT_PRINTABLE.len(), rule_total());
     });
 }
 
 /// Per family: (mutants generated, mutants with the original's fingerprint).
 type Tally = BTreeMap<String, (usize, usize)>;
+
+/// Nested data (the CPG contracts: `cpg`, `nested`) or flat SQL (TPC-H, TPC-DS).
+fn data_kind(pack: &str) -> &'static str {
+    if matches!(pack, "cpg" | "nested") {
+        "nested"
+    } else {
+        "flat"
+    }
+}
 
 fn report(title: &str, tally: &Tally) -> String {
     let mut text = format!("{title}\n");
@@ -162,6 +187,7 @@ fn report(title: &str, tally: &Tally) -> String {
 fn meaning_preserving_mutants_keep_the_fingerprint() {
     rulec_compile::with_planning_stack(|| {
         let mut tally = Tally::new();
+        let mut by_kind = Tally::new();
         let mut renamed_outputs = Vec::new();
         let mut failures = Vec::new();
         let mut families: Vec<(String, Vec<Invariant>)> = Invariant::ALL
@@ -169,7 +195,7 @@ fn meaning_preserving_mutants_keep_the_fingerprint() {
             .map(|f| (format!("{f:?}"), vec![*f]))
             .collect();
         families.push(("AllCombined".to_owned(), Invariant::ALL.to_vec()));
-        for name in ["cpg", "tpch", "tpcds"] {
+        for (name, _) in PACKS {
             let s = subject(name);
             for (rule, sql, original) in s.rules() {
                 for (family, mutations) in &families {
@@ -197,9 +223,16 @@ fn meaning_preserving_mutants_keep_the_fingerprint() {
                         renamed_outputs.push(format!("{name}/{rule} {family}"));
                         continue;
                     }
+                    let kept = fingerprint(&Pipeline::new(), &plan) == original;
+                    let kind = data_kind(name);
+                    for key in [format!("{kind}: all"), format!("{kind}: {family}")] {
+                        let entry = by_kind.entry(key).or_default();
+                        entry.0 += 1;
+                        entry.1 += usize::from(kept);
+                    }
                     let entry = tally.entry(family.clone()).or_default();
                     entry.0 += 1;
-                    if fingerprint(&Pipeline::new(), &plan) == original {
+                    if kept {
                         entry.1 += 1;
                     } else {
                         failures.push(format!(
@@ -211,6 +244,10 @@ fn meaning_preserving_mutants_keep_the_fingerprint() {
             }
         }
         println!("{}", report("invariance (kept / generated)", &tally));
+        println!(
+            "{}",
+            report("invariance by data (kept / generated)", &by_kind)
+        );
         println!("left out, they rename an output column: {renamed_outputs:?}");
         assert!(failures.is_empty(), "{}", failures.join("\n\n"));
         for (family, _) in &families {
@@ -236,7 +273,7 @@ fn meaning_changing_mutants_move_the_fingerprint_and_the_results() {
         let mut proven_equivalent = Vec::new();
         let mut proven_dead = Vec::new();
         let mut failures = Vec::new();
-        for name in ["cpg", "tpch", "tpcds"] {
+        for (name, _) in PACKS {
             let s = subject(name);
             // TPC-DS is plan-only: its mutants are held to the fingerprint check.
             let tables = runtime.block_on(pack_tables(name, &s.pack, &s.compiled));
@@ -369,7 +406,7 @@ fn canonical_plans_give_the_rows_of_the_reference_plans() {
         .expect("runtime");
     rulec_compile::with_planning_stack(|| {
         let mut compared = 0;
-        for name in ["cpg", "tpch"] {
+        for name in ["cpg", "nested", "tpch"] {
             let s = subject(name);
             let tables = runtime
                 .block_on(pack_tables(name, &s.pack, &s.compiled))
@@ -400,7 +437,7 @@ fn canonical_plans_give_the_rows_of_the_reference_plans() {
                 compared += 1;
             }
         }
-        assert_eq!(compared, 9 + 22);
+        assert_eq!(compared, 9 + 25 + 22);
     });
 }
 
@@ -452,5 +489,206 @@ fn equivalent_spellings_share_a_fingerprint() {
             s.fingerprint_of("q01", "SELECT o_orderkey FROM orders WHERE o_custkey = 12"),
             s.fingerprint_of("q01", "SELECT o_orderkey FROM orders WHERE o_custkey = 13"),
         );
+    });
+}
+
+/// Asserts that each pair shares a fingerprint (planned as `rule` of `s`), and that each
+/// pair of `different` does not.
+fn assert_pairs(s: &Subject, rule: &str, same: &[(&str, &str)], different: &[(&str, &str)]) {
+    for (a, b) in same {
+        let (fa, fb) = (s.fingerprint_of(rule, a), s.fingerprint_of(rule, b));
+        assert!(fa.is_ok(), "{a}: {fa:?}");
+        assert_eq!(fa, fb, "\n{a}\n{b}\n{}", s.encoding_diff(rule, a, b));
+    }
+    for (a, b) in different {
+        let (fa, fb) = (s.fingerprint_of(rule, a), s.fingerprint_of(rule, b));
+        assert!(fa.is_ok() && fb.is_ok(), "{a}: {fa:?}\n{b}: {fb:?}");
+        assert_ne!(fa, fb, "\n{a}\n{b}");
+    }
+}
+
+#[test]
+fn nested_spellings_share_a_fingerprint() {
+    rulec_compile::with_planning_stack(|| {
+        let s = subject("nested");
+        let nodes = "(SELECT file_id, unnest(nodes) AS node FROM libcst_files)";
+        let direct = format!(
+            "SELECT file_id, node.kind AS kind, node.cst_id AS id FROM {nodes} \
+             WHERE node.kind = 'libcst.Name'"
+        );
+        let join = "SELECT n.file_id, n.node.cst_id AS cst_id, o.symbol \
+             FROM (SELECT file_id, unnest(nodes) AS node FROM libcst_files) AS n \
+             JOIN scip_occurrences AS o ON n.file_id = o.document_id \
+             AND n.node.span.start.line0 = o.start_line AND n.node.span.start.col = o.start_char";
+        let same = [
+            // A field selected in a subquery and filtered outside.
+            (
+                direct.clone(),
+                format!(
+                    "SELECT file_id, kind, id FROM (SELECT file_id, node.kind AS kind, \
+                     node.cst_id AS id FROM {nodes}) WHERE kind = 'libcst.Name'"
+                ),
+            ),
+            // A CTE chain, bracket and get_field access.
+            (
+                direct.clone(),
+                format!(
+                    "WITH n AS {nodes}, k AS (SELECT file_id, node['kind'] AS kind, \
+                     get_field(node, 'cst_id') AS id FROM n) \
+                     SELECT file_id, kind, id FROM k WHERE kind = 'libcst.Name'"
+                ),
+            ),
+            // The lateral forms.
+            (
+                direct.clone(),
+                "SELECT f.file_id, x.kind AS kind, x.cst_id AS id FROM libcst_files f \
+                 CROSS JOIN unnest(f.nodes) AS u(x) WHERE x.kind = 'libcst.Name'"
+                    .to_owned(),
+            ),
+            (
+                direct.clone(),
+                "SELECT f.file_id, u.x.kind AS kind, u.x.cst_id AS id \
+                 FROM libcst_files AS f, unnest(f.nodes) AS u(x) WHERE u.x.kind = 'libcst.Name'"
+                    .to_owned(),
+            ),
+            // Span fields flattened into columns before the join, or a prefix of the path.
+            (
+                join.to_owned(),
+                format!(
+                    "SELECT n.file_id, n.cst_id, o.symbol FROM (SELECT file_id, \
+                     node.cst_id AS cst_id, node.span.start.line0 AS line0, \
+                     node.span.start.col AS col FROM {nodes}) AS n JOIN scip_occurrences AS o \
+                     ON n.file_id = o.document_id AND n.line0 = o.start_line AND n.col = o.start_char"
+                ),
+            ),
+            (
+                join.to_owned(),
+                format!(
+                    "SELECT n.file_id, n.cst_id, o.symbol FROM (SELECT file_id, \
+                     node.cst_id AS cst_id, node.span AS sp FROM {nodes}) AS n \
+                     JOIN scip_occurrences AS o ON n.file_id = o.document_id \
+                     AND n.sp.start.line0 = o.start_line AND n.sp['start']['col'] = o.start_char"
+                ),
+            ),
+            // The join's sides in the other order.
+            (
+                join.to_owned(),
+                format!(
+                    "SELECT n.file_id, n.node.cst_id AS cst_id, o.symbol FROM scip_occurrences AS o \
+                     JOIN {nodes} AS n ON n.file_id = o.document_id \
+                     AND n.node.span.start.line0 = o.start_line AND n.node.span.start.col = o.start_char"
+                ),
+            ),
+        ];
+        let different = [
+            (
+                direct.clone(),
+                direct.replace("'libcst.Name'", "'libcst.Names'"),
+            ),
+            (join.to_owned(), join.replace("o.start_char", "o.end_char")),
+            (join.to_owned(), join.replace("start.col", "\"end\".col")),
+            // An outer join's NULL-padded side is not the value it was before the join.
+            (
+                format!(
+                    "SELECT o.symbol, n.k FROM scip_occurrences o LEFT JOIN \
+                     (SELECT file_id, coalesce(node.kind, 'none') AS k FROM {nodes}) n \
+                     ON n.file_id = o.document_id"
+                ),
+                format!(
+                    "SELECT o.symbol, coalesce(n.node.kind, 'none') AS k FROM scip_occurrences o \
+                     LEFT JOIN {nodes} n ON n.file_id = o.document_id"
+                ),
+            ),
+        ];
+        let same: Vec<(&str, &str)> = same.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        let different: Vec<(&str, &str)> = different
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
+        assert_pairs(&s, "node_rows", &same, &different);
+    });
+}
+
+#[test]
+fn flat_equivalences_share_a_fingerprint() {
+    rulec_compile::with_planning_stack(|| {
+        let s = subject("tpch");
+        let same = [
+            (
+                "SELECT DISTINCT n_name, n_regionkey FROM nation",
+                "SELECT n_name, n_regionkey FROM nation GROUP BY n_regionkey, n_name",
+            ),
+            (
+                "SELECT CASE WHEN nullif(c_phone, '') IS NULL THEN 'none' \
+                 ELSE nullif(c_phone, '') END AS p FROM customer",
+                "SELECT coalesce(nullif(c_phone, ''), 'none') AS p FROM customer",
+            ),
+            (
+                "SELECT n_name FROM nation WHERE NOT (n_nationkey >= 10)",
+                "SELECT n_name FROM nation WHERE n_nationkey <= 9",
+            ),
+            (
+                "SELECT n_name FROM nation WHERE n_nationkey > 9",
+                "SELECT n_name FROM nation WHERE 10 <= n_nationkey",
+            ),
+            (
+                "SELECT n.n_name, r.r_name FROM nation n JOIN region r \
+                 ON n.n_regionkey = r.r_regionkey",
+                "SELECT n.n_name, r.r_name FROM nation n \
+                 JOIN (SELECT r_regionkey AS n_regionkey, r_name FROM region) r USING (n_regionkey)",
+            ),
+            (
+                "SELECT n.n_regionkey FROM nation n JOIN region r ON n.n_regionkey = r.r_regionkey",
+                "SELECT r.r_regionkey AS n_regionkey FROM nation n JOIN region r \
+                 ON n.n_regionkey = r.r_regionkey",
+            ),
+            (
+                "SELECT s.a, s.b FROM (SELECT n_name, n_nationkey FROM nation) AS s(a, b)",
+                "WITH z(a, b) AS (SELECT n_name AS x, n_nationkey AS y FROM nation) \
+                 SELECT a, b FROM z",
+            ),
+            (
+                "SELECT n_name, r_name FROM (SELECT * FROM nation WHERE n_nationkey > 3) n \
+                 LEFT JOIN region r ON n_regionkey = r_regionkey",
+                "SELECT n_name, r_name FROM nation n LEFT JOIN region r \
+                 ON n_regionkey = r_regionkey WHERE n_nationkey > 3",
+            ),
+            (
+                "WITH c AS (SELECT ps_availqty * ps_supplycost AS p, ps_availqty AS q FROM partsupp) \
+                 SELECT p + q AS r FROM c",
+                "SELECT ps_availqty * ps_supplycost + ps_availqty AS r FROM partsupp",
+            ),
+            (
+                "SELECT one, count(*) AS n FROM (SELECT 1 AS one, n_name FROM nation) GROUP BY one",
+                "SELECT 1 AS one, count(*) AS n FROM nation GROUP BY 1",
+            ),
+        ];
+        let different = [
+            (
+                "SELECT n_name FROM nation WHERE n_nationkey < 10",
+                "SELECT n_name FROM nation WHERE n_nationkey <= 10",
+            ),
+            (
+                "SELECT c_name FROM customer WHERE c_acctbal < 10",
+                "SELECT c_name FROM customer WHERE c_acctbal <= 9",
+            ),
+            (
+                "SELECT coalesce(nullif(c_phone, ''), 'none') AS p FROM customer",
+                "SELECT coalesce(nullif(c_phone, ''), 'nothing') AS p FROM customer",
+            ),
+            (
+                "SELECT n.n_regionkey FROM nation n LEFT JOIN region r \
+                 ON n.n_regionkey = r.r_regionkey",
+                "SELECT r.r_regionkey AS n_regionkey FROM nation n LEFT JOIN region r \
+                 ON n.n_regionkey = r.r_regionkey",
+            ),
+            (
+                "SELECT n_name, r_name FROM nation n LEFT JOIN region r \
+                 ON n_regionkey = r_regionkey AND r_regionkey > 3",
+                "SELECT n_name, r_name FROM nation n LEFT JOIN region r \
+                 ON n_regionkey = r_regionkey WHERE r_regionkey > 3",
+            ),
+        ];
+        assert_pairs(&s, "q01", &same, &different);
     });
 }

@@ -394,7 +394,7 @@ fn plan_shows_the_pipeline_pass_by_pass() {
     ]);
     assert!(output.status.success());
     let text = String::from_utf8_lossy(&output.stdout);
-    assert!(text.contains("pipeline rulec-canonical v2"), "{text}");
+    assert!(text.contains("pipeline rulec-canonical v3"), "{text}");
     // The pipeline is printed whole: rulec's own rule and its CNF guard among the rest.
     assert!(
         text.contains("\npass optimizer/rulec_canonicalize\n"),

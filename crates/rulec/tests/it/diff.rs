@@ -294,3 +294,51 @@ fn diff_reads_revisions_from_git_objects() {
         assert!(stderr.contains(message), "{args:?}: {stderr}");
     }
 }
+
+/// A nested rule of `tests/packs/nested` rewritten two ways: an alias rename, reformat and
+/// lateral unnest (cosmetic, exit 0), then a changed struct path (breaking, exit 1, the
+/// column named).
+#[test]
+fn nested_rules_diff_cosmetic_and_breaking() {
+    let work = scratch("diff_nested");
+    let pack = root().join("tests/packs/nested");
+    copy_tree(&pack, &work.join("old"), &["out"]);
+    // The inputs are read relative to the pack: point them at the bundled data.
+    let data = root().join("rules/cpg/data");
+    for side in ["old", "new"] {
+        if side == "new" {
+            copy_tree(&work.join("old"), &work.join("new"), &[]);
+        }
+        let manifest = work.join(side).join("pack.yaml");
+        let text = std::fs::read_to_string(&manifest).expect("pack.yaml");
+        let text = text.replace("../../../rules/cpg/data", data.to_str().expect("utf8"));
+        std::fs::write(&manifest, text).expect("write pack.yaml");
+    }
+    let rule = work.join("new/node_rows.sql");
+    let cosmetic = "select n.file_id, n.path, u.node.cst_id as cst_id, u.node['kind'] as kind,\n\
+        get_field(get_field(u.node, 'span'), 'start')['line0'] as start_line0, u.node.span.start.col as start_col,\n\
+        u.node.span.\"end\".line0 as end_line0, u.node.span.\"end\".col as end_col,\n\
+        u.node.attrs['value'] as value\n\
+        from libcst_files as n cross join unnest(n.nodes) as u(node)\n";
+    std::fs::write(&rule, cosmetic).expect("write rule");
+    let out = diff_in(&work, &["old", "new", "--format", "json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(out.status.code(), Some(0), "{report:#}");
+    assert_eq!(by_name(&report["rules"])["node_rows"]["status"], "cosmetic");
+
+    let breaking = cosmetic.replace(
+        "u.node.span.start.col as start_col",
+        "u.node.span.\"end\".col as start_col",
+    );
+    std::fs::write(&rule, breaking).expect("write rule");
+    let out = diff_in(&work, &["old", "new", "--format", "json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(out.status.code(), Some(1), "{report:#}");
+    let node_rows = &by_name(&report["rules"])["node_rows"];
+    assert_eq!(node_rows["category"], "breaking", "{node_rows:#}");
+    assert_eq!(
+        node_rows["columns"]["changed"],
+        serde_json::json!(["start_col"]),
+        "{node_rows:#}"
+    );
+}

@@ -15,6 +15,7 @@ use datafusion::optimizer::decorrelate_lateral_join::DecorrelateLateralJoin;
 use datafusion::optimizer::decorrelate_predicate_subquery::DecorrelatePredicateSubquery;
 use datafusion::optimizer::eliminate_cross_join::EliminateCrossJoin;
 use datafusion::optimizer::extract_equijoin_predicate::ExtractEquijoinPredicate;
+use datafusion::optimizer::replace_distinct_aggregate::ReplaceDistinctWithAggregate;
 use datafusion::optimizer::scalar_subquery_to_join::ScalarSubqueryToJoin;
 use datafusion::optimizer::{Optimizer, OptimizerContext, OptimizerRule};
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -126,8 +127,8 @@ pub async fn cpg_inputs(pack: &Pack, pack_dir: &Path) -> Tables {
 pub async fn pack_tables(name: &str, pack: &Pack, compiled: &CompiledPack) -> Option<Tables> {
     match name {
         "tpch" => Some(tpch_tables(pack)),
-        "cpg" => {
-            let inputs = cpg_inputs(pack, &crate::support::root().join("rules/cpg")).await;
+        "cpg" | "nested" => {
+            let inputs = cpg_inputs(pack, &crate::canonical::pack_dir(name)).await;
             Some(build_products(pack, compiled, inputs).await)
         }
         _ => None,
@@ -155,12 +156,42 @@ pub fn reference_plan(initial: &LogicalPlan) -> LogicalPlan {
         // Decorrelated subqueries join on `outer = inner` filters; as hash-join keys rather
         // than a nested-loop filter.
         Arc::new(ExtractEquijoinPredicate::new()),
+        // DataFusion executes DISTINCT only as the aggregate it stands for.
+        Arc::new(ReplaceDistinctWithAggregate::new()),
     ];
     let context = OptimizerContext::new_with_config_options(Arc::new(pipeline.options().clone()))
         .without_query_execution_start_time();
-    Optimizer::with_rules(rules)
+    let decorrelated = Optimizer::with_rules(rules)
         .optimize(analyzed, &context, |_, _| {})
-        .expect("the reference rewrites apply")
+        .expect("the reference rewrites apply");
+    without_coalesce(decorrelated)
+}
+
+/// `coalesce(…)` written as the CASE DataFusion's simplifier makes of it: the function has
+/// no implementation of its own, so a plan without the simplifier cannot run it.
+fn without_coalesce(plan: LogicalPlan) -> LogicalPlan {
+    use datafusion::common::tree_node::TreeNode as _;
+    use datafusion::logical_expr::expr::ScalarFunction;
+    use datafusion::logical_expr::{Expr, when};
+    plan.transform_up_with_subqueries(|node| {
+        node.map_expressions(|expr| {
+            expr.transform_up(|e| match e {
+                Expr::ScalarFunction(ScalarFunction { func, args })
+                    if func.name() == "coalesce" && args.len() >= 2 =>
+                {
+                    let (last, init) = args.split_last().expect("two arguments");
+                    let mut case = when(init[0].clone().is_not_null(), init[0].clone());
+                    for arg in &init[1..] {
+                        case = case.when(arg.clone().is_not_null(), arg.clone());
+                    }
+                    Ok(Transformed::yes(case.otherwise(last.clone())?))
+                }
+                other => Ok(Transformed::no(other)),
+            })
+        })
+    })
+    .expect("coalesce rewritten")
+    .data
 }
 
 /// `plan` with every table scan reading from `tables` (rulec's plans are made against

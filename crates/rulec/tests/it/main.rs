@@ -10,6 +10,7 @@ mod execute;
 mod hostile;
 mod lineage;
 mod mutate;
+mod mutate_nested;
 mod properties;
 mod round_trip;
 mod run_incremental;

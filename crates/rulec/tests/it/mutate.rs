@@ -5,6 +5,7 @@
 //! (whitespace, comments, case) edit the text outside string literals, quoted identifiers
 //! and comments. A mutation that does not apply to a rule returns `None`.
 
+use crate::mutate_nested;
 use rulec_syntax::sqlparser::ast::helpers::attached_token::AttachedToken;
 use rulec_syntax::sqlparser::ast::{
     AccessExpr, BinaryOperator, Cte, Distinct, DuplicateTreatment, Expr, FunctionArg,
@@ -35,10 +36,16 @@ pub enum Invariant {
     ExplicitToComma,
     FoldableConstants,
     InListOrder,
+    // Nested data (`mutate_nested.rs`).
+    FieldAccessSpelling,
+    FlattenEarly,
+    SubqueryLayering,
+    LateralUnnest,
+    StructAliasRenaming,
 }
 
 impl Invariant {
-    pub const ALL: [Invariant; 14] = [
+    pub const ALL: [Invariant; 19] = [
         Invariant::Whitespace,
         Invariant::Comments,
         Invariant::Case,
@@ -53,6 +60,11 @@ impl Invariant {
         Invariant::ExplicitToComma,
         Invariant::FoldableConstants,
         Invariant::InListOrder,
+        Invariant::FieldAccessSpelling,
+        Invariant::FlattenEarly,
+        Invariant::SubqueryLayering,
+        Invariant::LateralUnnest,
+        Invariant::StructAliasRenaming,
     ];
 
     fn is_textual(self) -> bool {
@@ -74,10 +86,11 @@ pub enum Sensitive {
     ColumnSwapped,
     DistinctAdded,
     LimitChanged,
+    FieldPathChanged,
 }
 
 impl Sensitive {
-    pub const ALL: [Sensitive; 8] = [
+    pub const ALL: [Sensitive; 9] = [
         Sensitive::LiteralChanged,
         Sensitive::ComparisonFlipped,
         Sensitive::ConjunctDropped,
@@ -86,6 +99,7 @@ impl Sensitive {
         Sensitive::ColumnSwapped,
         Sensitive::DistinctAdded,
         Sensitive::LimitChanged,
+        Sensitive::FieldPathChanged,
     ];
 }
 
@@ -158,6 +172,11 @@ fn apply_invariant(statement: &mut Statement, family: Invariant) -> bool {
             folded || tautology
         }
         Invariant::InListOrder => map_exprs(statement, reorder_in_list),
+        Invariant::FieldAccessSpelling => mutate_nested::field_access_spelling(statement),
+        Invariant::FlattenEarly => mutate_nested::flatten_early(statement),
+        Invariant::SubqueryLayering => mutate_nested::subquery_layering(statement),
+        Invariant::LateralUnnest => mutate_nested::lateral_unnest(statement),
+        Invariant::StructAliasRenaming => mutate_nested::struct_alias_renaming(statement),
         Invariant::Whitespace | Invariant::Comments | Invariant::Case => unreachable!(),
     }
 }
@@ -183,6 +202,7 @@ pub fn sensitive(sql: &str, family: Sensitive) -> Option<String> {
                 })
         }
         Sensitive::LimitChanged => change_limit(query(&mut statement)),
+        Sensitive::FieldPathChanged => mutate_nested::field_path_changed(&mut statement),
     };
     changed.then(|| statement.to_string())
 }
@@ -800,51 +820,67 @@ fn comma_to_explicit(select: &mut Select) -> bool {
 // ---- meaning-changing mutations ----------------------------------------------------------
 
 /// The first literal of the WHERE clause (else of the select list) changes by one character.
+/// Literals inside `EXISTS (…)` are left alone: `EXISTS (SELECT 1 …)` means the same with
+/// any select list.
 fn change_literal(select: &mut Select) -> bool {
-    let mut done = false;
-    let mut change = |expr: &mut Expr| {
-        if done {
-            return false;
-        }
-        if let Expr::Value(ValueWithSpan { value, .. }) = expr {
-            match value {
-                Value::Number(n, _) => {
-                    let last = n.pop().expect("a number has digits");
-                    let next = if last == '9' {
-                        '8'
-                    } else {
-                        (last as u8 + 1) as char
-                    };
-                    n.push(next);
-                    done = true;
-                }
-                Value::SingleQuotedString(s) if !s.is_empty() => {
-                    let last = s.pop().expect("non-empty");
-                    s.push(if last == 'x' { 'y' } else { 'x' });
-                    done = true;
-                }
-                _ => {}
+    struct Changer {
+        in_exists: usize,
+        done: bool,
+    }
+    impl VisitorMut for Changer {
+        type Break = ();
+        fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+            if matches!(expr, Expr::Exists { .. }) {
+                self.in_exists += 1;
             }
+            ControlFlow::Continue(())
         }
-        done
-    };
-    let mut mapper = ExprMapper {
-        f: &mut change,
-        changed: false,
+        fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+            if matches!(expr, Expr::Exists { .. }) {
+                self.in_exists -= 1;
+                return ControlFlow::Continue(());
+            }
+            if self.done || self.in_exists > 0 {
+                return ControlFlow::Continue(());
+            }
+            if let Expr::Value(ValueWithSpan { value, .. }) = expr {
+                match value {
+                    Value::Number(n, _) => {
+                        let last = n.pop().expect("a number has digits");
+                        let next = if last == '9' {
+                            '8'
+                        } else {
+                            (last as u8 + 1) as char
+                        };
+                        n.push(next);
+                        self.done = true;
+                    }
+                    Value::SingleQuotedString(s) if !s.is_empty() => {
+                        let last = s.pop().expect("non-empty");
+                        s.push(if last == 'x' { 'y' } else { 'x' });
+                        self.done = true;
+                    }
+                    _ => {}
+                }
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut changer = Changer {
+        in_exists: 0,
+        done: false,
     };
     if let Some(selection) = &mut select.selection {
-        let _ = selection.visit(&mut mapper);
+        let _ = selection.visit(&mut changer);
     }
-    if !mapper.changed {
+    if !changer.done {
         for item in &mut select.projection {
-            let _ = item.visit(&mut mapper);
+            let _ = item.visit(&mut changer);
         }
     }
-    mapper.changed
+    changer.done
 }
 
-/// The first ordering comparison of WHERE is reversed (`<` becomes `>`); else the first
-/// `=` becomes `<>`.
 fn flip_comparison(select: &mut Select) -> bool {
     let Some(selection) = &mut select.selection else {
         return false;
