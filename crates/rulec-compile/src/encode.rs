@@ -20,9 +20,11 @@
 //!   whose rows reach the output unchanged (both sides of an inner join, the preserved
 //!   side of an outer join), a computed value is recomputed over its tagged operands, so
 //!   computing it before the join or after it gives one key; on a NULL-padded side every
-//!   value is tagged as a whole. A right join is written as the left join with its sides
-//!   swapped, the sides of inner and full joins in the order of their encodings, and semi
-//!   and anti joins pass their side's keys as they are (they filter rows).
+//!   value is tagged as a whole. A tree of inner joins is one n-ary join (its inputs in the
+//!   order of their encodings, its conditions a sorted set). A right join is written as the
+//!   left join with its sides swapped, the sides of full joins in the order of their
+//!   encodings, and semi and anti joins pass their side's keys as they are (they filter
+//!   rows); a chain of them over one input is a sorted set of filters.
 //! - **Positional nodes** (`UNION ALL`, `VALUES`, recursive queries) key their columns by
 //!   position in that node.
 //! - **Order that does not matter is sorted.** The window
@@ -283,7 +285,7 @@ struct Encoder {
     /// Computed value keys and their definitions (fingerprint mode).
     defs: HashMap<String, Def>,
     /// `(tag, key)` to the key of the same value seen through a join side tagged `tag`.
-    retagged: HashMap<(&'static str, String), String>,
+    retagged: HashMap<(String, String), String>,
     /// The operand keys written by the expression being encoded.
     operands: Vec<String>,
     /// Whether the expression being encoded holds something that is not row-wise and
@@ -364,6 +366,16 @@ impl Encoder {
     }
 
     fn plan(&mut self, plan: &LogicalPlan) -> Vec<String> {
+        if self.normalize
+            && let LogicalPlan::Join(join) = plan
+        {
+            if semi_or_anti(join.join_type) {
+                return self.semi_chain(plan);
+            }
+            if join.join_type == JoinType::Inner {
+                return self.inner_joins(plan);
+            }
+        }
         let keys = match plan {
             LogicalPlan::Projection(Projection { expr, input, .. }) => {
                 let (child, keys) = self.encoded(input);
@@ -538,34 +550,6 @@ impl Encoder {
                 self.word(second);
                 let mark = || key(&["mark", first, second]);
                 match join_type {
-                    JoinType::Inner if self.normalize => {
-                        // Past an inner equi-join, the two columns of a key pair hold one
-                        // value (for types whose equality is identity): one key.
-                        let mut keys = scope.keys.clone();
-                        for (l, r) in on {
-                            if let (Expr::Column(l), Expr::Column(r)) = (l, r)
-                                && let (Ok(lf), Ok(rf)) = (
-                                    left.schema().qualified_field_from_column(l).map(|(_, f)| f),
-                                    right
-                                        .schema()
-                                        .qualified_field_from_column(r)
-                                        .map(|(_, f)| f),
-                                )
-                                && lf.data_type() == rf.data_type()
-                                && equality_is_identity(lf.data_type())
-                                && let (Some(lk), Some(rk)) = (scope.key(l), scope.key(r))
-                            {
-                                let (keep, drop) = if lk <= rk { (lk, rk) } else { (rk, lk) };
-                                let (keep, drop) = (keep.to_owned(), drop.to_owned());
-                                for k in &mut keys {
-                                    if *k == drop {
-                                        k.clone_from(&keep);
-                                    }
-                                }
-                            }
-                        }
-                        keys
-                    }
                     JoinType::Inner | JoinType::Left | JoinType::Right | JoinType::Full => {
                         scope.keys
                     }
@@ -872,6 +856,226 @@ impl Encoder {
         keys
     }
 
+    /// A tree of inner joins (through transparent projections and aliases) as one n-ary
+    /// join: its inputs in the order of their encodings, each tagged by its place in that
+    /// order, and its conditions (equi-join pairs, filter conjuncts) as a sorted set. So
+    /// the order in which the author joined the tables, and where each condition was
+    /// written, do not count.
+    fn inner_joins(&mut self, top: &LogicalPlan) -> Vec<String> {
+        let mut leaves: Vec<&LogicalPlan> = Vec::new();
+        let tree = JoinTree::of(top, &mut leaves);
+        let encoded: Vec<(String, Vec<String>)> =
+            leaves.iter().map(|leaf| self.encoded(leaf)).collect();
+        let mut order: Vec<usize> = (0..encoded.len()).collect();
+        order.sort_by(|a, b| encoded[*a].0.cmp(&encoded[*b].0));
+        let mut tagged: Vec<Vec<String>> = vec![Vec::new(); encoded.len()];
+        for (rank, &leaf) in order.iter().enumerate() {
+            let tag = format!("inner-{rank}");
+            tagged[leaf] = encoded[leaf]
+                .1
+                .iter()
+                .map(|k| self.retag(&tag, k))
+                .collect();
+        }
+        let mut conditions: Vec<String> = Vec::new();
+        let keys = self.join_tree_keys(&tree, &tagged, &mut conditions);
+        conditions.sort();
+        conditions.dedup();
+        self.open("inner-join");
+        for &leaf in &order {
+            self.word(&encoded[leaf].0);
+        }
+        for condition in &conditions {
+            self.word(condition);
+        }
+        self.close();
+        keys
+    }
+
+    /// The keys of a join tree node; the conditions of its joins go to `conditions`.
+    fn join_tree_keys(
+        &mut self,
+        tree: &JoinTree<'_>,
+        leaves: &[Vec<String>],
+        conditions: &mut Vec<String>,
+    ) -> Vec<String> {
+        match tree {
+            JoinTree::Leaf(i) => leaves[*i].clone(),
+            JoinTree::Project(projection, input) => {
+                let input_keys = self.join_tree_keys(input, leaves, conditions);
+                let scope = Scope::of(projection.input.schema(), input_keys);
+                projection
+                    .expr
+                    .iter()
+                    .map(|e| self.value(e, &scope))
+                    .collect()
+            }
+            JoinTree::Join(join, left, right) => {
+                let left_keys = self.join_tree_keys(left, leaves, conditions);
+                let right_keys = self.join_tree_keys(right, leaves, conditions);
+                let scope = Scope {
+                    schemas: vec![
+                        Arc::clone(join.left.schema()),
+                        Arc::clone(join.right.schema()),
+                    ],
+                    keys: left_keys.iter().chain(&right_keys).cloned().collect(),
+                };
+                let nulls = if matches!(
+                    join.null_equality,
+                    datafusion_common::NullEquality::NullEqualsNull
+                ) {
+                    " nulls-equal"
+                } else {
+                    ""
+                };
+                let mut keys = scope.keys.clone();
+                for (l, r) in &join.on {
+                    let (lt, rt) = (self.expr_text(l, &scope), self.expr_text(r, &scope));
+                    let (a, b) = if rt < lt { (&rt, &lt) } else { (&lt, &rt) };
+                    conditions.push(format!("(on {a} {b}{nulls})"));
+                    // Past the join, the two columns of a key pair hold one value (for types
+                    // whose equality is identity): one key.
+                    if let (Expr::Column(lc), Expr::Column(rc)) = (l, r)
+                        && let (Ok((_, lf)), Ok((_, rf))) = (
+                            join.left.schema().qualified_field_from_column(lc),
+                            join.right.schema().qualified_field_from_column(rc),
+                        )
+                        && lf.data_type() == rf.data_type()
+                        && equality_is_identity(lf.data_type())
+                    {
+                        let (keep, drop) = (a.clone(), b.clone());
+                        for k in &mut keys {
+                            if *k == drop {
+                                k.clone_from(&keep);
+                            }
+                        }
+                    }
+                }
+                if let Some(filter) = &join.filter {
+                    let mut conjuncts = Vec::new();
+                    flatten(filter, &Operator::And, &mut conjuncts);
+                    for conjunct in conjuncts {
+                        let value = self.value(conjunct, &scope);
+                        conditions.push(format!("(where {value})"));
+                    }
+                }
+                keys
+            }
+        }
+    }
+
+    /// A chain of semi and anti joins over one input (through transparent projections and
+    /// aliases): each filters that input's rows, so their order does not matter. Written as
+    /// `(semi-chain <input> <filter>…)` with the filters sorted; the output keys are the
+    /// input's.
+    fn semi_chain(&mut self, top: &LogicalPlan) -> Vec<String> {
+        let mut chain: Vec<&LogicalPlan> = Vec::new();
+        let mut node = top;
+        loop {
+            match node {
+                LogicalPlan::Join(join) if semi_or_anti(join.join_type) => {
+                    chain.push(node);
+                    node = if left_preserved(join.join_type) {
+                        &join.left
+                    } else {
+                        &join.right
+                    };
+                }
+                LogicalPlan::Projection(projection) if !projection.expr.iter().any(is_volatile) => {
+                    chain.push(node);
+                    node = &projection.input;
+                }
+                LogicalPlan::SubqueryAlias(alias) => node = &alias.input,
+                _ => break,
+            }
+        }
+        let (base, mut keys) = self.encoded(node);
+        let mut filters: Vec<String> = Vec::new();
+        for link in chain.iter().rev() {
+            match link {
+                LogicalPlan::Projection(projection) => {
+                    let scope = Scope::of(projection.input.schema(), keys);
+                    keys = projection
+                        .expr
+                        .iter()
+                        .map(|e| self.value(e, &scope))
+                        .collect();
+                }
+                LogicalPlan::Join(join) => filters.push(self.semi_filter(join, &keys)),
+                _ => unreachable!("the chain holds joins and projections"),
+            }
+        }
+        filters.sort();
+        self.open("semi-chain");
+        self.word(&base);
+        for filter in &filters {
+            self.word(filter);
+        }
+        self.close();
+        keys
+    }
+
+    /// One semi or anti join of a chain, its preserved side's keys being `kept`.
+    fn semi_filter(&mut self, join: &Join, kept: &[String]) -> String {
+        let left = left_preserved(join.join_type);
+        let other = if left { &join.right } else { &join.left };
+        let (other_text, other_keys) = self.encoded(other);
+        let kept: Vec<String> = kept.iter().map(|k| self.retag("p", k)).collect();
+        let other_keys: Vec<String> = other_keys.iter().map(|k| self.retag("n", k)).collect();
+        let keys = if left {
+            kept.iter().chain(&other_keys).cloned().collect()
+        } else {
+            other_keys.iter().chain(&kept).cloned().collect()
+        };
+        let scope = Scope {
+            schemas: vec![
+                Arc::clone(join.left.schema()),
+                Arc::clone(join.right.schema()),
+            ],
+            keys,
+        };
+        let saved = std::mem::take(&mut self.out);
+        self.open(match join.join_type {
+            JoinType::LeftSemi | JoinType::RightSemi => "semi",
+            _ => "anti",
+        });
+        self.out.push_str(" (on");
+        let mut pairs: Vec<String> = join
+            .on
+            .iter()
+            .map(|(l, r)| {
+                let (l, r) = (self.expr_text(l, &scope), self.expr_text(r, &scope));
+                if r < l {
+                    format!("({r} {l})")
+                } else {
+                    format!("({l} {r})")
+                }
+            })
+            .collect();
+        pairs.sort();
+        for pair in pairs {
+            self.word(&pair);
+        }
+        self.out.push(')');
+        if let Some(filter) = &join.filter {
+            self.out.push_str(" (where ");
+            self.expr(filter, &scope);
+            self.out.push(')');
+        }
+        if matches!(
+            join.null_equality,
+            datafusion_common::NullEquality::NullEqualsNull
+        ) {
+            self.word("nulls-equal");
+        }
+        if join.null_aware {
+            self.word("null-aware");
+        }
+        self.word(&other_text);
+        self.close();
+        std::mem::replace(&mut self.out, saved)
+    }
+
     fn unnest_options(&mut self, options: &UnnestOptions, scope: &Scope) {
         self.word(match options.null_handling {
             datafusion_common::NullHandling::Drop => "drop-nulls",
@@ -1056,8 +1260,8 @@ impl Encoder {
     /// row by row is recomputed over its operands seen through that side, so that computing
     /// it below the join or above it gives one key; any other value is tagged. Only for
     /// sides whose rows reach the join's output unchanged (not a null-padded side).
-    fn retag(&mut self, tag: &'static str, value: &str) -> String {
-        if let Some(done) = self.retagged.get(&(tag, value.to_owned())) {
+    fn retag(&mut self, tag: &str, value: &str) -> String {
+        if let Some(done) = self.retagged.get(&(tag.to_owned(), value.to_owned())) {
             return done.clone();
         }
         let result = match self.defs.get(value).cloned() {
@@ -1078,7 +1282,7 @@ impl Encoder {
             None => key(&[tag, value]),
         };
         self.retagged
-            .insert((tag, value.to_owned()), result.clone());
+            .insert((tag.to_owned(), value.to_owned()), result.clone());
         result
     }
 
@@ -1490,6 +1694,65 @@ fn flatten<'a>(expr: &'a Expr, op: &Operator, out: &mut Vec<&'a Expr>) {
         Expr::Alias(alias) => flatten(&alias.expr, op, out),
         other => out.push(other),
     }
+}
+
+/// A tree of inner joins, down to the inputs that are not inner joins (see
+/// [`Encoder::inner_joins`]).
+enum JoinTree<'a> {
+    Leaf(usize),
+    Project(&'a Projection, Box<JoinTree<'a>>),
+    Join(&'a Join, Box<JoinTree<'a>>, Box<JoinTree<'a>>),
+}
+
+impl<'a> JoinTree<'a> {
+    fn of(plan: &'a LogicalPlan, leaves: &mut Vec<&'a LogicalPlan>) -> Self {
+        match plan {
+            LogicalPlan::Join(join) if join.join_type == JoinType::Inner => JoinTree::Join(
+                join,
+                Box::new(JoinTree::of(&join.left, leaves)),
+                Box::new(JoinTree::of(&join.right, leaves)),
+            ),
+            LogicalPlan::Projection(projection)
+                if !projection.expr.iter().any(is_volatile) && is_inner_join(&projection.input) =>
+            {
+                JoinTree::Project(
+                    projection,
+                    Box::new(JoinTree::of(&projection.input, leaves)),
+                )
+            }
+            LogicalPlan::SubqueryAlias(alias) if is_inner_join(&alias.input) => {
+                JoinTree::of(&alias.input, leaves)
+            }
+            other => {
+                leaves.push(other);
+                JoinTree::Leaf(leaves.len() - 1)
+            }
+        }
+    }
+}
+
+/// Whether `plan` is an inner join, seen through transparent projections and aliases.
+fn is_inner_join(plan: &LogicalPlan) -> bool {
+    match plan {
+        LogicalPlan::Join(join) => join.join_type == JoinType::Inner,
+        LogicalPlan::Projection(projection) => {
+            !projection.expr.iter().any(is_volatile) && is_inner_join(&projection.input)
+        }
+        LogicalPlan::SubqueryAlias(alias) => is_inner_join(&alias.input),
+        _ => false,
+    }
+}
+
+fn semi_or_anti(join_type: JoinType) -> bool {
+    matches!(
+        join_type,
+        JoinType::LeftSemi | JoinType::LeftAnti | JoinType::RightSemi | JoinType::RightAnti
+    )
+}
+
+/// Whether a semi or anti join keeps its left input's rows.
+fn left_preserved(join_type: JoinType) -> bool {
+    matches!(join_type, JoinType::LeftSemi | JoinType::LeftAnti)
 }
 
 /// Whether two equal values of type `ty` are the same value (not so for floats: `-0.0 =

@@ -662,6 +662,28 @@ fn flat_equivalences_share_a_fingerprint() {
                 "SELECT one, count(*) AS n FROM (SELECT 1 AS one, n_name FROM nation) GROUP BY one",
                 "SELECT 1 AS one, count(*) AS n FROM nation GROUP BY 1",
             ),
+            // Inner joins in any order and grouping.
+            (
+                "SELECT n_name, r_name, s_name FROM nation JOIN region ON n_regionkey = r_regionkey \
+                 JOIN supplier ON s_nationkey = n_nationkey",
+                "SELECT n_name, r_name, s_name FROM supplier JOIN \
+                 (nation JOIN region ON n_regionkey = r_regionkey) ON s_nationkey = n_nationkey",
+            ),
+            (
+                "SELECT n_name, r_name, s_name FROM nation JOIN region ON n_regionkey = r_regionkey \
+                 JOIN supplier ON s_nationkey = n_nationkey",
+                "SELECT n_name, r_name, s_name FROM supplier, region, nation \
+                 WHERE n_regionkey = r_regionkey AND s_nationkey = n_nationkey",
+            ),
+            // Semi joins applied in either order (one inside a derived table).
+            (
+                "SELECT o.o_orderkey FROM (SELECT * FROM orders WHERE EXISTS \
+                 (SELECT 1 FROM lineitem WHERE l_orderkey = o_orderkey)) o \
+                 WHERE o.o_custkey IN (SELECT c_custkey FROM customer WHERE c_nationkey = 3)",
+                "SELECT o.o_orderkey FROM (SELECT * FROM orders WHERE o_custkey IN \
+                 (SELECT c_custkey FROM customer WHERE c_nationkey = 3)) o \
+                 WHERE EXISTS (SELECT 1 FROM lineitem WHERE l_orderkey = o.o_orderkey)",
+            ),
         ];
         let different = [
             (
@@ -681,6 +703,27 @@ fn flat_equivalences_share_a_fingerprint() {
                  ON n.n_regionkey = r.r_regionkey",
                 "SELECT r.r_regionkey AS n_regionkey FROM nation n LEFT JOIN region r \
                  ON n.n_regionkey = r.r_regionkey",
+            ),
+            (
+                "SELECT n_name, r_name, s_name FROM supplier, region, nation \
+                 WHERE n_regionkey = r_regionkey AND s_nationkey = n_nationkey",
+                "SELECT n_name, r_name, s_name FROM supplier, region, nation \
+                 WHERE n_regionkey = r_regionkey AND s_suppkey = n_nationkey",
+            ),
+            // The two sides of a self-join stay apart.
+            (
+                "SELECT a.n_name, b.n_name AS m FROM nation a JOIN nation b \
+                 ON a.n_regionkey = b.n_nationkey",
+                "SELECT a.n_name, b.n_name AS m FROM nation a JOIN nation b \
+                 ON a.n_nationkey = b.n_regionkey",
+            ),
+            (
+                "SELECT o_orderkey FROM orders WHERE EXISTS \
+                 (SELECT 1 FROM lineitem WHERE l_orderkey = o_orderkey) \
+                 AND o_custkey IN (SELECT c_custkey FROM customer WHERE c_nationkey = 3)",
+                "SELECT o_orderkey FROM orders WHERE NOT EXISTS \
+                 (SELECT 1 FROM lineitem WHERE l_orderkey = o_orderkey) \
+                 AND o_custkey IN (SELECT c_custkey FROM customer WHERE c_nationkey = 3)",
             ),
             (
                 "SELECT n_name, r_name FROM nation n LEFT JOIN region r \
