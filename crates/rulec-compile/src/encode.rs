@@ -19,8 +19,9 @@
 //! - **Join sides are tagged**, so that the two sides of a self-join stay apart. On a side
 //!   whose rows reach the output unchanged (both sides of an inner join, the preserved
 //!   side of an outer join), a computed value is recomputed over its tagged operands, so
-//!   computing it before the join or after it gives one key; on a NULL-padded side every
-//!   value is tagged as a whole. A tree of inner joins is one n-ary join (its inputs in the
+//!   computing it before the join or after it gives one key; on a NULL-padded side only a
+//!   strict expression (NULL on a NULL operand) is recomputed, anything else is tagged as
+//!   a whole. A tree of inner joins is one n-ary join (its inputs in the
 //!   order of their encodings, its conditions a sorted set). A right join is written as the
 //!   left join with its sides swapped, the sides of full joins in the order of their
 //!   encodings, and semi and anti joins pass their side's keys as they are (they filter
@@ -207,6 +208,10 @@ struct Def {
     template: String,
     /// The operand keys that occur in `template`.
     operands: Vec<String>,
+    /// Whether the expression is NULL whenever one of its operands is (`get_field`,
+    /// arithmetic, comparisons, casts): such a value computed on a side an outer join pads
+    /// with NULLs is the value computed after the join.
+    strict: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -491,12 +496,10 @@ impl Encoder {
                 let mut tag = |side: Side, keys: &[String]| -> Vec<String> {
                     let (tag, kept) = shape.tag(side);
                     keys.iter()
-                        .map(|k| {
-                            if kept && self.normalize {
-                                self.retag(tag, k)
-                            } else {
-                                key(&[tag, k])
-                            }
+                        .map(|k| match (self.normalize, kept) {
+                            (true, true) => self.retag(tag, k),
+                            (true, false) => self.retag_padded(tag, k),
+                            (false, _) => key(&[tag, k]),
                         })
                         .collect()
                 };
@@ -1248,9 +1251,12 @@ impl Encoder {
         self.opaque = saved_opaque || opaque;
         let value = key(&["expr", &template]);
         if !opaque {
-            self.defs
-                .entry(value.clone())
-                .or_insert(Def { template, operands });
+            let strict = is_strict_node(expr);
+            self.defs.entry(value.clone()).or_insert(Def {
+                template,
+                operands,
+                strict,
+            });
         }
         self.operands.push(value.clone());
         value
@@ -1274,9 +1280,11 @@ impl Encoder {
                     operands.push(seen);
                 }
                 let retagged = key(&["expr", &template]);
-                self.defs
-                    .entry(retagged.clone())
-                    .or_insert(Def { template, operands });
+                self.defs.entry(retagged.clone()).or_insert(Def {
+                    template,
+                    operands,
+                    strict: def.strict,
+                });
                 retagged
             }
             None => key(&[tag, value]),
@@ -1284,6 +1292,57 @@ impl Encoder {
         self.retagged
             .insert((tag.to_owned(), value.to_owned()), result.clone());
         result
+    }
+
+    /// [`Encoder::retag`] for a side an outer join pads with NULLs: a value is recomputed
+    /// over its tagged operands only when it is NULL on a padded row too (a strict
+    /// expression over at least one such operand: `n.span.start.line0` taken apart before
+    /// a left join is the same path read after it); constants stay constants; anything
+    /// else (`coalesce`, `CASE`, `IS NULL`, aggregates) is tagged as a whole.
+    fn retag_padded(&mut self, tag: &str, value: &str) -> String {
+        let memo = (format!("padded {tag}"), value.to_owned());
+        if let Some(done) = self.retagged.get(&memo) {
+            return done.clone();
+        }
+        let result = match self.defs.get(value).cloned() {
+            Some(def) if def.strict && def.operands.iter().any(|o| self.null_when_padded(o)) => {
+                let mut template = def.template;
+                let mut operands = Vec::with_capacity(def.operands.len());
+                for operand in &def.operands {
+                    let seen = if self.is_constant(operand) {
+                        operand.clone()
+                    } else {
+                        self.retag_padded(tag, operand)
+                    };
+                    template = template.replace(operand.as_str(), &seen);
+                    operands.push(seen);
+                }
+                let retagged = key(&["expr", &template]);
+                self.defs.entry(retagged.clone()).or_insert(Def {
+                    template,
+                    operands,
+                    strict: true,
+                });
+                retagged
+            }
+            _ => key(&[tag, value]),
+        };
+        self.retagged.insert(memo, result.clone());
+        result
+    }
+
+    /// Whether a value is a constant: an expression without operands (a literal).
+    fn is_constant(&self, value: &str) -> bool {
+        self.defs.get(value).is_some_and(|d| d.operands.is_empty())
+    }
+
+    /// Whether a value is NULL on a row an outer join padded: an input column, or a strict
+    /// expression over at least one such value.
+    fn null_when_padded(&self, value: &str) -> bool {
+        match self.defs.get(value) {
+            None => true,
+            Some(def) => def.strict && def.operands.iter().any(|o| self.null_when_padded(o)),
+        }
     }
 
     /// Writes one expression node, its operands through [`Encoder::expr`].
@@ -1769,6 +1828,31 @@ fn equality_is_identity(ty: &arrow_schema::DataType) -> bool {
                 | DataType::Date32
                 | DataType::Date64
         )
+}
+
+/// Whether the node itself is NULL whenever one of its operands is.
+fn is_strict_node(expr: &Expr) -> bool {
+    match expr {
+        Expr::BinaryExpr(BinaryExpr { op, .. }) => matches!(
+            op,
+            Operator::Plus
+                | Operator::Minus
+                | Operator::Multiply
+                | Operator::Divide
+                | Operator::Modulo
+                | Operator::Eq
+                | Operator::NotEq
+                | Operator::Lt
+                | Operator::LtEq
+                | Operator::Gt
+                | Operator::GtEq
+        ),
+        Expr::Cast(_) | Expr::TryCast(_) | Expr::Negative(_) | Expr::Not(_) | Expr::Like(_) => true,
+        Expr::ScalarFunction(f) => {
+            matches!(f.name(), "get_field" | "array_element" | "cardinality")
+        }
+        _ => false,
+    }
 }
 
 /// A typed NULL, for a malformed `get_field` without arguments (never planned).

@@ -1,8 +1,9 @@
 //! Lateral unnest, as PostgreSQL, DuckDB and Trino users write it, rewritten into the form
 //! DataFusion 55.2 plans.
 //!
-//! `FROM t CROSS JOIN unnest(t.list) AS u(x)` (also `, unnest(…)`, `JOIN unnest(…) ON TRUE`
-//! and `CROSS JOIN LATERAL unnest(…)`) pairs every row of `t` with each element of its own
+//! `FROM t CROSS JOIN unnest(t.list) AS u(x)` (also `, unnest(…)`, `JOIN unnest(…) ON TRUE`,
+//! `CROSS JOIN LATERAL unnest(…)` and `CROSS JOIN LATERAL (SELECT unnest(t.list) AS x) AS
+//! u`) pairs every row of `t` with each element of its own
 //! list. DataFusion cannot plan the lateral reference; it plans the same thing written as
 //! an unnest in the select list of a derived table. So the table the list belongs to is
 //! wrapped, under its own name:
@@ -130,8 +131,75 @@ fn unnest_factor(factor: &TableFactor) -> Option<UnnestFactor> {
                 .collect(),
             ordinality: *with_ordinality,
         }),
+        TableFactor::Derived {
+            lateral: true,
+            subquery,
+            alias,
+            ..
+        } => lateral_select_of_unnests(subquery, alias.as_ref()),
         _ => None,
     }
+}
+
+/// `LATERAL (SELECT unnest(t.a) AS x, unnest(t.b) AS y) AS u`: an unnest written as a
+/// lateral subquery with nothing but unnests in its select list and no FROM.
+fn lateral_select_of_unnests(subquery: &Query, alias: Option<&TableAlias>) -> Option<UnnestFactor> {
+    let SetExpr::Select(select) = subquery.body.as_ref() else {
+        return None;
+    };
+    let plain = select.from.is_empty()
+        && select.selection.is_none()
+        && select.having.is_none()
+        && select.distinct.is_none()
+        && subquery.with.is_none()
+        && subquery.order_by.is_none()
+        && subquery.limit_clause.is_none()
+        && matches!(&select.group_by, sqlparser::ast::GroupByExpr::Expressions(e, _) if e.is_empty());
+    if !plain {
+        return None;
+    }
+    let mut lists = Vec::new();
+    let mut names = Vec::new();
+    for item in &select.projection {
+        let SelectItem::ExprWithAlias {
+            expr: Expr::Function(function),
+            alias: name,
+        } = item
+        else {
+            return None;
+        };
+        if !is_unnest_name(&function.name) {
+            return None;
+        }
+        let FunctionArguments::List(args) = &function.args else {
+            return None;
+        };
+        let [FunctionArg::Unnamed(FunctionArgExpr::Expr(list))] = args.args.as_slice() else {
+            return None;
+        };
+        lists.push(list.clone());
+        names.push(name.clone());
+    }
+    let mut alias = alias.cloned().unwrap_or(TableAlias {
+        explicit: false,
+        name: Ident::new(""),
+        columns: Vec::new(),
+        at: None,
+    });
+    if alias.columns.is_empty() {
+        alias.columns = names
+            .into_iter()
+            .map(|name| sqlparser::ast::TableAliasColumnDef {
+                name,
+                data_type: None,
+            })
+            .collect();
+    }
+    Some(UnnestFactor {
+        alias: Some(alias),
+        lists,
+        ordinality: false,
+    })
 }
 
 fn is_unnest_name(name: &ObjectName) -> bool {

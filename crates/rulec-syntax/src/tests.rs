@@ -108,6 +108,8 @@ fn lateral_unnest_becomes_a_select_list_unnest_of_its_table() {
         "SELECT t.a, u.x FROM t, unnest(t.l) AS u(x) WHERE u.x > 1",
         "SELECT t.a, u.x FROM t JOIN unnest(t.l) AS u(x) ON TRUE WHERE u.x > 1",
         "SELECT t.a, u.x FROM t CROSS JOIN LATERAL unnest(t.l) AS u(x) WHERE u.x > 1",
+        "SELECT t.a, u.x FROM t CROSS JOIN LATERAL (SELECT unnest(t.l) AS x) AS u WHERE u.x > 1",
+        "SELECT t.a, u.x FROM t, LATERAL (SELECT unnest(t.l) AS x) AS u WHERE u.x > 1",
     ] {
         assert_eq!(rewritten(text), expected, "{text}");
     }
@@ -152,6 +154,10 @@ fn lateral_unnest_that_cannot_be_rewritten_is_an_error_at_the_unnest() {
     for (text, says) in [
         (
             "SELECT u.x FROM t LEFT JOIN unnest(t.l) AS u(x) ON TRUE",
+            "keeps rows whose list is empty",
+        ),
+        (
+            "SELECT u.x FROM t LEFT JOIN LATERAL (SELECT unnest(t.l) AS x) AS u ON TRUE",
             "keeps rows whose list is empty",
         ),
         (

@@ -570,6 +570,18 @@ fn nested_spellings_share_a_fingerprint() {
                      AND n.sp.start.line0 = o.start_line AND n.sp['start']['col'] = o.start_char"
                 ),
             ),
+            // A path on a left join's NULL-padded side, taken apart before the join or after.
+            (
+                format!(
+                    "SELECT o.symbol, n.node.span.start.line0 + 1 AS l FROM scip_occurrences o \
+                     LEFT JOIN {nodes} n ON n.file_id = o.document_id"
+                ),
+                format!(
+                    "SELECT o.symbol, n.l + 1 AS l FROM scip_occurrences o LEFT JOIN \
+                     (SELECT file_id, node.span.start.line0 AS l FROM {nodes}) n \
+                     ON n.file_id = o.document_id"
+                ),
+            ),
             // The join's sides in the other order.
             (
                 join.to_owned(),
@@ -597,6 +609,17 @@ fn nested_spellings_share_a_fingerprint() {
                 format!(
                     "SELECT o.symbol, coalesce(n.node.kind, 'none') AS k FROM scip_occurrences o \
                      LEFT JOIN {nodes} n ON n.file_id = o.document_id"
+                ),
+            ),
+            // A constant on the NULL-padded side is NULL on padded rows.
+            (
+                format!(
+                    "SELECT o.symbol, n.one AS l FROM scip_occurrences o LEFT JOIN \
+                     (SELECT file_id, 1 AS one FROM {nodes}) n ON n.file_id = o.document_id"
+                ),
+                format!(
+                    "SELECT o.symbol, 1 AS l FROM scip_occurrences o LEFT JOIN {nodes} n \
+                     ON n.file_id = o.document_id"
                 ),
             ),
         ];
