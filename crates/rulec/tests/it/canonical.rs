@@ -361,6 +361,73 @@ fn meaning_changing_mutants_move_the_fingerprint_and_the_results() {
     });
 }
 
+/// The nested-data families proven the other way: a mutant of each family that also
+/// changes meaning (a literal, a comparison, a struct field in a path, two columns) does
+/// not share the original's fingerprint. So a spelling that keeps the fingerprint does not
+/// do so by losing what the rule computes.
+#[test]
+#[allow(clippy::print_stdout)] // The tally is the proof's report.
+fn nested_families_with_a_change_of_meaning_move_the_fingerprint() {
+    rulec_compile::with_planning_stack(|| {
+        let nested = [
+            Invariant::FieldAccessSpelling,
+            Invariant::FlattenEarly,
+            Invariant::SubqueryLayering,
+            Invariant::LateralUnnest,
+            Invariant::StructAliasRenaming,
+        ];
+        let changes = [
+            Sensitive::LiteralChanged,
+            Sensitive::ComparisonFlipped,
+            Sensitive::FieldPathChanged,
+            Sensitive::ColumnSwapped,
+        ];
+        let mut tally = Tally::new();
+        let mut failures = Vec::new();
+        for name in ["cpg", "nested"] {
+            let s = subject(name);
+            for (rule, sql, original) in s.rules() {
+                for family in nested {
+                    let Some(spelled) = mutate::invariant(sql, &[family]) else {
+                        continue;
+                    };
+                    for change in changes {
+                        let Some(mutant) = mutate::sensitive(&spelled, change) else {
+                            continue;
+                        };
+                        let Ok(plan) = plan_sql(&s.pack, &s.compiled, rule, &mutant) else {
+                            continue; // A change the planner rejects (a type error).
+                        };
+                        let entry = tally.entry(format!("{family:?} + {change:?}")).or_default();
+                        entry.0 += 1;
+                        if fingerprint(&Pipeline::new(), &plan) == original {
+                            entry.1 += 1;
+                            failures
+                                .push(format!("{name}/{rule} {family:?} + {change:?}\n{mutant}"));
+                        }
+                    }
+                }
+            }
+        }
+        println!(
+            "{}",
+            report(
+                "nested families with a change of meaning (same fingerprint / generated)",
+                &tally
+            )
+        );
+        assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+        for family in nested {
+            assert!(
+                tally
+                    .iter()
+                    .any(|(k, (n, _))| k.starts_with(&format!("{family:?} +")) && *n > 0),
+                "family {family:?} has no mutant with a change of meaning"
+            );
+        }
+    });
+}
+
 /// Every aggregate expression of `plan` (aliases removed), as text, with multiplicity.
 fn aggregates(plan: &rulec_compile::datafusion_expr::LogicalPlan) -> Vec<String> {
     use rulec_compile::datafusion_common::tree_node::TreeNodeRecursion;
