@@ -160,17 +160,9 @@ impl Scope {
     }
 
     fn merged(&self) -> &DFSchema {
-        self.merged.get_or_init(|| {
-            let mut merged = DFSchema::empty();
-            for schema in &self.schemas {
-                // Joins of inputs with clashing qualified names cannot be merged; typing then
-                // fails and numeric operands are left in place.
-                if let Ok(joined) = merged.join(schema) {
-                    merged = joined;
-                }
-            }
-            merged
-        })
+        // Typing fails for inputs that cannot be merged: numeric operands then stay in place.
+        self.merged
+            .get_or_init(|| crate::passes::merge_schemas(&self.schemas))
     }
 
     fn key(&self, expr: &Expr) -> String {

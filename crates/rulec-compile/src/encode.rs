@@ -21,18 +21,18 @@
 //!   side of an outer join), a computed value is recomputed over its tagged operands, so
 //!   computing it before the join or after it gives one key; on a NULL-padded side only a
 //!   strict expression (NULL on a NULL operand) is recomputed, anything else is tagged as
-//!   a whole. A tree of inner joins is one n-ary join (its inputs in the
-//!   order of their encodings, its conditions a sorted set). A right join is written as the
-//!   left join with its sides swapped, the sides of full joins in the order of their
-//!   encodings, and semi and anti joins pass their side's keys as they are (they filter
-//!   rows); a chain of them over one input is a sorted set of filters.
+//!   a whole. A tree of inner joins is one n-ary join (its inputs in the order of their
+//!   encodings, its conditions a sorted set). A right join is written as the left join
+//!   with its sides swapped, the sides of full joins in the order of their encodings, and
+//!   semi and anti joins pass their side's keys as they are (they filter rows); a chain of
+//!   them over one input is a sorted set of filters.
 //! - **Positional nodes** (`UNION ALL`, `VALUES`, recursive queries) key their columns by
 //!   position in that node.
-//! - **Order that does not matter is sorted.** The window
-//!   functions of a window, the grouping keys (outside grouping sets) and aggregates of an
-//!   aggregate, the keys of an equi-join, the operands of `=`, `<>`, `+`, `*`, `&`, `|`,
-//!   `^`, `IS [NOT] DISTINCT FROM`, flattened `AND`/`OR` chains and IN lists are written in
-//!   sorted order; `a > b` is written as `b < a` when that sorts first. Sort keys, grouping
+//! - **Order that does not matter is sorted.** The window functions of a window, the
+//!   grouping keys (outside grouping sets) and aggregates of an aggregate, the keys of an
+//!   equi-join, the operands of `=`, `<>`, `+`, `*`, `&`, `|`, `^`, `IS [NOT] DISTINCT
+//!   FROM`, flattened `AND`/`OR` chains and IN lists are written in sorted order; `a > b`
+//!   is written as `b < a` when that sorts first. Sort keys, grouping
 //!   sets, function arguments and everything else positional keep their order.
 //! - **Positions are explicit where they matter**: the plan's output columns are listed by
 //!   name, type, nullability and key, in order; every `UNION ALL` branch and subquery lists
@@ -220,10 +220,12 @@ enum Side {
     Right,
 }
 
-/// How a join is written in fingerprint mode: a right join as the left join with its
-/// sides swapped, and the sides of an inner or full join in the order of their encodings
-/// (`a JOIN b` is `b JOIN a`). The side written first is tagged `a` (inner, full) or `p`
-/// (the preserved side of an outer, semi, anti or mark join), the other `b` or `n`.
+/// How a binary join is written: in fingerprint mode a right join as the left join with
+/// its sides swapped, and the sides of a full join in the order of their encodings (inner
+/// joins and chains of semi and anti joins have encodings of their own, see
+/// [`Encoder::inner_joins`] and [`Encoder::semi_chain`]). The side written first is tagged
+/// `a` (inner, full) or `p` (the preserved side of an outer, semi, anti or mark join), the
+/// other `b` or `n`.
 struct JoinShape {
     name: &'static str,
     /// Whether the right input is written first.
@@ -1267,30 +1269,15 @@ impl Encoder {
     /// it below the join or above it gives one key; any other value is tagged. Only for
     /// sides whose rows reach the join's output unchanged (not a null-padded side).
     fn retag(&mut self, tag: &str, value: &str) -> String {
-        if let Some(done) = self.retagged.get(&(tag.to_owned(), value.to_owned())) {
+        let memo = (tag.to_owned(), value.to_owned());
+        if let Some(done) = self.retagged.get(&memo) {
             return done.clone();
         }
         let result = match self.defs.get(value).cloned() {
-            Some(def) => {
-                let mut template = def.template;
-                let mut operands = Vec::with_capacity(def.operands.len());
-                for operand in &def.operands {
-                    let seen = self.retag(tag, operand);
-                    template = template.replace(operand.as_str(), &seen);
-                    operands.push(seen);
-                }
-                let retagged = key(&["expr", &template]);
-                self.defs.entry(retagged.clone()).or_insert(Def {
-                    template,
-                    operands,
-                    strict: def.strict,
-                });
-                retagged
-            }
+            Some(def) => self.recomputed(def, |encoder, operand| encoder.retag(tag, operand)),
             None => key(&[tag, value]),
         };
-        self.retagged
-            .insert((tag.to_owned(), value.to_owned()), result.clone());
+        self.retagged.insert(memo, result.clone());
         result
     }
 
@@ -1306,29 +1293,36 @@ impl Encoder {
         }
         let result = match self.defs.get(value).cloned() {
             Some(def) if def.strict && def.operands.iter().any(|o| self.null_when_padded(o)) => {
-                let mut template = def.template;
-                let mut operands = Vec::with_capacity(def.operands.len());
-                for operand in &def.operands {
-                    let seen = if self.is_constant(operand) {
-                        operand.clone()
+                self.recomputed(def, |encoder, operand| {
+                    if encoder.is_constant(operand) {
+                        operand.to_owned()
                     } else {
-                        self.retag_padded(tag, operand)
-                    };
-                    template = template.replace(operand.as_str(), &seen);
-                    operands.push(seen);
-                }
-                let retagged = key(&["expr", &template]);
-                self.defs.entry(retagged.clone()).or_insert(Def {
-                    template,
-                    operands,
-                    strict: true,
-                });
-                retagged
+                        encoder.retag_padded(tag, operand)
+                    }
+                })
             }
             _ => key(&[tag, value]),
         };
         self.retagged.insert(memo, result.clone());
         result
+    }
+
+    /// The key of `def` with each operand replaced by `seen(operand)`, its definition kept.
+    fn recomputed(&mut self, def: Def, mut seen: impl FnMut(&mut Self, &str) -> String) -> String {
+        let mut template = def.template;
+        let mut operands = Vec::with_capacity(def.operands.len());
+        for operand in &def.operands {
+            let replacement = seen(self, operand);
+            template = template.replace(operand.as_str(), &replacement);
+            operands.push(replacement);
+        }
+        let value = key(&["expr", &template]);
+        self.defs.entry(value.clone()).or_insert(Def {
+            template,
+            operands,
+            strict: def.strict,
+        });
+        value
     }
 
     /// Whether a value is a constant: an expression without operands (a literal).

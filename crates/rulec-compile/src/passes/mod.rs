@@ -35,18 +35,21 @@ impl InputSchema {
     }
 
     pub(crate) fn get(&self) -> &DFSchema {
-        self.merged.get_or_init(|| {
-            let mut merged = DFSchema::empty();
-            for schema in &self.inputs {
-                // Clashing qualified names cannot be merged: typing then fails and the
-                // rewrite that needed a type does not apply.
-                if let Ok(joined) = merged.join(schema) {
-                    merged = joined;
-                }
-            }
-            merged
-        })
+        self.merged.get_or_init(|| merge_schemas(&self.inputs))
     }
+}
+
+/// The columns of several inputs as one schema, for typing expressions. Inputs with
+/// clashing qualified names cannot be merged: the later one is left out, typing what reads
+/// it fails, and the rewrite that needed a type does not apply.
+pub(crate) fn merge_schemas(inputs: &[DFSchemaRef]) -> DFSchema {
+    let mut merged = DFSchema::empty();
+    for schema in inputs {
+        if let Ok(joined) = merged.join(schema) {
+            merged = joined;
+        }
+    }
+    merged
 }
 
 /// Rewrites every expression of `plan`'s node (not its inputs) bottom-up with `rewrite`,

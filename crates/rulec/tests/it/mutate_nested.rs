@@ -95,6 +95,21 @@ fn column_parts(parts: &[Ident], relations: &BTreeSet<String>) -> usize {
     }
 }
 
+/// Every table factor of a SELECT's FROM clause: each item's first relation and its joins'.
+fn factors(select: &Select) -> impl Iterator<Item = &TableFactor> {
+    select
+        .from
+        .iter()
+        .flat_map(|t| std::iter::once(&t.relation).chain(t.joins.iter().map(|j| &j.relation)))
+}
+
+/// [`factors`], mutable.
+fn factors_mut(select: &mut Select) -> impl Iterator<Item = &mut TableFactor> {
+    select.from.iter_mut().flat_map(|t| {
+        std::iter::once(&mut t.relation).chain(t.joins.iter_mut().map(|j| &mut j.relation))
+    })
+}
+
 // ---- field access spelling ------------------------------------------------------------
 
 /// Struct field accesses written with dots become brackets and `get_field` calls, in turn:
@@ -156,12 +171,7 @@ pub fn flatten_early(statement: &mut Statement) -> bool {
         type Break = ();
         // After the select's own subqueries: the wrapper made here is not visited again.
         fn post_visit_select(&mut self, select: &mut Select) -> ControlFlow<()> {
-            let derived: Vec<String> = select
-                .from
-                .iter()
-                .flat_map(|t| {
-                    std::iter::once(&t.relation).chain(t.joins.iter().map(|j| &j.relation))
-                })
+            let derived: Vec<String> = factors(select)
                 .filter_map(|f| match f {
                     TableFactor::Derived { alias: Some(a), .. } => Some(lower(&a.name)),
                     _ => None,
@@ -196,10 +206,7 @@ pub fn flatten_early(statement: &mut Statement) -> bool {
                     f = path[2]
                 );
                 let mut wrapper = parse_query(&template);
-                for factor in select.from.iter_mut().flat_map(|t| {
-                    std::iter::once(&mut t.relation)
-                        .chain(t.joins.iter_mut().map(|j| &mut j.relation))
-                }) {
+                for factor in factors_mut(select) {
                     if let TableFactor::Derived {
                         alias: Some(a),
                         subquery,
@@ -602,9 +609,7 @@ fn rename_in(
         return false;
     }
     let mut renames: Vec<(String, String, Ident)> = Vec::new();
-    for factor in select.from.iter_mut().flat_map(|t| {
-        std::iter::once(&mut t.relation).chain(t.joins.iter_mut().map(|j| &mut j.relation))
-    }) {
+    for factor in factors_mut(select) {
         let TableFactor::Derived {
             subquery,
             alias: Some(alias),
