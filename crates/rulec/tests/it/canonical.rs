@@ -825,3 +825,70 @@ fn flat_equivalences_share_a_fingerprint() {
         assert_pairs(&s, "q01", &same, &different);
     });
 }
+
+/// Two families applied one after the other, in both orders, on the nested-data rules: the
+/// nested families with the structural ones authors combine them with.
+#[test]
+#[allow(clippy::print_stdout)] // The tally is the proof's report.
+fn pairs_of_families_keep_the_fingerprint_on_nested_rules() {
+    rulec_compile::with_planning_stack(|| {
+        let families = [
+            Invariant::FieldAccessSpelling,
+            Invariant::FlattenEarly,
+            Invariant::SubqueryLayering,
+            Invariant::LateralUnnest,
+            Invariant::StructAliasRenaming,
+            Invariant::AliasRenaming,
+            Invariant::CteToDerived,
+            Invariant::DerivedToCte,
+            Invariant::OperandOrder,
+            Invariant::OnToWhere,
+        ];
+        let (mut generated, mut kept) = (0, 0);
+        let mut failures = Vec::new();
+        for name in ["cpg", "nested"] {
+            let s = subject(name);
+            for (rule, sql, original) in s.rules() {
+                for (i, a) in families.iter().enumerate() {
+                    for b in &families[i + 1..] {
+                        for order in [[*a, *b], [*b, *a]] {
+                            let Some(mutant) = mutate::invariant(sql, &order) else {
+                                continue;
+                            };
+                            let plan = match plan_sql(&s.pack, &s.compiled, rule, &mutant) {
+                                Ok(plan) => plan,
+                                Err(e) => {
+                                    failures.push(format!(
+                                        "{name}/{rule} {order:?}: the mutant does not plan: {e}\n{mutant}"
+                                    ));
+                                    continue;
+                                }
+                            };
+                            let names: Vec<String> = plan
+                                .schema()
+                                .fields()
+                                .iter()
+                                .map(|f| f.name().clone())
+                                .collect();
+                            if names != s.output_names(rule) {
+                                continue; // A renamed output column is a change of meaning.
+                            }
+                            generated += 1;
+                            if fingerprint(&Pipeline::new(), &plan) == original {
+                                kept += 1;
+                            } else {
+                                failures.push(format!(
+                                    "{name}/{rule} {order:?}: fingerprint moved\n{mutant}\n{}",
+                                    s.encoding_diff(rule, sql, &mutant)
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        println!("pairs of families on nested rules (kept / generated): {kept} / {generated}");
+        assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+        assert!(generated > 0);
+    });
+}

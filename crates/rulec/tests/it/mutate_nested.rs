@@ -72,7 +72,8 @@ fn relation_names(statement: &mut Statement) -> BTreeSet<String> {
                         self.0.insert(lower(&a.name));
                     }
                 }
-                TableFactor::Derived { alias: Some(a), .. } => {
+                TableFactor::Derived { alias: Some(a), .. }
+                | TableFactor::UNNEST { alias: Some(a), .. } => {
                     self.0.insert(lower(&a.name));
                 }
                 _ => {}
@@ -658,6 +659,12 @@ fn rename_in(
     for table in &mut select.from {
         for join in &mut table.joins {
             let _ = join.join_operator.visit(&mut renamer);
+            // The lists a lateral unnest reads are read in this SELECT's scope.
+            if let TableFactor::UNNEST { array_exprs, .. } = &mut join.relation {
+                for list in array_exprs {
+                    let _ = list.visit(&mut renamer);
+                }
+            }
         }
     }
     if let Some(order_by) = order_by {
