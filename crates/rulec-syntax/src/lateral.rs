@@ -321,6 +321,17 @@ fn rewrite_one(select: &mut Select, position: Position) -> Result<Rename, Box<Di
     })?;
     let alias_is_element = unnest.alias.as_ref().is_some_and(|a| a.columns.is_empty());
     let unnest_alias = unnest.alias.as_ref().map(|a| normalize_ident(&a.name));
+    if let Some(alias) = unnest_alias.as_deref().filter(|a| !a.is_empty())
+        && relations_before(select, position)
+            .iter()
+            .any(|(_, name)| name == alias)
+    {
+        return Err(unsupported(
+            factor,
+            format!("the unnest's alias `{alias}` is also the name of a table before it"),
+            "give the unnest a name of its own: `unnest(t.list) AS u(x)`",
+        ));
+    }
     // Remove the unnest, then wrap its table.
     match position {
         Position::Item(i) => {

@@ -176,6 +176,10 @@ fn lateral_unnest_that_cannot_be_rewritten_is_an_error_at_the_unnest() {
             "SELECT u.x FROM t JOIN unnest(t.l) AS u(x) ON u.x > 1",
             "can only be cross joined",
         ),
+        (
+            "SELECT t.a FROM t CROSS JOIN unnest(t.l) AS t",
+            "also the name of a table",
+        ),
     ] {
         let errs = parse(text).expect_err(text);
         assert_eq!(errs.len(), 1, "{text}: {errs:?}");
