@@ -22,7 +22,8 @@
 //!   computing it before the join or after it gives one key; on a NULL-padded side only a
 //!   strict expression (NULL on a NULL operand) is recomputed, anything else is tagged as
 //!   a whole. A tree of inner joins is one n-ary join (its inputs in the order of their
-//!   encodings, its conditions a sorted set). A right join is written as the left join
+//!   encodings, inputs with equal encodings in the places that give the smallest
+//!   encoding, its conditions a sorted set). A right join is written as the left join
 //!   with its sides swapped, the sides of full joins in the order of their encodings, and
 //!   semi and anti joins pass their side's keys as they are (they filter rows); a chain of
 //!   them over one input is a sorted set of filters.
@@ -873,19 +874,30 @@ impl Encoder {
             leaves.iter().map(|leaf| self.encoded(leaf)).collect();
         let mut order: Vec<usize> = (0..encoded.len()).collect();
         order.sort_by(|a, b| encoded[*a].0.cmp(&encoded[*b].0));
-        let mut tagged: Vec<Vec<String>> = vec![Vec::new(); encoded.len()];
-        for (rank, &leaf) in order.iter().enumerate() {
-            let tag = format!("inner-{rank}");
-            tagged[leaf] = encoded[leaf]
-                .1
-                .iter()
-                .map(|k| self.retag(&tag, k))
-                .collect();
+        // Inputs with the same encoding (a self-join) may take each other's places: every
+        // such assignment of places is tried (up to `MAX_SYMMETRIES`) and the smallest
+        // encoding kept, so which copy the author wrote first does not count either.
+        let mut best: Option<(String, Vec<String>, Vec<String>)> = None;
+        for candidate in symmetric_orders(&order, |i| encoded[i].0.as_str()) {
+            let mut tagged: Vec<Vec<String>> = vec![Vec::new(); encoded.len()];
+            for (rank, &leaf) in candidate.iter().enumerate() {
+                let tag = format!("inner-{rank}");
+                tagged[leaf] = encoded[leaf]
+                    .1
+                    .iter()
+                    .map(|k| self.retag(&tag, k))
+                    .collect();
+            }
+            let mut conditions: Vec<String> = Vec::new();
+            let keys = self.join_tree_keys(&tree, &tagged, &mut conditions);
+            conditions.sort();
+            conditions.dedup();
+            let score = format!("{} | {}", conditions.join(" "), keys.join(" "));
+            if best.as_ref().is_none_or(|(b, _, _)| score < *b) {
+                best = Some((score, conditions, keys));
+            }
         }
-        let mut conditions: Vec<String> = Vec::new();
-        let keys = self.join_tree_keys(&tree, &tagged, &mut conditions);
-        conditions.sort();
-        conditions.dedup();
+        let (_, conditions, keys) = best.expect("at least the sorted order");
         self.open("inner-join");
         for &leaf in &order {
             self.word(&encoded[leaf].0);
@@ -1747,6 +1759,57 @@ fn flatten<'a>(expr: &'a Expr, op: &Operator, out: &mut Vec<&'a Expr>) {
         Expr::Alias(alias) => flatten(&alias.expr, op, out),
         other => out.push(other),
     }
+}
+
+/// The most assignments of places tried for inputs of an inner join with equal encodings.
+const MAX_SYMMETRIES: usize = 24;
+
+/// `order` (sorted by `text`) and, while there are at most [`MAX_SYMMETRIES`] of them, every
+/// order that permutes runs of equal text; over the limit, `order` alone.
+fn symmetric_orders<'t>(order: &[usize], text: impl Fn(usize) -> &'t str) -> Vec<Vec<usize>> {
+    let mut orders = vec![order.to_vec()];
+    let mut start = 0;
+    while start < order.len() {
+        let end = (start..order.len())
+            .find(|&i| text(order[i]) != text(order[start]))
+            .unwrap_or(order.len());
+        if end - start > 1 {
+            let mut next = Vec::new();
+            for base in &orders {
+                for permutation in permutations(&base[start..end]) {
+                    let mut candidate = base.clone();
+                    candidate[start..end].copy_from_slice(&permutation);
+                    next.push(candidate);
+                }
+            }
+            if next.len() > MAX_SYMMETRIES {
+                return vec![order.to_vec()];
+            }
+            orders = next;
+        }
+        start = end;
+    }
+    orders
+}
+
+/// Every permutation of `items` (few: the caller caps the product).
+fn permutations(items: &[usize]) -> Vec<Vec<usize>> {
+    if items.len() <= 1 {
+        return vec![items.to_vec()];
+    }
+    let mut out = Vec::new();
+    for (i, &first) in items.iter().enumerate() {
+        let mut rest = items.to_vec();
+        rest.remove(i);
+        for mut tail in permutations(&rest) {
+            tail.insert(0, first);
+            out.push(tail);
+            if out.len() > MAX_SYMMETRIES {
+                return out;
+            }
+        }
+    }
+    out
 }
 
 /// A tree of inner joins, down to the inputs that are not inner joins (see

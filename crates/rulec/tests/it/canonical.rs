@@ -765,6 +765,13 @@ fn flat_equivalences_share_a_fingerprint() {
                 "SELECT n_name, r_name, s_name FROM supplier, region, nation \
                  WHERE n_regionkey = r_regionkey AND s_nationkey = n_nationkey",
             ),
+            // A self-join whose two copies swap places.
+            (
+                "SELECT a.n_name AS p, b.n_name AS q FROM nation a JOIN nation b \
+                 ON a.n_regionkey = b.n_nationkey",
+                "SELECT a.n_name AS p, b.n_name AS q FROM nation b JOIN nation a \
+                 ON a.n_regionkey = b.n_nationkey",
+            ),
             // Semi joins applied in either order (one inside a derived table).
             (
                 "SELECT o.o_orderkey FROM (SELECT * FROM orders WHERE EXISTS \
