@@ -12,7 +12,9 @@
 use crate::execute::{execute, pack_tables, reference_plan, rows, same_rows};
 use crate::mutate::{self, Invariant, Sensitive};
 use crate::support::{compile, root};
-use rulec_compile::{CompiledPack, Pipeline, canonical_sql, encode_plan, fingerprint, plan_sql};
+use rulec_compile::{
+    CompiledPack, Pipeline, canonical_sql, explain_plan_structure, fingerprint, plan_sql,
+};
 use rulec_pack::Pack;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -86,12 +88,12 @@ impl Subject {
         schema.fields().iter().map(|f| f.name().clone()).collect()
     }
 
-    /// How the encodings of two queries differ, both planned as rule `rule` (for failures).
+    /// How the encodings of two queries differ, both planned as rule `rule` (for failures):
+    /// the encodings with each value key's definition, one form per line.
     fn encoding_diff(&self, rule: &str, a: &str, b: &str) -> String {
-        let pipeline = Pipeline::new();
         let encode = |sql: &str| {
             plan_sql(&self.pack, &self.compiled, rule, sql)
-                .map(|p| encode_plan(&pipeline, &p).replace(" (", "\n("))
+                .map(|p| explain_plan_structure(&p).replace(" (", "\n("))
                 .unwrap_or_else(|e| e)
         };
         let diff = similar::TextDiff::from_lines(&encode(a), &encode(b))
