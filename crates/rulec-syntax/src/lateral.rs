@@ -343,8 +343,7 @@ fn rewrite_one(select: &mut Select, position: Position) -> Result<Rename, Box<Di
     }
     let relation = relation_mut(select, target);
     let name = relation_name(relation).expect("a target has a name");
-    let wrapped = std::mem::replace(relation, placeholder_factor());
-    *relation = wrap(wrapped, &name, &unnest.lists, &columns);
+    *relation = wrap(relation.clone(), &name, &unnest.lists, &columns);
     Ok(Rename {
         alias: unnest_alias.unwrap_or_default(),
         target: name,
@@ -513,21 +512,6 @@ fn relation_name(factor: &TableFactor) -> Option<Ident> {
             _ => None,
         },
         _ => None,
-    }
-}
-
-fn placeholder_factor() -> TableFactor {
-    TableFactor::Table {
-        name: ObjectName::from(vec![Ident::new("placeholder")]),
-        alias: None,
-        args: None,
-        with_hints: Vec::new(),
-        version: None,
-        partitions: Vec::new(),
-        with_ordinality: false,
-        json_path: None,
-        sample: None,
-        index_hints: Vec::new(),
     }
 }
 

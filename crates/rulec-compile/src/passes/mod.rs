@@ -2,6 +2,45 @@
 //! pinned pipeline. Each rewrites every expression of every plan node bottom-up and keeps
 //! the names of the expressions it changes.
 
+/// Declares an expression pass: a unit struct `$pass` whose optimizer rule, named `$name`,
+/// rewrites every expression of every plan node bottom-up with `$rewrite` (see
+/// [`rewrite_node_expressions`]).
+macro_rules! expression_pass {
+    ($pass:ident, $name:literal, $rewrite:path) => {
+        #[derive(Debug, Default)]
+        pub struct $pass;
+
+        impl $pass {
+            pub const NAME: &'static str = $name;
+        }
+
+        impl datafusion_optimizer::OptimizerRule for $pass {
+            fn name(&self) -> &str {
+                Self::NAME
+            }
+
+            fn apply_order(&self) -> Option<datafusion_optimizer::optimizer::ApplyOrder> {
+                Some(datafusion_optimizer::optimizer::ApplyOrder::BottomUp)
+            }
+
+            fn supports_rewrite(&self) -> bool {
+                true
+            }
+
+            fn rewrite(
+                &self,
+                plan: datafusion_expr::LogicalPlan,
+                _config: &dyn datafusion_optimizer::OptimizerConfig,
+            ) -> datafusion_common::Result<
+                datafusion_common::tree_node::Transformed<datafusion_expr::LogicalPlan>,
+            > {
+                super::rewrite_node_expressions(plan, $rewrite)
+            }
+        }
+    };
+}
+use expression_pass;
+
 mod normalize_integer_comparisons;
 mod normalize_null_case;
 

@@ -7,42 +7,16 @@
 //! `NOT (x >= c)` reaches the pipeline as `x < c`. A literal at the type's bound (where
 //! `c - 1` or `c + 1` would overflow) is left as written.
 
-use super::{InputSchema, rewrite_node_expressions};
-use datafusion_common::tree_node::Transformed;
-use datafusion_common::{Result, ScalarValue};
+use super::InputSchema;
+use datafusion_common::ScalarValue;
 use datafusion_expr::expr::BinaryExpr;
-use datafusion_expr::{Expr, ExprSchemable as _, LogicalPlan, Operator};
-use datafusion_optimizer::optimizer::ApplyOrder;
-use datafusion_optimizer::{OptimizerConfig, OptimizerRule};
+use datafusion_expr::{Expr, ExprSchemable as _, Operator};
 
-#[derive(Debug, Default)]
-pub struct NormalizeIntegerComparisons;
-
-impl NormalizeIntegerComparisons {
-    pub const NAME: &'static str = "normalize_integer_comparisons";
-}
-
-impl OptimizerRule for NormalizeIntegerComparisons {
-    fn name(&self) -> &str {
-        Self::NAME
-    }
-
-    fn apply_order(&self) -> Option<ApplyOrder> {
-        Some(ApplyOrder::BottomUp)
-    }
-
-    fn supports_rewrite(&self) -> bool {
-        true
-    }
-
-    fn rewrite(
-        &self,
-        plan: LogicalPlan,
-        _config: &dyn OptimizerConfig,
-    ) -> Result<Transformed<LogicalPlan>> {
-        rewrite_node_expressions(plan, rewrite)
-    }
-}
+super::expression_pass!(
+    NormalizeIntegerComparisons,
+    "normalize_integer_comparisons",
+    rewrite
+);
 
 fn rewrite(expr: &Expr, schema: &InputSchema) -> Option<Expr> {
     let Expr::BinaryExpr(BinaryExpr { left, op, right }) = expr else {

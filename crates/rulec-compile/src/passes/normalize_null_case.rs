@@ -15,43 +15,12 @@
 //!
 //! Volatile expressions are left as written.
 
-use super::{InputSchema, rewrite_node_expressions};
+use super::InputSchema;
 use crate::encode::is_volatile;
-use datafusion_common::Result;
-use datafusion_common::tree_node::Transformed;
+use datafusion_expr::Expr;
 use datafusion_expr::expr::{Case, Cast};
-use datafusion_expr::{Expr, LogicalPlan};
-use datafusion_optimizer::optimizer::ApplyOrder;
-use datafusion_optimizer::{OptimizerConfig, OptimizerRule};
 
-#[derive(Debug, Default)]
-pub struct NormalizeNullCase;
-
-impl NormalizeNullCase {
-    pub const NAME: &'static str = "normalize_null_case";
-}
-
-impl OptimizerRule for NormalizeNullCase {
-    fn name(&self) -> &str {
-        Self::NAME
-    }
-
-    fn apply_order(&self) -> Option<ApplyOrder> {
-        Some(ApplyOrder::BottomUp)
-    }
-
-    fn supports_rewrite(&self) -> bool {
-        true
-    }
-
-    fn rewrite(
-        &self,
-        plan: LogicalPlan,
-        _config: &dyn OptimizerConfig,
-    ) -> Result<Transformed<LogicalPlan>> {
-        rewrite_node_expressions(plan, rewrite)
-    }
-}
+super::expression_pass!(NormalizeNullCase, "normalize_null_case", rewrite);
 
 fn rewrite(expr: &Expr, _schema: &InputSchema) -> Option<Expr> {
     let Expr::Case(case) = expr else {

@@ -1,4 +1,5 @@
-//! Proofs of canonical identity, over the CPG, TPC-H and TPC-DS packs:
+//! Proofs of canonical identity, over the CPG, nested-data, TPC-H and TPC-DS packs (the
+//! hand-written query pairs are in `equivalent_pairs.rs`):
 //!
 //! - idempotence: the pipeline applied to a canonical plan changes nothing;
 //! - canonical SQL plans back to the rule's fingerprint wherever it can be printed;
@@ -29,7 +30,19 @@ const NOT_PRINTABLE: &[&str] = &[
     "tpcds/q87",
 ];
 
-struct Subject {
+/// What a meaning-preserving mutant shows.
+enum Checked {
+    /// Same fingerprint.
+    Kept,
+    /// It renames an output column: a change of meaning, left out of the tally.
+    RenamesOutput,
+    /// It does not plan: the error and the mutant.
+    DoesNotPlan(String),
+    /// Its fingerprint moved: the mutant and how the encodings differ.
+    Moved(String),
+}
+
+pub struct Subject {
     pack: Pack,
     compiled: CompiledPack,
 }
@@ -50,7 +63,7 @@ fn rule_total() -> usize {
     PACKS.iter().map(|(_, n)| n).sum()
 }
 
-fn subject(name: &'static str) -> Subject {
+pub fn subject(name: &'static str) -> Subject {
     let (pack, compiled) = compile(&pack_dir(name));
     for rule in &compiled.rules {
         assert!(
@@ -76,7 +89,7 @@ impl Subject {
     }
 
     /// The fingerprint `sql` would have as rule `rule` of this pack.
-    fn fingerprint_of(&self, rule: &str, sql: &str) -> Result<String, String> {
+    pub fn fingerprint_of(&self, rule: &str, sql: &str) -> Result<String, String> {
         let plan = plan_sql(&self.pack, &self.compiled, rule, sql)?;
         Ok(fingerprint(&Pipeline::new(), &plan))
     }
@@ -88,9 +101,39 @@ impl Subject {
         schema.fields().iter().map(|f| f.name().clone()).collect()
     }
 
+    /// Checks a meaning-preserving mutant of rule `rule` (text `sql`, fingerprint
+    /// `original`).
+    fn check_invariant(&self, rule: &str, sql: &str, original: &str, mutant: &str) -> Checked {
+        let plan = match plan_sql(&self.pack, &self.compiled, rule, mutant) {
+            Ok(plan) => plan,
+            Err(e) => {
+                return Checked::DoesNotPlan(format!("the mutant does not plan: {e}\n{mutant}"));
+            }
+        };
+        // An unaliased `sum(t.x)` is named after its alias `t`: renaming `t` renames the
+        // product's column, which is a change of meaning.
+        let names: Vec<String> = plan
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        if names != self.output_names(rule) {
+            return Checked::RenamesOutput;
+        }
+        if fingerprint(&Pipeline::new(), &plan) == original {
+            Checked::Kept
+        } else {
+            Checked::Moved(format!(
+                "fingerprint moved\n{mutant}\n{}",
+                self.encoding_diff(rule, sql, mutant)
+            ))
+        }
+    }
+
     /// How the encodings of two queries differ, both planned as rule `rule` (for failures):
     /// the encodings with each value key's definition, one form per line.
-    fn encoding_diff(&self, rule: &str, a: &str, b: &str) -> String {
+    pub fn encoding_diff(&self, rule: &str, a: &str, b: &str) -> String {
         let encode = |sql: &str| {
             plan_sql(&self.pack, &self.compiled, rule, sql)
                 .map(|p| explain_plan_structure(&p).replace(" (", "\n("))
@@ -176,6 +219,13 @@ fn data_kind(pack: &str) -> &'static str {
     }
 }
 
+/// One more mutant of `key` generated, and kept or not.
+fn count(tally: &mut Tally, key: String, kept: bool) {
+    let entry = tally.entry(key).or_default();
+    entry.0 += 1;
+    entry.1 += usize::from(kept);
+}
+
 fn report(title: &str, tally: &Tally) -> String {
     let mut text = format!("{title}\n");
     for (family, (generated, kept)) in tally {
@@ -204,44 +254,25 @@ fn meaning_preserving_mutants_keep_the_fingerprint() {
                     let Some(mutant) = mutate::invariant(sql, mutations) else {
                         continue;
                     };
-                    let plan = match plan_sql(&s.pack, &s.compiled, rule, &mutant) {
-                        Ok(plan) => plan,
-                        Err(e) => {
-                            failures.push(format!(
-                                "{name}/{rule} {family}: the mutant does not plan: {e}\n{mutant}"
-                            ));
+                    let kept = match s.check_invariant(rule, sql, original, &mutant) {
+                        Checked::Kept => true,
+                        Checked::RenamesOutput => {
+                            renamed_outputs.push(format!("{name}/{rule} {family}"));
                             continue;
                         }
+                        Checked::DoesNotPlan(why) => {
+                            failures.push(format!("{name}/{rule} {family}: {why}"));
+                            continue;
+                        }
+                        Checked::Moved(why) => {
+                            failures.push(format!("{name}/{rule} {family}: {why}"));
+                            false
+                        }
                     };
-                    // An unaliased `sum(t.x)` is named after its alias `t`: renaming `t`
-                    // renames the product's column, which is a change of meaning.
-                    let names: Vec<String> = plan
-                        .schema()
-                        .fields()
-                        .iter()
-                        .map(|f| f.name().clone())
-                        .collect();
-                    if names != s.output_names(rule) {
-                        renamed_outputs.push(format!("{name}/{rule} {family}"));
-                        continue;
-                    }
-                    let kept = fingerprint(&Pipeline::new(), &plan) == original;
                     let kind = data_kind(name);
-                    for key in [format!("{kind}: all"), format!("{kind}: {family}")] {
-                        let entry = by_kind.entry(key).or_default();
-                        entry.0 += 1;
-                        entry.1 += usize::from(kept);
-                    }
-                    let entry = tally.entry(family.clone()).or_default();
-                    entry.0 += 1;
-                    if kept {
-                        entry.1 += 1;
-                    } else {
-                        failures.push(format!(
-                            "{name}/{rule} {family}: fingerprint moved\n{mutant}\n{}",
-                            s.encoding_diff(rule, sql, &mutant)
-                        ));
-                    }
+                    count(&mut tally, family.clone(), kept);
+                    count(&mut by_kind, format!("{kind}: all"), kept);
+                    count(&mut by_kind, format!("{kind}: {family}"), kept);
                 }
             }
         }
@@ -510,331 +541,6 @@ fn canonical_plans_give_the_rows_of_the_reference_plans() {
     });
 }
 
-#[test]
-fn equivalent_spellings_share_a_fingerprint() {
-    rulec_compile::with_planning_stack(|| {
-        let s = subject("tpch");
-        let pairs = [
-            (
-                "SELECT count(*) AS n FROM orders",
-                "SELECT count(1) AS n FROM orders",
-            ),
-            (
-                "SELECT o_orderkey FROM orders WHERE o_orderstatus != 'F'",
-                "SELECT o_orderkey FROM orders WHERE o_orderstatus <> 'F'",
-            ),
-            (
-                "SELECT o_orderkey FROM orders WHERE NOT (o_totalprice > 100)",
-                "SELECT o_orderkey FROM orders WHERE o_totalprice <= 100",
-            ),
-            (
-                "SELECT o_orderkey FROM orders WHERE o_custkey BETWEEN 10 AND 20",
-                "SELECT o_orderkey FROM orders WHERE 20 >= o_custkey AND o_custkey >= 10",
-            ),
-            (
-                "SELECT o_orderkey FROM orders WHERE o_custkey IN (3, 1, 2, 1)",
-                "SELECT o_orderkey FROM orders WHERE o_custkey IN (1, 2, 3)",
-            ),
-            (
-                "SELECT o_orderkey FROM orders WHERE (o_custkey = 1 AND o_shippriority = 0) \
-                 OR (o_custkey = 1 AND o_orderstatus = 'F')",
-                "SELECT o_orderkey FROM orders WHERE o_custkey = 1 \
-                 AND (o_orderstatus = 'F' OR o_shippriority = 0)",
-            ),
-            (
-                "SELECT o.o_orderkey FROM orders o JOIN customer c ON o.o_custkey = c.c_custkey \
-                 WHERE c.c_nationkey = 3",
-                "WITH cust AS (SELECT * FROM customer) SELECT x.o_orderkey \
-                 FROM orders AS x, cust WHERE 3 = cust.c_nationkey AND cust.c_custkey = x.o_custkey",
-            ),
-        ];
-        for (a, b) in pairs {
-            let (fa, fb) = (s.fingerprint_of("q01", a), s.fingerprint_of("q01", b));
-            assert!(fa.is_ok(), "{a}: {fa:?}");
-            assert_eq!(fa, fb, "\n{a}\n{b}\n{}", s.encoding_diff("q01", a, b));
-        }
-        // And a one-character change of a literal moves it.
-        assert_ne!(
-            s.fingerprint_of("q01", "SELECT o_orderkey FROM orders WHERE o_custkey = 12"),
-            s.fingerprint_of("q01", "SELECT o_orderkey FROM orders WHERE o_custkey = 13"),
-        );
-    });
-}
-
-/// Asserts that each pair shares a fingerprint (planned as `rule` of `s`), and that each
-/// pair of `different` does not.
-fn assert_pairs(s: &Subject, rule: &str, same: &[(&str, &str)], different: &[(&str, &str)]) {
-    for (a, b) in same {
-        let (fa, fb) = (s.fingerprint_of(rule, a), s.fingerprint_of(rule, b));
-        assert!(fa.is_ok(), "{a}: {fa:?}");
-        assert_eq!(fa, fb, "\n{a}\n{b}\n{}", s.encoding_diff(rule, a, b));
-    }
-    for (a, b) in different {
-        let (fa, fb) = (s.fingerprint_of(rule, a), s.fingerprint_of(rule, b));
-        assert!(fa.is_ok() && fb.is_ok(), "{a}: {fa:?}\n{b}: {fb:?}");
-        assert_ne!(fa, fb, "\n{a}\n{b}");
-    }
-}
-
-#[test]
-fn nested_spellings_share_a_fingerprint() {
-    rulec_compile::with_planning_stack(|| {
-        let s = subject("nested");
-        let nodes = "(SELECT file_id, unnest(nodes) AS node FROM libcst_files)";
-        let direct = format!(
-            "SELECT file_id, node.kind AS kind, node.cst_id AS id FROM {nodes} \
-             WHERE node.kind = 'libcst.Name'"
-        );
-        let join = "SELECT n.file_id, n.node.cst_id AS cst_id, o.symbol \
-             FROM (SELECT file_id, unnest(nodes) AS node FROM libcst_files) AS n \
-             JOIN scip_occurrences AS o ON n.file_id = o.document_id \
-             AND n.node.span.start.line0 = o.start_line AND n.node.span.start.col = o.start_char";
-        let same = [
-            // A field selected in a subquery and filtered outside.
-            (
-                direct.clone(),
-                format!(
-                    "SELECT file_id, kind, id FROM (SELECT file_id, node.kind AS kind, \
-                     node.cst_id AS id FROM {nodes}) WHERE kind = 'libcst.Name'"
-                ),
-            ),
-            // A CTE chain, bracket and get_field access.
-            (
-                direct.clone(),
-                format!(
-                    "WITH n AS {nodes}, k AS (SELECT file_id, node['kind'] AS kind, \
-                     get_field(node, 'cst_id') AS id FROM n) \
-                     SELECT file_id, kind, id FROM k WHERE kind = 'libcst.Name'"
-                ),
-            ),
-            // The lateral forms.
-            (
-                direct.clone(),
-                "SELECT f.file_id, x.kind AS kind, x.cst_id AS id FROM libcst_files f \
-                 CROSS JOIN unnest(f.nodes) AS u(x) WHERE x.kind = 'libcst.Name'"
-                    .to_owned(),
-            ),
-            (
-                direct.clone(),
-                "SELECT f.file_id, u.x.kind AS kind, u.x.cst_id AS id \
-                 FROM libcst_files AS f, unnest(f.nodes) AS u(x) WHERE u.x.kind = 'libcst.Name'"
-                    .to_owned(),
-            ),
-            // Span fields flattened into columns before the join, or a prefix of the path.
-            (
-                join.to_owned(),
-                format!(
-                    "SELECT n.file_id, n.cst_id, o.symbol FROM (SELECT file_id, \
-                     node.cst_id AS cst_id, node.span.start.line0 AS line0, \
-                     node.span.start.col AS col FROM {nodes}) AS n JOIN scip_occurrences AS o \
-                     ON n.file_id = o.document_id AND n.line0 = o.start_line AND n.col = o.start_char"
-                ),
-            ),
-            (
-                join.to_owned(),
-                format!(
-                    "SELECT n.file_id, n.cst_id, o.symbol FROM (SELECT file_id, \
-                     node.cst_id AS cst_id, node.span AS sp FROM {nodes}) AS n \
-                     JOIN scip_occurrences AS o ON n.file_id = o.document_id \
-                     AND n.sp.start.line0 = o.start_line AND n.sp['start']['col'] = o.start_char"
-                ),
-            ),
-            // A path on a left join's NULL-padded side, taken apart before the join or after.
-            (
-                format!(
-                    "SELECT o.symbol, n.node.span.start.line0 + 1 AS l FROM scip_occurrences o \
-                     LEFT JOIN {nodes} n ON n.file_id = o.document_id"
-                ),
-                format!(
-                    "SELECT o.symbol, n.l + 1 AS l FROM scip_occurrences o LEFT JOIN \
-                     (SELECT file_id, node.span.start.line0 AS l FROM {nodes}) n \
-                     ON n.file_id = o.document_id"
-                ),
-            ),
-            // The join's sides in the other order.
-            (
-                join.to_owned(),
-                format!(
-                    "SELECT n.file_id, n.node.cst_id AS cst_id, o.symbol FROM scip_occurrences AS o \
-                     JOIN {nodes} AS n ON n.file_id = o.document_id \
-                     AND n.node.span.start.line0 = o.start_line AND n.node.span.start.col = o.start_char"
-                ),
-            ),
-        ];
-        let different = [
-            (
-                direct.clone(),
-                direct.replace("'libcst.Name'", "'libcst.Names'"),
-            ),
-            (join.to_owned(), join.replace("o.start_char", "o.end_char")),
-            (join.to_owned(), join.replace("start.col", "\"end\".col")),
-            // An outer join's NULL-padded side is not the value it was before the join.
-            (
-                format!(
-                    "SELECT o.symbol, n.k FROM scip_occurrences o LEFT JOIN \
-                     (SELECT file_id, coalesce(node.kind, 'none') AS k FROM {nodes}) n \
-                     ON n.file_id = o.document_id"
-                ),
-                format!(
-                    "SELECT o.symbol, coalesce(n.node.kind, 'none') AS k FROM scip_occurrences o \
-                     LEFT JOIN {nodes} n ON n.file_id = o.document_id"
-                ),
-            ),
-            // A constant on the NULL-padded side is NULL on padded rows.
-            (
-                format!(
-                    "SELECT o.symbol, n.one AS l FROM scip_occurrences o LEFT JOIN \
-                     (SELECT file_id, 1 AS one FROM {nodes}) n ON n.file_id = o.document_id"
-                ),
-                format!(
-                    "SELECT o.symbol, 1 AS l FROM scip_occurrences o LEFT JOIN {nodes} n \
-                     ON n.file_id = o.document_id"
-                ),
-            ),
-        ];
-        let same: Vec<(&str, &str)> = same.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
-        let different: Vec<(&str, &str)> = different
-            .iter()
-            .map(|(a, b)| (a.as_str(), b.as_str()))
-            .collect();
-        assert_pairs(&s, "node_rows", &same, &different);
-    });
-}
-
-#[test]
-fn flat_equivalences_share_a_fingerprint() {
-    rulec_compile::with_planning_stack(|| {
-        let s = subject("tpch");
-        let same = [
-            (
-                "SELECT DISTINCT n_name, n_regionkey FROM nation",
-                "SELECT n_name, n_regionkey FROM nation GROUP BY n_regionkey, n_name",
-            ),
-            (
-                "SELECT CASE WHEN nullif(c_phone, '') IS NULL THEN 'none' \
-                 ELSE nullif(c_phone, '') END AS p FROM customer",
-                "SELECT coalesce(nullif(c_phone, ''), 'none') AS p FROM customer",
-            ),
-            (
-                "SELECT n_name FROM nation WHERE NOT (n_nationkey >= 10)",
-                "SELECT n_name FROM nation WHERE n_nationkey <= 9",
-            ),
-            (
-                "SELECT n_name FROM nation WHERE n_nationkey > 9",
-                "SELECT n_name FROM nation WHERE 10 <= n_nationkey",
-            ),
-            (
-                "SELECT n.n_name, r.r_name FROM nation n JOIN region r \
-                 ON n.n_regionkey = r.r_regionkey",
-                "SELECT n.n_name, r.r_name FROM nation n \
-                 JOIN (SELECT r_regionkey AS n_regionkey, r_name FROM region) r USING (n_regionkey)",
-            ),
-            (
-                "SELECT n.n_regionkey FROM nation n JOIN region r ON n.n_regionkey = r.r_regionkey",
-                "SELECT r.r_regionkey AS n_regionkey FROM nation n JOIN region r \
-                 ON n.n_regionkey = r.r_regionkey",
-            ),
-            (
-                "SELECT s.a, s.b FROM (SELECT n_name, n_nationkey FROM nation) AS s(a, b)",
-                "WITH z(a, b) AS (SELECT n_name AS x, n_nationkey AS y FROM nation) \
-                 SELECT a, b FROM z",
-            ),
-            (
-                "SELECT n_name, r_name FROM (SELECT * FROM nation WHERE n_nationkey > 3) n \
-                 LEFT JOIN region r ON n_regionkey = r_regionkey",
-                "SELECT n_name, r_name FROM nation n LEFT JOIN region r \
-                 ON n_regionkey = r_regionkey WHERE n_nationkey > 3",
-            ),
-            (
-                "WITH c AS (SELECT ps_availqty * ps_supplycost AS p, ps_availqty AS q FROM partsupp) \
-                 SELECT p + q AS r FROM c",
-                "SELECT ps_availqty * ps_supplycost + ps_availqty AS r FROM partsupp",
-            ),
-            (
-                "SELECT one, count(*) AS n FROM (SELECT 1 AS one, n_name FROM nation) GROUP BY one",
-                "SELECT 1 AS one, count(*) AS n FROM nation GROUP BY 1",
-            ),
-            // Inner joins in any order and grouping.
-            (
-                "SELECT n_name, r_name, s_name FROM nation JOIN region ON n_regionkey = r_regionkey \
-                 JOIN supplier ON s_nationkey = n_nationkey",
-                "SELECT n_name, r_name, s_name FROM supplier JOIN \
-                 (nation JOIN region ON n_regionkey = r_regionkey) ON s_nationkey = n_nationkey",
-            ),
-            (
-                "SELECT n_name, r_name, s_name FROM nation JOIN region ON n_regionkey = r_regionkey \
-                 JOIN supplier ON s_nationkey = n_nationkey",
-                "SELECT n_name, r_name, s_name FROM supplier, region, nation \
-                 WHERE n_regionkey = r_regionkey AND s_nationkey = n_nationkey",
-            ),
-            // A self-join whose two copies swap places.
-            (
-                "SELECT a.n_name AS p, b.n_name AS q FROM nation a JOIN nation b \
-                 ON a.n_regionkey = b.n_nationkey",
-                "SELECT a.n_name AS p, b.n_name AS q FROM nation b JOIN nation a \
-                 ON a.n_regionkey = b.n_nationkey",
-            ),
-            // Semi joins applied in either order (one inside a derived table).
-            (
-                "SELECT o.o_orderkey FROM (SELECT * FROM orders WHERE EXISTS \
-                 (SELECT 1 FROM lineitem WHERE l_orderkey = o_orderkey)) o \
-                 WHERE o.o_custkey IN (SELECT c_custkey FROM customer WHERE c_nationkey = 3)",
-                "SELECT o.o_orderkey FROM (SELECT * FROM orders WHERE o_custkey IN \
-                 (SELECT c_custkey FROM customer WHERE c_nationkey = 3)) o \
-                 WHERE EXISTS (SELECT 1 FROM lineitem WHERE l_orderkey = o.o_orderkey)",
-            ),
-        ];
-        let different = [
-            (
-                "SELECT n_name FROM nation WHERE n_nationkey < 10",
-                "SELECT n_name FROM nation WHERE n_nationkey <= 10",
-            ),
-            (
-                "SELECT c_name FROM customer WHERE c_acctbal < 10",
-                "SELECT c_name FROM customer WHERE c_acctbal <= 9",
-            ),
-            (
-                "SELECT coalesce(nullif(c_phone, ''), 'none') AS p FROM customer",
-                "SELECT coalesce(nullif(c_phone, ''), 'nothing') AS p FROM customer",
-            ),
-            (
-                "SELECT n.n_regionkey FROM nation n LEFT JOIN region r \
-                 ON n.n_regionkey = r.r_regionkey",
-                "SELECT r.r_regionkey AS n_regionkey FROM nation n LEFT JOIN region r \
-                 ON n.n_regionkey = r.r_regionkey",
-            ),
-            (
-                "SELECT n_name, r_name, s_name FROM supplier, region, nation \
-                 WHERE n_regionkey = r_regionkey AND s_nationkey = n_nationkey",
-                "SELECT n_name, r_name, s_name FROM supplier, region, nation \
-                 WHERE n_regionkey = r_regionkey AND s_suppkey = n_nationkey",
-            ),
-            // The two sides of a self-join stay apart.
-            (
-                "SELECT a.n_name, b.n_name AS m FROM nation a JOIN nation b \
-                 ON a.n_regionkey = b.n_nationkey",
-                "SELECT a.n_name, b.n_name AS m FROM nation a JOIN nation b \
-                 ON a.n_nationkey = b.n_regionkey",
-            ),
-            (
-                "SELECT o_orderkey FROM orders WHERE EXISTS \
-                 (SELECT 1 FROM lineitem WHERE l_orderkey = o_orderkey) \
-                 AND o_custkey IN (SELECT c_custkey FROM customer WHERE c_nationkey = 3)",
-                "SELECT o_orderkey FROM orders WHERE NOT EXISTS \
-                 (SELECT 1 FROM lineitem WHERE l_orderkey = o_orderkey) \
-                 AND o_custkey IN (SELECT c_custkey FROM customer WHERE c_nationkey = 3)",
-            ),
-            (
-                "SELECT n_name, r_name FROM nation n LEFT JOIN region r \
-                 ON n_regionkey = r_regionkey AND r_regionkey > 3",
-                "SELECT n_name, r_name FROM nation n LEFT JOIN region r \
-                 ON n_regionkey = r_regionkey WHERE r_regionkey > 3",
-            ),
-        ];
-        assert_pairs(&s, "q01", &same, &different);
-    });
-}
-
 /// Two families applied one after the other, in both orders, on the nested-data rules: the
 /// nested families with the structural ones authors combine them with.
 #[test]
@@ -864,32 +570,19 @@ fn pairs_of_families_keep_the_fingerprint_on_nested_rules() {
                             let Some(mutant) = mutate::invariant(sql, &order) else {
                                 continue;
                             };
-                            let plan = match plan_sql(&s.pack, &s.compiled, rule, &mutant) {
-                                Ok(plan) => plan,
-                                Err(e) => {
-                                    failures.push(format!(
-                                        "{name}/{rule} {order:?}: the mutant does not plan: {e}\n{mutant}"
-                                    ));
-                                    continue;
+                            match s.check_invariant(rule, sql, original, &mutant) {
+                                Checked::Kept => {
+                                    generated += 1;
+                                    kept += 1;
                                 }
-                            };
-                            let names: Vec<String> = plan
-                                .schema()
-                                .fields()
-                                .iter()
-                                .map(|f| f.name().clone())
-                                .collect();
-                            if names != s.output_names(rule) {
-                                continue; // A renamed output column is a change of meaning.
-                            }
-                            generated += 1;
-                            if fingerprint(&Pipeline::new(), &plan) == original {
-                                kept += 1;
-                            } else {
-                                failures.push(format!(
-                                    "{name}/{rule} {order:?}: fingerprint moved\n{mutant}\n{}",
-                                    s.encoding_diff(rule, sql, &mutant)
-                                ));
+                                Checked::RenamesOutput => {}
+                                Checked::DoesNotPlan(why) => {
+                                    failures.push(format!("{name}/{rule} {order:?}: {why}"));
+                                }
+                                Checked::Moved(why) => {
+                                    generated += 1;
+                                    failures.push(format!("{name}/{rule} {order:?}: {why}"));
+                                }
                             }
                         }
                     }

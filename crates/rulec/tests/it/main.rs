@@ -6,6 +6,7 @@ mod check_fixtures;
 mod cli;
 mod cpg_products;
 mod diff;
+mod equivalent_pairs;
 mod execute;
 mod hostile;
 mod lineage;
