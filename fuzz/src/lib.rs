@@ -2,10 +2,9 @@
 //! memory), and a DataFusion session with the contract tables registered for consuming
 //! Substrait plans.
 //!
-//! Everything a target calls mirrors a real code path: rule text goes through
-//! `PackFiles::text` (UTF-8 decoding, BOM, `S006`), packs through `load_pack`, `lint_levels`,
-//! `compile_pack` and `check_encodable_pack` (as `crates/rulec/src/project.rs` does), and
-//! diagnostics through the human, JSON and SARIF renderings (as `rulec check` prints them).
+//! Everything a target calls is a real code path: packs are checked by the driver
+//! (`rulec_driver::Project`, what `rulec check` calls), and diagnostics go through the
+//! human, JSON and SARIF renderings (as `rulec check` prints them).
 
 pub mod grammar;
 pub mod targets;
@@ -14,13 +13,12 @@ use datafusion::datasource::MemTable;
 use datafusion::execution::{SessionState, SessionStateBuilder};
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
-use rulec_compile::{CompiledPack, compile_pack, with_planning_stack};
+use rulec_compile::{CompiledPack, with_planning_stack};
 use rulec_contract::{Contract, parse_contract, render_type};
 use rulec_diagnostics::{Diagnostic, render_human, to_json, to_sarif};
-use rulec_pack::{Pack, PackFiles, load_pack};
+use rulec_pack::{Pack, PackFiles};
 use rulec_substrait::SubstraitError;
 use rulec_substrait::substrait::proto::Plan;
-use std::collections::BTreeMap;
 use std::sync::{Arc, LazyLock};
 
 /// `rules/cpg/pack.yaml`.
@@ -161,37 +159,13 @@ pub fn check(files: &PackFiles) -> Checked {
     checked
 }
 
-/// `Project::from_files` and `Project::all_diagnostics` of `crates/rulec/src/project.rs`.
+/// The driver's check, as `rulec check` runs it.
 fn check_here(files: &PackFiles) -> Checked {
-    let (pack, mut load_diagnostics) = load_pack(files);
-    let mut lint_levels = BTreeMap::new();
-    if let Some(pack) = &pack {
-        let (levels, problems) = rulec_pack::lint_levels(pack);
-        lint_levels = levels;
-        load_diagnostics.extend(problems);
-    }
-    let compiled = pack.as_ref().map(|pack| {
-        let mut compiled = compile_pack(pack);
-        let texts = pack
-            .rules
-            .iter()
-            .map(|r| (r.name.clone(), r.text.clone()))
-            .collect();
-        rulec_substrait::check_encodable_pack(&mut compiled, &texts);
-        compiled
-    });
-    let mut all = load_diagnostics;
-    if let Some(compiled) = &compiled {
-        for rule in &compiled.rules {
-            all.extend(rule.diagnostics.iter().cloned());
-        }
-    }
-    let mut all = rulec_pack::apply_lint_levels(all, &lint_levels);
-    rulec_diagnostics::sort(&mut all);
+    let project = rulec_driver::Project::from_files(std::path::Path::new("fuzz"), files.clone());
     Checked {
-        pack,
-        compiled,
-        diagnostics: all,
+        diagnostics: project.all_diagnostics(),
+        pack: project.pack,
+        compiled: project.compiled,
     }
 }
 

@@ -63,6 +63,11 @@ pub struct CompiledRule {
     pub compile_time: std::time::Duration,
     /// Where that time went, phase by phase (for `rulec check --timings`).
     pub phase_times: PhaseTimes,
+    /// The [`rule_key`] of what this result was computed from.
+    pub key: String,
+    /// True when the result was taken from a [`RuleMemo`] instead of planned now (a reused
+    /// result may lack the plans: a cache on disk keeps schemas and findings only).
+    pub reused: bool,
 }
 
 /// The time one rule's compilation spent in each phase.
@@ -134,37 +139,184 @@ fn default_threads() -> usize {
 /// level do not depend on each other and are planned in parallel. Results do not depend on
 /// the number of threads.
 pub fn compile_pack_with(pack: &Pack, threads: usize) -> CompiledPack {
+    compile_pack_memo(pack, threads, &NoMemo)
+}
+
+/// Earlier results a compilation may reuse, and the checks that belong with each result.
+///
+/// A rule's result is a function of its [`rule_key`] (plus [`RuleMemo::salt`]): when the
+/// memo has a result for the key, the rule is not planned again. Because the key holds the
+/// schemas a rule reads (not their fingerprints), an edit re-plans the edited rule, and its
+/// readers only when its output schema changed.
+pub trait RuleMemo: Sync {
+    /// A result computed earlier for `key`, if kept.
+    fn lookup(&self, key: &str) -> Option<CompiledRule>;
+
+    /// What else a rule's result depends on, for checks [`RuleMemo::finish`] adds.
+    fn salt(&self, _pack: &Pack, _rule: &Rule) -> String {
+        String::new()
+    }
+
+    /// Runs after a rule is planned (on the planning thread): checks whose findings are
+    /// kept with the rule's result.
+    fn finish(&self, _pack: &Pack, _rule: &mut CompiledRule) {}
+}
+
+/// A memo that keeps nothing.
+pub struct NoMemo;
+
+impl RuleMemo for NoMemo {
+    fn lookup(&self, _key: &str) -> Option<CompiledRule> {
+        None
+    }
+}
+
+/// The version of [`rule_key`]'s encoding. Bump it when what a key covers changes.
+pub const RULE_KEY_VERSION: u32 = 1;
+
+/// `sha256:<hex>` over everything compiling `rule` reads: the compiler's version, pipeline
+/// and fingerprint versions, the dialect, the rule's file and text, the schema of every
+/// table it names (an input contract's, or an upstream rule's output schema, or that the
+/// upstream failed), its output contract, and, only when a name does not resolve, every
+/// table name of the pack (for the did-you-mean help).
+pub fn rule_key(pack: &Pack, rule: &Rule, outputs: &BTreeMap<String, SchemaRef>) -> String {
+    use std::fmt::Write as _;
+    let mut text = format!(
+        "rulec-rule-key-v{RULE_KEY_VERSION}\n{}\n{ENGINE}\npipeline {PIPELINE_VERSION}\nfingerprint {FINGERPRINT_VERSION}\ndialect {:?}\nfile {:?}\ncycle {}\ntext {:?}\n",
+        env!("CARGO_PKG_VERSION"),
+        pack.dialect,
+        rule.file,
+        rule.in_cycle,
+        rule.text,
+    );
+    let mut unresolved = false;
+    if let Some(parsed) = &rule.parsed {
+        let names: BTreeSet<&str> = parsed.table_refs.iter().map(|r| r.name.as_str()).collect();
+        for name in names {
+            let _ = write!(text, "table {name:?} ");
+            if name == rule.name {
+                text.push_str("self\n");
+                unresolved = true;
+            } else if let Some(contract) = pack.contracts.get(name) {
+                let _ = writeln!(text, "contract {}", schema_key(&contract.schema));
+            } else if let Some(schema) = outputs.get(name) {
+                let _ = writeln!(text, "rule {}", schema_key(schema));
+            } else if pack.rule(name).is_some() {
+                text.push_str("failed\n");
+            } else {
+                text.push_str("unknown\n");
+                unresolved = true;
+            }
+        }
+    }
+    if unresolved {
+        for name in pack
+            .contracts
+            .keys()
+            .chain(pack.rules.iter().map(|r| &r.name))
+        {
+            let _ = writeln!(text, "known {name:?}");
+        }
+    }
+    if let Some(c) = pack.output_contracts.get(&rule.name) {
+        let columns: Vec<_> = c
+            .columns
+            .iter()
+            .map(|col| (&col.name, &col.type_text, col.nullable, col.span))
+            .collect();
+        let _ = writeln!(
+            text,
+            "output contract {:?}",
+            (
+                &c.table,
+                &c.file,
+                columns,
+                &c.metadata,
+                &c.order_by,
+                &c.key,
+                c.table_span
+            )
+        );
+    }
+    rulec_contract::sha256_hex(text.as_bytes())
+}
+
+/// A text naming an Arrow schema exactly: each field's Debug form (name, type, nullability,
+/// metadata) and the schema's metadata in key order.
+fn schema_key(schema: &Schema) -> String {
+    let metadata: BTreeMap<_, _> = schema.metadata().iter().collect();
+    format!("{:?} {metadata:?}", schema.fields())
+}
+
+/// [`compile_pack_with`], reusing the results `memo` holds (see [`RuleMemo`]).
+pub fn compile_pack_memo(pack: &Pack, threads: usize, memo: &dyn RuleMemo) -> CompiledPack {
     let pipeline = Pipeline::new();
     let mut outputs: BTreeMap<String, SchemaRef> = BTreeMap::new();
     let mut results: Vec<Option<CompiledRule>> = pack.rules.iter().map(|_| None).collect();
     for level in levels(pack) {
-        let compile_one = |index: usize| {
+        let level_indices = level.clone();
+        // Results the memo holds are taken first; the rest of the level is planned.
+        let mut to_plan: Vec<(usize, String)> = Vec::new();
+        for &index in &level {
             let rule = &pack.rules[index];
+            let mut key = rule_key(pack, rule, &outputs);
+            let salt = memo.salt(pack, rule);
+            if !salt.is_empty() {
+                key = rulec_contract::sha256_hex(format!("{key}\n{salt}").as_bytes());
+            }
+            match memo.lookup(&key) {
+                Some(mut reused) => {
+                    reused.name = rule.name.clone();
+                    reused.file = rule.file.clone();
+                    reused.key = key;
+                    reused.reused = true;
+                    reused.compile_time = std::time::Duration::ZERO;
+                    results[index] = Some(reused);
+                }
+                None => to_plan.push((index, key)),
+            }
+        }
+        let compile_one = |(index, key): &(usize, String)| {
+            let rule = &pack.rules[*index];
             let started = std::time::Instant::now();
-            let mut compiled = compile_rule(pack, rule, &pipeline, &outputs);
+            // A panic in the engine is a finding about this rule, not the end of the process
+            // (a language server checks every keystroke's text).
+            let mut compiled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let mut compiled = compile_rule(pack, rule, &pipeline, &outputs);
+                memo.finish(pack, &mut compiled);
+                compiled
+            }))
+            .unwrap_or_else(|panic| panicked(rule, panic.as_ref()));
             compiled.compile_time = started.elapsed();
-            (index, compiled)
+            compiled.key = key.clone();
+            (*index, compiled)
         };
+        let level = to_plan;
         let workers = threads.clamp(1, level.len().max(1));
         let compiled: Vec<(usize, CompiledRule)> = std::thread::scope(|scope| {
-            let chunks: Vec<&[usize]> =
+            let chunks: Vec<&[(usize, String)]> =
                 level.chunks(level.len().div_ceil(workers).max(1)).collect();
             let handles: Vec<_> = chunks
                 .into_iter()
                 .map(|chunk| {
                     spawn_planning_thread(scope, move || {
-                        chunk.iter().map(|&i| compile_one(i)).collect::<Vec<_>>()
+                        chunk.iter().map(compile_one).collect::<Vec<_>>()
                     })
                 })
                 .collect();
             handles.into_iter().flat_map(join_planning_thread).collect()
         });
         for (index, compiled) in compiled {
-            let name = pack.rules[index].name.clone();
-            if let (Some(schema), Some(_)) = (&compiled.output_schema, &compiled.plan) {
-                outputs.insert(name, Arc::clone(schema));
-            }
             results[index] = Some(compiled);
+        }
+        // A rule compiled when it has an output schema; its readers see that schema.
+        for &index in &level_indices {
+            if let Some(schema) = results[index]
+                .as_ref()
+                .and_then(|r| r.output_schema.as_ref())
+            {
+                outputs.insert(pack.rules[index].name.clone(), Arc::clone(schema));
+            }
         }
     }
     CompiledPack {
@@ -206,9 +358,11 @@ fn levels(pack: &Pack) -> Vec<Vec<usize>> {
     levels
 }
 
-/// Every struct field name inside the tables' columns (through lists and maps), for
-/// suggestions when a nested field is misspelled.
-fn nested_field_names(tables: &BTreeMap<String, Arc<dyn TableSource>>) -> BTreeSet<String> {
+/// Every struct field name inside the columns of the tables a rule reads (through lists and
+/// maps), for suggestions when a nested field is misspelled.
+fn nested_field_names<'a>(
+    tables: impl Iterator<Item = &'a Arc<dyn TableSource>>,
+) -> BTreeSet<String> {
     fn walk(ty: &arrow_schema::DataType, out: &mut BTreeSet<String>) {
         use arrow_schema::DataType;
         match ty {
@@ -225,7 +379,7 @@ fn nested_field_names(tables: &BTreeMap<String, Arc<dyn TableSource>>) -> BTreeS
         }
     }
     let mut out = BTreeSet::new();
-    for table in tables.values() {
+    for table in tables {
         for field in table.schema().fields() {
             walk(field.data_type(), &mut out);
         }
@@ -355,6 +509,25 @@ fn first_line(message: &str) -> String {
     }
 }
 
+/// The result of a rule whose planning panicked: a `Q900` finding with the panic's message.
+fn panicked(rule: &Rule, panic: &(dyn std::any::Any + Send)) -> CompiledRule {
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("(no message)");
+    let mut result = empty(rule);
+    result.diagnostics.push(
+        Diagnostic::error(
+            codes::INTERNAL_ERROR,
+            format!("planning this rule panicked: {}", first_line(message)),
+        )
+        .in_file(rule.file.clone())
+        .with_note("this is a bug in rulec or DataFusion; please report it with the rule's text"),
+    );
+    result
+}
+
 fn empty(rule: &Rule) -> CompiledRule {
     CompiledRule {
         name: rule.name.clone(),
@@ -367,6 +540,8 @@ fn empty(rule: &Rule) -> CompiledRule {
         diagnostics: Vec::new(),
         compile_time: std::time::Duration::ZERO,
         phase_times: PhaseTimes::default(),
+        key: String::new(),
+        reused: false,
     }
 }
 
@@ -486,9 +661,14 @@ fn compile_rule(
             .and_then(|m| m.strip_suffix(" not found in struct"))
             && let Some(candidate) = did_you_mean(
                 field,
-                nested_field_names(&context.tables)
-                    .iter()
-                    .map(String::as_str),
+                nested_field_names(
+                    parsed
+                        .table_refs
+                        .iter()
+                        .filter_map(|r| context.tables.get(&r.name)),
+                )
+                .iter()
+                .map(String::as_str),
             )
         {
             d = d.with_help(format!("did you mean the struct field `{candidate}`?"));

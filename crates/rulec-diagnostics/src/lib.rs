@@ -10,13 +10,13 @@ mod render;
 mod sarif;
 
 pub use codes::Code;
-pub use render::{render_human, to_json};
+pub use render::{JsonDiagnostic, render_human, to_json};
 pub use sarif::to_sarif;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How bad a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Error,
@@ -33,14 +33,14 @@ impl Severity {
 }
 
 /// A position in a text: 1-based line and 1-based column (Unicode scalar values).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Position {
     pub line: u32,
     pub column: u32,
 }
 
 /// A range of text, `start` inclusive, `end` exclusive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Span {
     pub start: Position,
     pub end: Position,
@@ -67,14 +67,15 @@ impl Span {
 }
 
 /// A secondary location attached to a diagnostic.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Label {
     pub span: Span,
     pub message: String,
 }
 
-/// One finding.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One finding. Its serde form is lossless (the check cache keeps findings on disk); the
+/// public JSON form is [`JsonDiagnostic`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Diagnostic {
     pub code: Code,
     pub severity: Severity,

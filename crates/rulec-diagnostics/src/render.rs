@@ -2,7 +2,8 @@
 
 use crate::{Diagnostic, Severity, Span};
 use annotate_snippets::{AnnotationKind, Element, Level, Origin, Renderer, Snippet};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 /// Renders one diagnostic for people, rustc-style: a header with the code, the location,
 /// the source lines with the span underlined when `source` (the file's text) is given,
@@ -106,31 +107,43 @@ fn to_range(text: &str, span: Span) -> Option<std::ops::Range<usize>> {
     )
 }
 
-/// The JSON object of one diagnostic (DESIGN §6; fields are only ever added).
+/// One diagnostic in `rulec check --format json` (DESIGN §6: a public interface, whose
+/// fields are only ever added). Lines and columns are 1-based.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct JsonDiagnostic {
+    pub severity: Severity,
+    pub code: &'static str,
+    pub message: String,
+    pub file: Option<String>,
+    pub line: Option<u32>,
+    pub column: Option<u32>,
+    pub end_line: Option<u32>,
+    pub end_column: Option<u32>,
+    pub slug: &'static str,
+    pub notes: Vec<String>,
+    pub help: Option<String>,
+}
+
+impl From<&Diagnostic> for JsonDiagnostic {
+    fn from(diagnostic: &Diagnostic) -> Self {
+        let span = diagnostic.span;
+        JsonDiagnostic {
+            severity: diagnostic.severity,
+            code: diagnostic.code.code,
+            message: diagnostic.message.clone(),
+            file: diagnostic.file.clone(),
+            line: span.map(|s| s.start.line),
+            column: span.map(|s| s.start.column),
+            end_line: span.map(|s| s.end.line),
+            end_column: span.map(|s| s.end.column),
+            slug: diagnostic.code.slug,
+            notes: diagnostic.notes.clone(),
+            help: diagnostic.help.clone(),
+        }
+    }
+}
+
+/// The JSON value of one diagnostic ([`JsonDiagnostic`]).
 pub fn to_json(diagnostic: &Diagnostic) -> Value {
-    let (line, column, end_line, end_column) = match diagnostic.span {
-        Some(s) => (
-            Some(s.start.line),
-            Some(s.start.column),
-            Some(s.end.line),
-            Some(s.end.column),
-        ),
-        None => (None, None, None, None),
-    };
-    json!({
-        "severity": match diagnostic.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        },
-        "code": diagnostic.code.code,
-        "message": diagnostic.message,
-        "file": diagnostic.file,
-        "line": line,
-        "column": column,
-        "end_line": end_line,
-        "end_column": end_column,
-        "slug": diagnostic.code.slug,
-        "notes": diagnostic.notes,
-        "help": diagnostic.help,
-    })
+    serde_json::to_value(JsonDiagnostic::from(diagnostic)).unwrap_or(Value::Null)
 }

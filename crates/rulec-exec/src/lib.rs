@@ -659,27 +659,36 @@ fn slice_plans(
 /// unknown or unsortable order column, an unknown `on_violation`, a `slice_by` that is not
 /// an integer column or that the query mixes across keys. `rulec check` reports them.
 pub fn check_product_settings(pack: &Pack, compiled: &CompiledPack) -> Vec<Diagnostic> {
-    let mut found = Vec::new();
-    for rule in &compiled.rules {
-        let (Some(plan), Some(schema)) = (&rule.plan, &rule.output_schema) else {
-            continue;
-        };
-        let name = rule.name.as_str();
-        let checked = output_checks(pack, name, false)
-            .and_then(|_| declared_layout(pack, name, schema))
-            .and_then(|(_, sliced)| match sliced {
-                // Two slices are enough to find what mixes keys.
-                Some(slices) => {
-                    slice_plans(plan, schema, name, &Slices { count: 2, ..slices }).map(|_| ())
-                }
-                None => Ok(()),
-            });
-        if let Err(diagnostic) = checked {
-            let span = diagnostic.span.or_else(|| pack.manifest.product_span(name));
-            found.push(diagnostic.at_opt(span));
-        }
-    }
-    found
+    compiled
+        .rules
+        .iter()
+        .filter_map(|rule| check_product_setting(pack, rule))
+        .collect()
+}
+
+/// [`check_product_settings`] for one compiled rule. What it reads of the pack is the rule's
+/// `products:` entry in pack.yaml and its output contract.
+pub fn check_product_setting(
+    pack: &Pack,
+    rule: &rulec_compile::CompiledRule,
+) -> Option<Diagnostic> {
+    let (Some(plan), Some(schema)) = (&rule.plan, &rule.output_schema) else {
+        return None;
+    };
+    let name = rule.name.as_str();
+    let checked = output_checks(pack, name, false)
+        .and_then(|_| declared_layout(pack, name, schema))
+        .and_then(|(_, sliced)| match sliced {
+            // Two slices are enough to find what mixes keys.
+            Some(slices) => {
+                slice_plans(plan, schema, name, &Slices { count: 2, ..slices }).map(|_| ())
+            }
+            None => Ok(()),
+        });
+    checked.err().map(|diagnostic| {
+        let span = diagnostic.span.or_else(|| pack.manifest.product_span(name));
+        diagnostic.at_opt(span)
+    })
 }
 
 /// Computes a product and commits it: data and plan files under new names, then the

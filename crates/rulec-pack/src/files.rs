@@ -76,6 +76,29 @@ impl PackFiles {
         })
     }
 
+    /// Replaces a file's contents (`None` removes it). Paths that are not pack files
+    /// ([`is_pack_file`]) are ignored. Returns whether the file set changed.
+    pub fn set(&mut self, path: &str, contents: Option<Vec<u8>>) -> bool {
+        if !is_pack_file(path) {
+            return false;
+        }
+        match contents {
+            Some(bytes) => {
+                if self.files.get(path) == Some(&bytes) {
+                    return false;
+                }
+                self.files.insert(path.to_owned(), bytes);
+                true
+            }
+            None => self.files.remove(path).is_some(),
+        }
+    }
+
+    /// The relative paths of every file, sorted.
+    pub fn paths(&self) -> impl Iterator<Item = &str> {
+        self.files.keys().map(String::as_str)
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }

@@ -149,6 +149,11 @@ impl PackManifest {
     }
 
     /// Where product `name:` appears under `products:` in pack.yaml.
+    /// pack.yaml's text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
     pub fn product_span(&self, name: &str) -> Option<Span> {
         let section = self.key_span("products")?;
         (0..)

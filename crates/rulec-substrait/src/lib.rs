@@ -76,19 +76,23 @@ pub fn check_encodable_pack(
     texts: &std::collections::BTreeMap<String, String>,
 ) {
     for rule in &mut compiled.rules {
-        let Some(plan) = &rule.plan else { continue };
-        if let Err(err) = to_substrait(plan) {
-            let message = err.to_string();
-            let span = texts
-                .get(&rule.name)
-                .and_then(|text| locate_construct(text, &message));
-            rule.diagnostics.push(
-                rulec_diagnostics::Diagnostic::error(rulec_diagnostics::codes::UNENCODABLE_PLAN, message)
-                    .in_file(rule.file.clone())
-                    .at_opt(span)
-                    .with_help("rewrite the construct: rulec runs the Substrait plan, and will not run one that means something else"),
-            );
-        }
+        let text = texts.get(&rule.name).map_or("", String::as_str);
+        check_encodable_rule(rule, text);
+    }
+}
+
+/// [`check_encodable_pack`] for one compiled rule, whose source is `text`.
+pub fn check_encodable_rule(rule: &mut rulec_compile::CompiledRule, text: &str) {
+    let Some(plan) = &rule.plan else { return };
+    if let Err(err) = to_substrait(plan) {
+        let message = err.to_string();
+        let span = locate_construct(text, &message);
+        rule.diagnostics.push(
+            rulec_diagnostics::Diagnostic::error(rulec_diagnostics::codes::UNENCODABLE_PLAN, message)
+                .in_file(rule.file.clone())
+                .at_opt(span)
+                .with_help("rewrite the construct: rulec runs the Substrait plan, and will not run one that means something else"),
+        );
     }
 }
 

@@ -1,10 +1,8 @@
 //! `rulec check`.
 
 use crate::CheckFormat;
-use crate::project::Project;
-use rulec_contract::render_type;
-use rulec_diagnostics::{codes, has_errors, to_json};
-use serde_json::{Value, json};
+use rulec_diagnostics::{codes, has_errors};
+use rulec_driver::Project;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -61,7 +59,12 @@ fn relative_to_cwd(path: &Path) -> PathBuf {
         .unwrap_or_else(|| path.to_path_buf())
 }
 
-pub fn run(paths: &[PathBuf], format: CheckFormat, timings: bool) -> anyhow::Result<ExitCode> {
+pub fn run(
+    paths: &[PathBuf],
+    format: CheckFormat,
+    timings: bool,
+    cache: bool,
+) -> anyhow::Result<ExitCode> {
     let packs = packs_of(paths)?;
     if packs.is_empty() {
         if paths.iter().all(|p| p.is_dir()) {
@@ -76,16 +79,15 @@ pub fn run(paths: &[PathBuf], format: CheckFormat, timings: bool) -> anyhow::Res
     let mut sarif_diagnostics = Vec::new();
     for root in &packs {
         let started = std::time::Instant::now();
-        let project = Project::load(root)?;
+        let project = if cache {
+            Project::load_cached(root, &root.join(rulec_driver::CACHE_DIR))?
+        } else {
+            Project::load(root)?
+        };
         if timings {
             print_timings(&project, started.elapsed());
         }
-        let mut diagnostics = project.all_diagnostics();
-        // What `rulec run` would refuse in the products' settings, found without running.
-        if let (Some(pack), Some(compiled)) = (&project.pack, &project.compiled) {
-            diagnostics.extend(rulec_exec::check_product_settings(pack, compiled));
-            rulec_diagnostics::sort(&mut diagnostics);
-        }
+        let diagnostics = project.all_diagnostics();
         failed |= has_errors(&diagnostics);
         rules += project.compiled.as_ref().map_or(0, |c| c.rules.len());
         errors += diagnostics.iter().filter(|d| d.is_error()).count();
@@ -105,7 +107,7 @@ pub fn run(paths: &[PathBuf], format: CheckFormat, timings: bool) -> anyhow::Res
                 shown
             })),
             CheckFormat::Json => {
-                let report = json_report(&project, &diagnostics);
+                let report = project.report(&diagnostics);
                 if packs.len() == 1 {
                     writeln!(stdout, "{}", serde_json::to_string_pretty(&report)?)?;
                 } else {
@@ -146,55 +148,6 @@ pub fn run(paths: &[PathBuf], format: CheckFormat, timings: bool) -> anyhow::Res
     })
 }
 
-/// The DESIGN §6 report: `{pack, rules: [...], diagnostics: [...]}`. Diagnostics about a
-/// rule's file sit under that rule; the rest at the top level.
-fn json_report(project: &Project, diagnostics: &[rulec_diagnostics::Diagnostic]) -> Value {
-    let shown = |d: &rulec_diagnostics::Diagnostic| {
-        let mut v = to_json(d);
-        v["file"] = json!(d.file.as_deref().map(|f| project.display_path(f)));
-        v
-    };
-    let mut rules = Vec::new();
-    let mut rule_files = std::collections::BTreeSet::new();
-    if let (Some(pack), Some(compiled)) = (&project.pack, &project.compiled) {
-        for rule in &pack.rules {
-            let Some(c) = compiled.rule(&rule.name) else {
-                continue;
-            };
-            rule_files.insert(rule.file.clone());
-            let output_schema: Vec<Value> = c
-                .output_schema
-                .iter()
-                .flat_map(|s| s.fields().iter())
-                .map(|f| json!({"name": f.name(), "type": render_type(f.data_type()), "nullable": f.is_nullable()}))
-                .collect();
-            let rule_diags: Vec<Value> = diagnostics
-                .iter()
-                .filter(|d| d.file.as_deref() == Some(rule.file.as_str()))
-                .map(shown)
-                .collect();
-            rules.push(json!({
-                "name": rule.name,
-                "path": project.display_path(&rule.file),
-                "fingerprint": c.fingerprint,
-                "schema_fingerprint": c.schema_fingerprint,
-                "output_schema": output_schema,
-                "diagnostics": rule_diags,
-            }));
-        }
-    }
-    let others: Vec<Value> = diagnostics
-        .iter()
-        .filter(|d| d.file.as_ref().is_none_or(|f| !rule_files.contains(f)))
-        .map(shown)
-        .collect();
-    json!({
-        "pack": project.pack.as_ref().map(|p| p.manifest.name.clone()),
-        "rules": rules,
-        "diagnostics": others,
-    })
-}
-
 fn plural(n: usize, noun: &str) -> String {
     if n == 1 {
         format!("1 {noun}")
@@ -227,6 +180,18 @@ fn print_timings(project: &Project, total: std::time::Duration) {
     );
     for (name, time) in times.iter().take(5) {
         eprintln!("  {:>8.2} ms  {name}", ms(*time));
+    }
+    if let Some(cache) = &project.stats.cache {
+        let found = match cache {
+            rulec_driver::CacheStatus::Missing => "none yet".to_owned(),
+            rulec_driver::CacheStatus::Loaded(n) => plural(*n, "result"),
+            rulec_driver::CacheStatus::Ignored(why) => format!("ignored ({why})"),
+        };
+        eprintln!(
+            "rulec: check cache: {found}; {} planned, {} reused",
+            plural(project.stats.planned.len(), "rule"),
+            project.stats.reused.len()
+        );
     }
     // Where planning went, summed over the rules: the SQL planner, the pipeline's analyzer
     // and optimizer (the five costliest passes), the fingerprint.

@@ -1,8 +1,8 @@
 //! `rulec diff`.
 
 use crate::git;
-use crate::project::Project;
 use anyhow::{Context as _, bail};
+use rulec_driver::Project;
 use rulec_pack::PackFiles;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};

@@ -1,6 +1,6 @@
 //! `rulec lineage`.
 
-use crate::project::Project;
+use rulec_driver::Project;
 use rulec_lineage::{Direction, Format, LineageQuery, PackLineage, render};
 use std::io::Write as _;
 use std::path::Path;

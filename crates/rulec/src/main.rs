@@ -14,7 +14,6 @@ mod diff;
 mod git;
 mod lineage;
 mod plan;
-mod project;
 mod run;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -46,6 +45,10 @@ enum Command {
         /// Also print how long each rule took to plan (to stderr).
         #[arg(long)]
         timings: bool,
+        /// Plan every rule, without reading or writing the pack's check cache
+        /// (`.rulec-cache/` in the pack, which keeps unchanged rules' results between runs).
+        #[arg(long)]
+        no_cache: bool,
         /// Print the explanation of a diagnostic code (e.g. Q001) and exit.
         #[arg(long, value_name = "CODE")]
         explain: Option<String>,
@@ -173,10 +176,11 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             paths,
             format,
             timings,
+            no_cache,
             explain,
         } => match explain {
             Some(code) => check::explain(&code),
-            None => check::run(&paths, format, timings),
+            None => check::run(&paths, format, timings, !no_cache),
         },
         Command::Plan {
             pack,

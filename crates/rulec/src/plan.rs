@@ -1,8 +1,8 @@
 //! `rulec plan`.
 
-use crate::project::Project;
 use crate::{PlanFormat, Show};
 use anyhow::{Context as _, bail};
+use rulec_driver::Project;
 use serde_json::{Value, json};
 use std::io::Write as _;
 use std::path::Path;
@@ -25,7 +25,7 @@ pub fn run(
     let names: Vec<String> = match rule {
         Some(name) => {
             if pack.rule(name).is_none() {
-                eprintln!("{}", crate::project::no_such_rule(pack, name));
+                eprintln!("{}", rulec_driver::no_such_rule(pack, name));
                 return Ok(ExitCode::from(2));
             }
             vec![name.to_owned()]

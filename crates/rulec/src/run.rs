@@ -1,8 +1,8 @@
 //! `rulec run`.
 
 use crate::OutputFormat;
-use crate::project::Project;
 use anyhow::Context as _;
+use rulec_driver::Project;
 use rulec_exec::{InputIdentity, ProductStatus, Profile, RunOptions};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -58,7 +58,7 @@ pub fn run(root: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     for name in &args.only {
         if pack.rule(name).is_none() {
-            eprintln!("{}", crate::project::no_such_rule(pack, name));
+            eprintln!("{}", rulec_driver::no_such_rule(pack, name));
             return Ok(ExitCode::from(2));
         }
     }

@@ -183,7 +183,7 @@ fn tpch_edges_tell_values_from_filters() {
 
 #[test]
 fn select_star_is_resolved_through_rules() {
-    use rulec_pack::{PackFiles, load_pack};
+    use rulec_pack::PackFiles;
     let files = PackFiles::from_memory(
         "mem",
         [
@@ -199,10 +199,11 @@ fn select_star_is_resolved_through_rules() {
         ]
         .map(|(p, t)| (p.to_owned(), t.as_bytes().to_vec())),
     );
-    let (pack, diagnostics) = load_pack(&files);
-    let pack = pack.unwrap_or_else(|| panic!("{diagnostics:?}"));
-    let compiled = rulec_compile::compile_pack(&pack);
-    let l = PackLineage::build(&pack, &compiled);
+    let project = rulec_driver::Project::from_files(std::path::Path::new("mem"), files);
+    let (Some(pack), Some(compiled)) = (&project.pack, &project.compiled) else {
+        panic!("{:?}", project.load_diagnostics);
+    };
+    let l = PackLineage::build(pack, compiled);
     assert_eq!(
         l.rules.len(),
         4,

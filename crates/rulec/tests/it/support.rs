@@ -1,8 +1,8 @@
 //! Shared helpers: paths, loading packs, running the binary, sessions over real inputs.
 
 use datafusion::prelude::SessionContext;
-use rulec_compile::{CompiledPack, compile_pack};
-use rulec_pack::{Pack, PackFiles, load_pack};
+use rulec_compile::CompiledPack;
+use rulec_pack::Pack;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -29,14 +29,15 @@ pub fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// Loads and compiles a pack; loading must be clean.
+/// Loads and checks a pack as `rulec check` does; loading must be clean.
 pub fn compile(pack_dir: &Path) -> (Pack, CompiledPack) {
-    let files = PackFiles::read_dir(pack_dir).expect("read pack");
-    let (pack, diagnostics) = load_pack(&files);
+    let project = rulec_driver::Project::load(pack_dir).expect("read pack");
+    let diagnostics = &project.load_diagnostics;
     assert!(diagnostics.is_empty(), "{diagnostics:?}");
-    let pack = pack.expect("pack");
-    let compiled = compile_pack(&pack);
-    (pack, compiled)
+    (
+        project.pack.expect("pack"),
+        project.compiled.expect("compiled"),
+    )
 }
 
 /// Runs the `rulec` binary from the workspace root.
