@@ -7,12 +7,17 @@
 mod lateral;
 mod lints;
 mod locate;
+mod outline;
 mod statement;
 
 pub use lints::{
     RuleLints, context_free_diagnostics, lint_statement, output_item_span, top_level_select_span,
 };
 pub use locate::{duplicate_output_names, locate_binary_operator, locate_error};
+pub use outline::{
+    CompletionPrefix, DottedName, Named, Outline, Relation, completion_prefix, dotted_name_at,
+    outline,
+};
 pub use sqlparser;
 pub use statement::{MAX_EXPRESSION_DEPTH, ParsedRule, TableRef, parse_rule};
 

@@ -209,3 +209,55 @@ fn unnest_in_the_select_list_and_a_leading_unnest_are_left_alone() {
         "SELECT x FROM UNNEST([1, 2]) AS u (x)"
     );
 }
+
+#[test]
+fn outline_lists_ctes_outputs_and_relations() {
+    let rule = parse_rule(
+        "r.sql",
+        "WITH n AS (SELECT * FROM libcst_files)\nSELECT f.path, count(*) AS total\nFROM n AS f JOIN scip_symbols s ON f.path = s.symbol GROUP BY f.path",
+        SqlDialect::DataFusion,
+    )
+    .expect("parses");
+    let outline = crate::outline(&rule.statement);
+    let names = |v: &[crate::Named]| v.iter().map(|n| n.name.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&outline.ctes), ["n"]);
+    assert_eq!(outline.ctes[0].span, Some(Span::new(1, 6, 1, 7)));
+    assert_eq!(names(&outline.outputs), ["path", "total"]);
+    assert_eq!(outline.outputs[1].span, Some(Span::new(2, 28, 2, 33)));
+    let relations: Vec<(&str, &str)> = outline
+        .relations
+        .iter()
+        .map(|r| (r.name.as_str(), r.table.as_str()))
+        .collect();
+    assert_eq!(
+        relations,
+        [
+            ("libcst_files", "libcst_files"),
+            ("f", "n"),
+            ("s", "scip_symbols")
+        ]
+    );
+}
+
+#[test]
+fn dotted_names_and_completion_prefixes_are_read_from_tokens() {
+    let text = "SELECT n.Span.start FROM t AS n WHERE n.";
+    let name = crate::dotted_name_at(text, SqlDialect::DataFusion, 1, 11).expect("a name");
+    assert_eq!(name.parts, ["n", "span", "start"]);
+    assert_eq!(name.index, 1);
+    assert_eq!(name.spans[2], Span::new(1, 15, 1, 20));
+    assert_eq!(
+        crate::dotted_name_at(text, SqlDialect::DataFusion, 1, 3).map(|n| n.parts),
+        Some(vec!["select".to_owned()])
+    );
+    // In text that does not parse, after a dot: the qualifiers, nothing typed yet.
+    let prefix = crate::completion_prefix(text, SqlDialect::DataFusion, 1, 41);
+    assert_eq!(prefix.qualifiers, ["n"]);
+    assert_eq!(prefix.partial, "");
+    let prefix = crate::completion_prefix(text, SqlDialect::DataFusion, 1, 17);
+    assert_eq!(prefix.qualifiers, ["n", "span"]);
+    assert_eq!(prefix.partial, "st");
+    let prefix = crate::completion_prefix("SELECT ab", SqlDialect::DataFusion, 1, 10);
+    assert!(prefix.qualifiers.is_empty());
+    assert_eq!(prefix.partial, "ab");
+}

@@ -105,6 +105,13 @@ enum Command {
         #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
         format: OutputFormat,
     },
+    /// Run the language server (LSP over stdin and stdout) for editors: diagnostics as you
+    /// type, hover, go to definition, references, completion and quick fixes.
+    Lsp {
+        /// Talk over stdin and stdout (the only transport; accepted because editors pass it).
+        #[arg(long)]
+        stdio: bool,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -196,6 +203,10 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             downstream,
             format,
         } => lineage::run(&pack, name, downstream, format.into()),
+        Command::Lsp { stdio: _ } => match rulec_lsp::run_stdio() {
+            Ok(()) => Ok(ExitCode::SUCCESS),
+            Err(err) => anyhow::bail!("lsp: {err}"),
+        },
         Command::Diff { packs, git, format } => {
             let sides = match (git, packs.as_slice()) {
                 (Some(range), []) => diff::Sides::Git {
