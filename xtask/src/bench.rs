@@ -241,6 +241,8 @@ pub struct Options {
     pub sqlglot: bool,
     /// The Python that creates SQLGlot's venv.
     pub python: String,
+    /// Only the editor benchmarks (`rulec lsp`, the check cache).
+    pub editor_only: bool,
 }
 
 /// Runs the check and TPC benchmarks; returns the rulec binary it timed.
@@ -259,8 +261,17 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<PathBuf> {
         }
         None => build_rulec(root, &target, options.debug)?,
     };
-    check_benchmark(root, &bench, &rulec, options.rules, runs)?;
-    tpc_benchmark(root, &bench, &rulec, runs, options)?;
+    let pack = bench.join(format!("pack{}", options.rules));
+    if options.editor_only {
+        let count = generate_pack(root, &pack, options.rules)?;
+        println!("generated {count} rules in {}", pack.display());
+    } else {
+        check_benchmark(root, &bench, &rulec, options.rules, runs)?;
+    }
+    crate::editor_bench::run(&rulec, &pack, runs)?;
+    if !options.editor_only {
+        tpc_benchmark(root, &bench, &rulec, runs, options)?;
+    }
     Ok(rulec)
 }
 
@@ -300,7 +311,7 @@ fn check_benchmark(
     println!("generated {count} rules in {}", pack.display());
     // One run to check the pack is clean and to collect per-rule timings.
     let first = Command::new(rulec)
-        .args(["check", "--timings"])
+        .args(["check", "--no-cache", "--timings"])
         .arg(&pack)
         .output()
         .with_context(|| format!("cannot run {}", rulec.display()))?;
@@ -314,7 +325,10 @@ fn check_benchmark(
     let mut walls: Vec<Duration> = Vec::with_capacity(runs);
     for _ in 0..runs {
         let started = Instant::now();
-        let output = Command::new(rulec).arg("check").arg(&pack).output()?;
+        let output = Command::new(rulec)
+            .args(["check", "--no-cache"])
+            .arg(&pack)
+            .output()?;
         walls.push(started.elapsed());
         if !output.status.success() {
             bail!("rulec check failed during the benchmark");
@@ -694,7 +708,7 @@ fn parse_timings(stderr: &str) -> Option<Timings> {
 
 fn check_timings(rulec: &Path, pack: &Path, pin: bool) -> anyhow::Result<(Output, Timings)> {
     let output = command(rulec, pin)
-        .args(["check", "--timings"])
+        .args(["check", "--no-cache", "--timings"])
         .arg(pack)
         .output()
         .with_context(|| format!("cannot run {}", rulec.display()))?;

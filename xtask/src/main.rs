@@ -5,15 +5,19 @@
 //! - `bless [FILTER] [--accept NAME...] [--accept-all]`: re-runs the snapshot tests,
 //!   prints every pending snapshot as a unified diff against the accepted one, and accepts
 //!   only what is named. Nothing is accepted unread by default.
-//! - `bench [--rules N] [--runs K] [--no-sqlglot]`: times `rulec check` on a generated pack,
+//! - `bench [--rules N] [--runs K] [--no-sqlglot] [--editor]`: times `rulec check` on a
+//!   generated pack, `rulec lsp` and the check cache on it (`--editor`: only those),
 //!   and per query on the TPC-H and TPC-DS packs against SQLGlot's `optimize` (see
 //!   `bench.rs` and BENCHMARKS.md).
+//! - `nvim`: the editor lane, headless Neovim against `rulec lsp` (see `nvim_lane.rs`).
 //! - `codegen [--check]`: writes generated documentation (the diagnostic code table in the
 //!   README); `--check` fails when it is stale.
 
 #![expect(clippy::print_stdout, reason = "xtask is a command-line tool")]
 
 mod bench;
+mod editor_bench;
+mod nvim_lane;
 mod run_bench;
 
 use anyhow::{Context as _, bail};
@@ -79,6 +83,9 @@ enum Task {
         /// Skip the `rulec run` benchmarks (TPC-H, scaled CPG; minutes, and generated data).
         #[arg(long)]
         no_run: bool,
+        /// Only the editor benchmarks: `rulec lsp` latency and the check cache.
+        #[arg(long)]
+        editor: bool,
         /// TPC-H scale factor of the run benchmark.
         #[arg(long, default_value_t = 1.0)]
         sf: f64,
@@ -97,6 +104,9 @@ enum Task {
         #[arg(long)]
         force: bool,
     },
+    /// The editor lane: headless Neovim (installed from Debian's packages when missing)
+    /// against `rulec lsp` on the CPG pack: a typo's diagnostic, its fix, a hover.
+    Nvim,
     /// Regenerate documentation generated from code.
     Codegen {
         /// Fail instead of writing when a generated file is stale.
@@ -163,6 +173,7 @@ fn main() -> anyhow::Result<()> {
             no_sqlglot,
             python,
             no_run,
+            editor,
             sf,
             copies,
         } => {
@@ -174,13 +185,18 @@ fn main() -> anyhow::Result<()> {
                 rulec,
                 sqlglot: !no_sqlglot,
                 python,
+                editor_only: editor,
             };
             let rulec = bench::run(&root, &options)?;
-            if no_run {
+            if no_run || editor {
                 return Ok(());
             }
             let data = run_bench::gen_data(&root, &target_dir(&root), sf, copies, false)?;
             run_bench::run_benchmark(&rulec, &data, runs.min(3))
+        }
+        Task::Nvim => {
+            let root = workspace_root();
+            nvim_lane::run(&root, &target_dir(&root))
         }
         Task::GenData { sf, copies, force } => {
             let root = workspace_root();

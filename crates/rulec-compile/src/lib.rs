@@ -180,6 +180,26 @@ pub const RULE_KEY_VERSION: u32 = 1;
 /// upstream failed), its output contract, and, only when a name does not resolve, every
 /// table name of the pack (for the did-you-mean help).
 pub fn rule_key(pack: &Pack, rule: &Rule, outputs: &BTreeMap<String, SchemaRef>) -> String {
+    rule_key_with(pack, rule, &|name| {
+        pack.contracts
+            .get(name)
+            .map(|c| contract_table_key(&c.schema))
+            .or_else(|| outputs.get(name).map(|s| rule_table_key(s)))
+    })
+}
+
+/// A contract table's part of its readers' keys.
+fn contract_table_key(schema: &Schema) -> String {
+    format!("contract {}", schema_key(schema))
+}
+
+/// A compiled rule's part of its readers' keys.
+fn rule_table_key(schema: &Schema) -> String {
+    format!("rule {}", schema_key(schema))
+}
+
+/// [`rule_key`], with each resolved table's part of the key from `table_key`.
+fn rule_key_with(pack: &Pack, rule: &Rule, table_key: &dyn Fn(&str) -> Option<String>) -> String {
     use std::fmt::Write as _;
     let mut text = format!(
         "rulec-rule-key-v{RULE_KEY_VERSION}\n{}\n{ENGINE}\npipeline {PIPELINE_VERSION}\nfingerprint {FINGERPRINT_VERSION}\ndialect {:?}\nfile {:?}\ncycle {}\ntext {:?}\n",
@@ -190,17 +210,15 @@ pub fn rule_key(pack: &Pack, rule: &Rule, outputs: &BTreeMap<String, SchemaRef>)
         rule.text,
     );
     let mut unresolved = false;
-    if let Some(parsed) = &rule.parsed {
-        let names: BTreeSet<&str> = parsed.table_refs.iter().map(|r| r.name.as_str()).collect();
+    if rule.parses() {
+        let names: BTreeSet<&str> = rule.table_refs().iter().map(|r| r.name.as_str()).collect();
         for name in names {
             let _ = write!(text, "table {name:?} ");
             if name == rule.name {
                 text.push_str("self\n");
                 unresolved = true;
-            } else if let Some(contract) = pack.contracts.get(name) {
-                let _ = writeln!(text, "contract {}", schema_key(&contract.schema));
-            } else if let Some(schema) = outputs.get(name) {
-                let _ = writeln!(text, "rule {}", schema_key(schema));
+            } else if let Some(key) = table_key(name) {
+                let _ = writeln!(text, "{key}");
             } else if pack.rule(name).is_some() {
                 text.push_str("failed\n");
             } else {
@@ -241,17 +259,23 @@ pub fn rule_key(pack: &Pack, rule: &Rule, outputs: &BTreeMap<String, SchemaRef>)
     rulec_contract::sha256_hex(text.as_bytes())
 }
 
-/// A text naming an Arrow schema exactly: each field's Debug form (name, type, nullability,
-/// metadata) and the schema's metadata in key order.
+/// A digest naming an Arrow schema exactly: of each field's Debug form (name, type,
+/// nullability, metadata) and the schema's metadata in key order.
 fn schema_key(schema: &Schema) -> String {
     let metadata: BTreeMap<_, _> = schema.metadata().iter().collect();
-    format!("{:?} {metadata:?}", schema.fields())
+    rulec_contract::sha256_hex(format!("{:?} {metadata:?}", schema.fields()).as_bytes())
 }
 
 /// [`compile_pack_with`], reusing the results `memo` holds (see [`RuleMemo`]).
 pub fn compile_pack_memo(pack: &Pack, threads: usize, memo: &dyn RuleMemo) -> CompiledPack {
     let pipeline = Pipeline::new();
     let mut outputs: BTreeMap<String, SchemaRef> = BTreeMap::new();
+    // Each table's part of its readers' keys, computed once.
+    let mut table_keys: BTreeMap<String, String> = pack
+        .contracts
+        .iter()
+        .map(|(name, c)| (name.clone(), contract_table_key(&c.schema)))
+        .collect();
     let mut results: Vec<Option<CompiledRule>> = pack.rules.iter().map(|_| None).collect();
     for level in levels(pack) {
         let level_indices = level.clone();
@@ -259,7 +283,7 @@ pub fn compile_pack_memo(pack: &Pack, threads: usize, memo: &dyn RuleMemo) -> Co
         let mut to_plan: Vec<(usize, String)> = Vec::new();
         for &index in &level {
             let rule = &pack.rules[index];
-            let mut key = rule_key(pack, rule, &outputs);
+            let mut key = rule_key_with(pack, rule, &|name| table_keys.get(name).cloned());
             let salt = memo.salt(pack, rule);
             if !salt.is_empty() {
                 key = rulec_contract::sha256_hex(format!("{key}\n{salt}").as_bytes());
@@ -315,7 +339,11 @@ pub fn compile_pack_memo(pack: &Pack, threads: usize, memo: &dyn RuleMemo) -> Co
                 .as_ref()
                 .and_then(|r| r.output_schema.as_ref())
             {
-                outputs.insert(pack.rules[index].name.clone(), Arc::clone(schema));
+                let name = &pack.rules[index].name;
+                table_keys
+                    .entry(name.clone())
+                    .or_insert_with(|| rule_table_key(schema));
+                outputs.insert(name.clone(), Arc::clone(schema));
             }
         }
     }
@@ -552,7 +580,7 @@ fn compile_rule(
     outputs: &BTreeMap<String, SchemaRef>,
 ) -> CompiledRule {
     let mut result = empty(rule);
-    let Some(parsed) = &rule.parsed else {
+    let Some(parsed) = rule.parsed() else {
         return result; // The parse error is already a pack diagnostic.
     };
     if rule.in_cycle {

@@ -10,6 +10,7 @@
 use arrow_schema::{Schema, SchemaRef};
 use rulec_compile::{CompiledPack, CompiledRule};
 use rulec_diagnostics::{Diagnostic, codes};
+use rulec_pack::RuleSummary;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,8 +19,9 @@ use std::sync::Arc;
 /// The cache directory's name in a pack (hidden, so pack loading skips it).
 pub const CACHE_DIR: &str = ".rulec-cache";
 
-/// The version of the cache file's layout. Bump it when [`Entry`] changes.
-const FORMAT: u32 = 1;
+/// The version of the cache file's layout. Bump it when [`Entry`] or [`RuleSummary`]
+/// changes.
+const FORMAT: u32 = 2;
 
 const FILE: &str = "check.json";
 
@@ -38,6 +40,7 @@ pub enum CacheStatus {
 pub struct CheckCache {
     dir: PathBuf,
     entries: BTreeMap<String, Entry>,
+    summaries: BTreeMap<String, RuleSummary>,
     status: CacheStatus,
 }
 
@@ -45,7 +48,18 @@ pub struct CheckCache {
 struct CacheFile {
     format: u32,
     rulec: String,
+    /// Rule results by rule key.
     entries: BTreeMap<String, Entry>,
+    /// What loading needs of each rule text (table references, lints, parse errors), by
+    /// summary key: unchanged rules are not parsed.
+    summaries: BTreeMap<String, RuleSummary>,
+}
+
+/// The version fields of a cache file, read before the rest.
+#[derive(Deserialize)]
+struct Header {
+    format: u32,
+    rulec: String,
 }
 
 /// One rule's result: what `rulec check` reports of it and what its readers need.
@@ -61,32 +75,32 @@ struct Entry {
 impl CheckCache {
     /// Opens the cache in `dir` (which need not exist yet).
     pub fn open(dir: &Path) -> Self {
-        let (entries, status) = match std::fs::read(dir.join(FILE)) {
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                (BTreeMap::new(), CacheStatus::Missing)
-            }
-            Err(err) => (BTreeMap::new(), CacheStatus::Ignored(err.to_string())),
-            Ok(bytes) => match serde_json::from_slice::<CacheFile>(&bytes) {
-                Err(err) => (
-                    BTreeMap::new(),
-                    CacheStatus::Ignored(format!("unreadable: {err}")),
-                ),
-                Ok(file) if file.format != FORMAT || file.rulec != version() => (
-                    BTreeMap::new(),
-                    CacheStatus::Ignored(format!(
+        let empty = |status| (BTreeMap::new(), BTreeMap::new(), status);
+        let (entries, summaries, status) = match std::fs::read(dir.join(FILE)) {
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => empty(CacheStatus::Missing),
+            Err(err) => empty(CacheStatus::Ignored(err.to_string())),
+            Ok(bytes) => match serde_json::from_slice::<Header>(&bytes) {
+                // The version is read first: another version's entries may not parse.
+                Ok(header) if header.format != FORMAT || header.rulec != version() => {
+                    empty(CacheStatus::Ignored(format!(
                         "written by rulec {} (cache format {})",
-                        file.rulec, file.format
-                    )),
-                ),
-                Ok(file) => {
-                    let count = file.entries.len();
-                    (file.entries, CacheStatus::Loaded(count))
+                        header.rulec, header.format
+                    )))
                 }
+                Err(err) => empty(CacheStatus::Ignored(format!("unreadable: {err}"))),
+                Ok(_) => match serde_json::from_slice::<CacheFile>(&bytes) {
+                    Err(err) => empty(CacheStatus::Ignored(format!("unreadable: {err}"))),
+                    Ok(file) => {
+                        let count = file.entries.len();
+                        (file.entries, file.summaries, CacheStatus::Loaded(count))
+                    }
+                },
             },
         };
         CheckCache {
             dir: dir.to_path_buf(),
             entries,
+            summaries,
             status,
         }
     }
@@ -120,9 +134,22 @@ impl CheckCache {
         })
     }
 
-    /// Keeps the results of `compiled` (and only those) and writes the file when that
-    /// changes it. Errors writing are ignored: the cache is an optimization.
-    pub fn store(&mut self, compiled: &CompiledPack) {
+    /// The summary kept for a rule text's [`crate::summary_key`].
+    pub fn summary(&self, key: &str) -> Option<RuleSummary> {
+        self.summaries.get(key).cloned()
+    }
+
+    /// Keeps the results of `compiled` and `summaries` (and only those) and writes the file
+    /// when that changes it. Errors writing are ignored: the cache is an optimization.
+    pub fn store(
+        &mut self,
+        compiled: &CompiledPack,
+        summaries: &std::collections::HashMap<String, RuleSummary>,
+    ) {
+        let summaries: BTreeMap<String, RuleSummary> = summaries
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         let entries: BTreeMap<String, Entry> = compiled
             .rules
             .iter()
@@ -132,10 +159,17 @@ impl CheckCache {
                     .iter()
                     .any(|d| d.code == codes::INTERNAL_ERROR)
             })
-            .map(|r| (r.key.clone(), entry_of(r)))
+            .map(|r| {
+                // A result read from this cache is kept as it was read (not encoded again).
+                let kept = r.reused.then(|| self.entries.get(&r.key)).flatten();
+                (r.key.clone(), kept.cloned().unwrap_or_else(|| entry_of(r)))
+            })
             .collect();
-        let unchanged = matches!(self.status, CacheStatus::Loaded(_)) && entries == self.entries;
+        let unchanged = matches!(self.status, CacheStatus::Loaded(_))
+            && entries == self.entries
+            && summaries == self.summaries;
         self.entries = entries;
+        self.summaries = summaries;
         if !unchanged {
             let _ = self.write();
         }
@@ -160,6 +194,7 @@ impl CheckCache {
             format: FORMAT,
             rulec: version(),
             entries: self.entries.clone(),
+            summaries: self.summaries.clone(),
         };
         let bytes = serde_json::to_vec(&file).map_err(std::io::Error::other)?;
         // Written under a name of this process's own, then renamed over the file: readers

@@ -19,7 +19,8 @@ pub use report::{CheckReport, ColumnReport, RuleReport};
 
 use rulec_compile::{CompiledPack, CompiledRule, RuleMemo};
 use rulec_diagnostics::{Code, Diagnostic, render_human};
-use rulec_pack::{LintLevel, Pack, PackFiles, Rule, load_pack};
+use rulec_pack::{LintLevel, Pack, PackFiles, ParseMemo, Rule, RuleSummary, load_pack_with};
+use rulec_syntax::SqlDialect;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -37,6 +38,9 @@ pub struct Project {
     pub stats: CheckStats,
     /// The last check's results by rule key (with plans), reused by the next check.
     memory: HashMap<String, CompiledRule>,
+    /// The last check's rule summaries by [`summary_key`], so unchanged texts are not
+    /// parsed again.
+    summaries: HashMap<String, RuleSummary>,
     /// Results kept on disk between processes, when enabled.
     cache: Option<CheckCache>,
     threads: usize,
@@ -56,12 +60,14 @@ pub struct CheckStats {
 impl Project {
     /// Reads the pack directory `root` and checks it.
     pub fn load(root: &Path) -> std::io::Result<Self> {
+        warm_up_planning();
         Ok(Self::from_files(root, read_pack_dir(root)?))
     }
 
     /// [`Project::load`], reusing and updating the on-disk check cache of the pack (see
     /// [`CheckCache`]). A cache that cannot be read or written is ignored.
     pub fn load_cached(root: &Path, cache_dir: &Path) -> std::io::Result<Self> {
+        warm_up_planning();
         let mut project = Self::unchecked(root, read_pack_dir(root)?);
         project.cache = Some(CheckCache::open(cache_dir));
         project.check();
@@ -85,6 +91,7 @@ impl Project {
             lint_levels: BTreeMap::new(),
             stats: CheckStats::default(),
             memory: HashMap::new(),
+            summaries: HashMap::new(),
             cache: None,
             threads: std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
         }
@@ -104,7 +111,11 @@ impl Project {
 
     /// Checks the pack's current files, reusing every rule result whose key is unchanged.
     pub fn check(&mut self) {
-        let (pack, mut load_diagnostics) = load_pack(&self.files);
+        let known = Summaries {
+            memory: &self.summaries,
+            cache: self.cache.as_ref(),
+        };
+        let (pack, mut load_diagnostics) = load_pack_with(&self.files, &known);
         let mut lint_levels = BTreeMap::new();
         if let Some(pack) = &pack {
             let (levels, problems) = rulec_pack::lint_levels(pack);
@@ -134,9 +145,14 @@ impl Project {
             .filter(|r| !r.reused || r.plan.is_some())
             .map(|r| (r.key.clone(), r.clone()))
             .collect();
+        self.summaries = pack
+            .iter()
+            .flat_map(|p| p.rules.iter().map(|r| (p.dialect, r)))
+            .map(|(dialect, r)| (summary_key(&r.file, &r.text, dialect), r.summary.clone()))
+            .collect();
         if let (Some(cache), Some(compiled)) = (&mut self.cache, &compiled) {
             stats.cache = Some(cache.status());
-            cache.store(compiled);
+            cache.store(compiled, &self.summaries);
         }
         self.pack = pack;
         self.compiled = compiled;
@@ -192,6 +208,54 @@ impl Project {
             diagnostics,
             std::io::IsTerminal::is_terminal(&std::io::stderr()),
         )
+    }
+}
+
+/// The key of a rule text's [`RuleSummary`]: `sha256:<hex>` of the file name, dialect, text
+/// and rulec's version.
+pub fn summary_key(file: &str, text: &str, dialect: SqlDialect) -> String {
+    let mut bytes = Vec::with_capacity(64 + file.len() + text.len());
+    for part in [
+        "rulec-summary-v1",
+        env!("CARGO_PKG_VERSION"),
+        dialect.name(),
+        file,
+        text,
+    ] {
+        bytes.extend_from_slice(&part.len().to_le_bytes());
+        bytes.extend_from_slice(part.as_bytes());
+    }
+    rulec_contract::sha256_hex(&bytes)
+}
+
+/// Rule summaries known from the last check (in memory) or from the disk cache.
+struct Summaries<'a> {
+    memory: &'a HashMap<String, RuleSummary>,
+    cache: Option<&'a CheckCache>,
+}
+
+impl ParseMemo for Summaries<'_> {
+    fn summary(&self, file: &str, text: &str, dialect: SqlDialect) -> Option<RuleSummary> {
+        let key = summary_key(file, text, dialect);
+        self.memory
+            .get(&key)
+            .cloned()
+            .or_else(|| self.cache.and_then(|c| c.summary(&key)))
+    }
+}
+
+/// Builds the planner's and the Substrait producer's one-time state (function registry,
+/// producer session) on another thread while this one reads the pack, when there is a
+/// second core. Whoever plans first waits for it (they are `LazyLock`s).
+fn warm_up_planning() {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    if cores > 1 {
+        let _ = std::thread::Builder::new()
+            .name("rulec-warm-up".to_owned())
+            .spawn(|| {
+                rulec_compile::Functions::get();
+                rulec_substrait::warm_up();
+            });
     }
 }
 

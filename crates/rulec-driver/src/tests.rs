@@ -256,3 +256,35 @@ fn concurrent_checks_share_the_cache_safely() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn unchanged_rule_texts_are_not_parsed_again() {
+    let mut project = project();
+    edit(&mut project, "d.sql", "SELECT id + 2 AS next FROM b");
+    let pack = project.pack.as_ref().unwrap();
+    // The summary of an unchanged rule came from the last check: its text was not parsed
+    // (the parse is made when planning asks for it, which a reused result does not).
+    assert!(pack.rule("a").unwrap().summary.table_refs.is_some());
+    assert!(!pack.rule("a").unwrap().is_parsed());
+    assert!(pack.rule("d").unwrap().is_parsed());
+    assert_eq!(project.stats.planned, ["d"]);
+    // A rule planned again because its input changed parses on demand.
+    edit(&mut project, "a.sql", "SELECT id, name, 2 AS two FROM t");
+    assert_eq!(project.stats.planned, ["a", "b", "c"]);
+    assert_eq!(codes(&project), []);
+}
+
+#[test]
+fn the_disk_cache_keeps_summaries_so_a_warm_check_reports_parse_errors_and_lints() {
+    let dir = scratch_pack("summaries");
+    std::fs::write(dir.join("c.sql"), "SELECT name FROM a WHERE name = NULL").unwrap();
+    std::fs::write(dir.join("e.sql"), "SELEC oops").unwrap();
+    let cache = dir.join(CACHE_DIR);
+    let cold = Project::load_cached(&dir, &cache).unwrap();
+    let warm = Project::load_cached(&dir, &cache).unwrap();
+    assert!(warm.stats.planned.is_empty());
+    let found: Vec<&str> = warm.all_diagnostics().iter().map(|d| d.code.code).collect();
+    assert_eq!(found, ["S101", "S001"]);
+    assert_eq!(warm.all_diagnostics(), cold.all_diagnostics());
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -49,7 +49,7 @@ impl Scope {
 /// text does not parse.
 pub fn scope(project: &Project, rule: &str) -> Option<Scope> {
     let pack = project.pack.as_ref()?;
-    let parsed = pack.rule(rule)?.parsed.as_ref()?;
+    let parsed = pack.rule(rule)?.parsed()?;
     let outline = rulec_syntax::outline(&parsed.statement);
     let compiled = project.compiled.as_ref().and_then(|c| c.rule(rule));
     // Relations the plan names (CTEs and derived tables included), with their schemas.
@@ -526,7 +526,7 @@ pub fn definition(
                 ));
             }
             let upstream = pack.rule(table)?;
-            let parsed = upstream.parsed.as_ref()?;
+            let parsed = upstream.parsed()?;
             let outline = rulec_syntax::outline(&parsed.statement);
             let span = outline
                 .outputs
@@ -549,12 +549,12 @@ fn nested_field_span(text: &str, column: Span, steps: &[String]) -> Option<Span>
     }
     let lines: Vec<&str> = text.split('\n').collect();
     let mut line = column.start.line as usize;
-    let mut from = column.start.column as usize - 1;
+    let mut from = (column.start.column as usize).saturating_sub(1);
     let mut found = None;
     for step in steps {
         let needle = format!("{step}:");
         loop {
-            let line_text = lines.get(line - 1)?;
+            let line_text = lines.get(line.checked_sub(1)?)?;
             let chars: Vec<char> = line_text.chars().collect();
             let rest: String = chars.get(from..).unwrap_or(&[]).iter().collect();
             let hit = rest.match_indices(&needle).find(|(at, _)| {
@@ -616,8 +616,7 @@ pub fn references(
                 .rules
                 .iter()
                 .filter_map(|r| {
-                    let parsed = r.parsed.as_ref()?;
-                    let reference = parsed.table_refs.iter().find(|t| t.name == *table)?;
+                    let reference = r.table_refs().iter().find(|t| t.name == *table)?;
                     Some((
                         r.file.clone(),
                         reference.span.unwrap_or(Span::new(1, 1, 1, 1)),
@@ -641,8 +640,7 @@ pub fn references(
         let span = word_span(&reader.text, pack.dialect, &name)
             .or_else(|| {
                 reader
-                    .parsed
-                    .as_ref()
+                    .parsed()
                     .and_then(|p| rulec_syntax::output_item_span(&p.statement, &edge.to.column))
             })
             .unwrap_or(Span::new(1, 1, 1, 1));
@@ -891,10 +889,12 @@ fn text_at(text: &str, span: Span) -> Option<String> {
     if span.start.line != span.end.line {
         return None;
     }
-    let line = text.split('\n').nth(span.start.line as usize - 1)?;
+    let line = text
+        .split('\n')
+        .nth((span.start.line as usize).checked_sub(1)?)?;
     Some(
         line.chars()
-            .skip(span.start.column as usize - 1)
+            .skip((span.start.column as usize).saturating_sub(1))
             .take(span.end.column.saturating_sub(span.start.column) as usize)
             .collect(),
     )

@@ -287,6 +287,12 @@ impl Server<'_> {
                     },
                 );
                 self.sync_file(&path);
+                // An open document hears its diagnostics even when its text is the disk's.
+                if let Some(root) = self.pack_root_of(&path)
+                    && self.packs.get(&root).is_some_and(|p| !p.dirty)
+                {
+                    self.publish(&root);
+                }
             }
             n::DidChangeTextDocument::METHOD => {
                 let p: DidChangeTextDocumentParams = params(notification)?;
@@ -428,8 +434,8 @@ impl Server<'_> {
         }
     }
 
-    /// Publishes a pack's diagnostics, file by file, and clears the files that have none
-    /// left.
+    /// Publishes a pack's diagnostics, file by file: every file with findings, every file
+    /// whose findings are gone (an empty list), and every open document of the pack.
     fn publish(&mut self, root: &Path) {
         let Some(host) = self.packs.get_mut(root) else {
             return;
@@ -461,6 +467,12 @@ impl Server<'_> {
         let mut messages = Vec::new();
         for file in cleared {
             by_file.insert(file, Vec::new());
+        }
+        // Open documents of the pack hear after every check, clean or not.
+        for path in self.documents.keys() {
+            if let Ok(relative) = path.strip_prefix(root) {
+                by_file.entry(relative_name(relative)).or_default();
+            }
         }
         for (file, diagnostics) in by_file {
             let path = root.join(&file);

@@ -700,3 +700,55 @@ fn malformed_frames_are_answered_and_reading_goes_on() {
     }
     assert!(matches!(&messages[1], Message::Request(r) if r.method == "shutdown"));
 }
+
+#[test]
+fn the_workspace_is_every_pack_under_the_root() {
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("lsp-workspace");
+    let _ = std::fs::remove_dir_all(&root);
+    copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/shop"),
+        &root.join("one"),
+    );
+    copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/shop"),
+        &root.join("nested/two"),
+    );
+    std::fs::write(
+        root.join("nested/two/daily.sql"),
+        "SELECT kind FROM sesions\n",
+    )
+    .unwrap();
+    let mut client = Client::start(&root);
+    // The broken rule of the second pack is reported at startup, without opening it.
+    let published = client.published();
+    assert_eq!(codes(&published["daily.sql"]), ["Q002"]);
+    assert_eq!(published.len(), 1, "{published:?}");
+    // Hover works in both packs.
+    let one = client.at(
+        "textDocument/hover",
+        &root.join("one/daily.sql"),
+        1,
+        42,
+        json!({}),
+    );
+    assert!(
+        one["contents"]["value"]
+            .as_str()
+            .unwrap()
+            .contains("rule `sessions`")
+    );
+    let two = client.at(
+        "textDocument/hover",
+        &root.join("nested/two/sessions.sql"),
+        6,
+        7,
+        json!({}),
+    );
+    assert!(
+        two["contents"]["value"]
+            .as_str()
+            .unwrap()
+            .contains("input `events`")
+    );
+    client.shutdown();
+}

@@ -64,9 +64,9 @@ pub fn order_rules(rules: Vec<Rule>) -> (Vec<Rule>, Vec<Diagnostic>) {
         let first = by_name[&cycle[0]];
         let next = &cycle[1 % cycle.len()];
         let span = first
-            .parsed
-            .as_ref()
-            .and_then(|p| p.table_refs.iter().find(|r| &r.name == next))
+            .table_refs()
+            .iter()
+            .find(|r| &r.name == next)
             .and_then(|r| r.span);
         let mut d = Diagnostic::error(
             codes::RULE_CYCLE,

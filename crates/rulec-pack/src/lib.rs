@@ -17,8 +17,10 @@ pub use manifest::{PackManifest, ProductSection, RunSection};
 
 use rulec_contract::{Contract, parse_contract};
 use rulec_diagnostics::{Diagnostic, codes};
-use rulec_syntax::{ParsedRule, SqlDialect, parse_rule};
+use rulec_syntax::{ParsedRule, RuleLints, SqlDialect, TableRef, parse_rule};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 /// A loaded pack.
 #[derive(Debug, Clone)]
@@ -42,8 +44,13 @@ pub struct Rule {
     /// Path relative to the pack root, with `/` separators.
     pub file: String,
     pub text: String,
-    /// The parsed query, when the file is a valid rule.
-    pub parsed: Option<ParsedRule>,
+    /// What loading needs of the parse: table references and lint findings.
+    pub summary: RuleSummary,
+    /// The parsed query, parsed when first asked for (a summary from a [`ParseMemo`] spares
+    /// the parse of a rule nothing asks more of).
+    /// (Boxed: a parsed statement is large, and rules are moved while loading.)
+    parsed: OnceLock<Option<Box<ParsedRule>>>,
+    dialect: SqlDialect,
     /// Rules this rule reads (by name), sorted.
     pub upstream_rules: Vec<String>,
     /// Input tables this rule reads (by contract table name), sorted.
@@ -58,8 +65,98 @@ impl Pack {
     }
 }
 
+impl Rule {
+    /// The parsed query, when the file is a valid rule.
+    pub fn parsed(&self) -> Option<&ParsedRule> {
+        self.parsed
+            .get_or_init(|| {
+                if !self.parses() {
+                    return None;
+                }
+                parse_rule(&self.file, &self.text, self.dialect)
+                    .ok()
+                    .map(Box::new)
+            })
+            .as_deref()
+    }
+
+    /// Whether the text has been parsed in this load (a summary from a [`ParseMemo`] leaves
+    /// it unparsed until [`Rule::parsed`] is called).
+    pub fn is_parsed(&self) -> bool {
+        self.parsed.get().is_some()
+    }
+
+    /// Whether the file is a valid rule.
+    pub fn parses(&self) -> bool {
+        self.summary.table_refs.is_some()
+    }
+
+    /// The tables the rule names (CTEs excluded), in source order; empty when it does not
+    /// parse.
+    pub fn table_refs(&self) -> &[TableRef] {
+        self.summary.table_refs.as_deref().unwrap_or_default()
+    }
+}
+
+/// What loading a pack needs of one rule's text: its table references and its lint
+/// findings, or why it is not a valid rule. A function of the rule's file name, text and
+/// dialect (and rulec's version), so it can be kept between checks.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleSummary {
+    /// The tables the rule names; `None` when it is not a valid rule.
+    pub table_refs: Option<Vec<TableRef>>,
+    /// Why it is not a valid rule (parse and statement findings).
+    pub errors: Vec<Diagnostic>,
+    /// The AST lints' findings.
+    pub lints: RuleLints,
+}
+
+impl RuleSummary {
+    /// Parses a rule's text: its summary, and the parse when it is valid.
+    pub fn parse(file: &str, text: &str, dialect: SqlDialect) -> (RuleSummary, Option<ParsedRule>) {
+        match parse_rule(file, text, dialect) {
+            Ok(parsed) => (
+                RuleSummary {
+                    table_refs: Some(parsed.table_refs.clone()),
+                    errors: Vec::new(),
+                    lints: rulec_syntax::lint_statement(&parsed.statement),
+                },
+                Some(parsed),
+            ),
+            Err(errors) => (
+                RuleSummary {
+                    table_refs: None,
+                    errors,
+                    lints: RuleLints::default(),
+                },
+                None,
+            ),
+        }
+    }
+}
+
+/// Summaries of rule texts known from earlier checks, so loading need not parse them.
+pub trait ParseMemo {
+    /// The summary of `text` as rule file `file` in `dialect`, if known.
+    fn summary(&self, file: &str, text: &str, dialect: SqlDialect) -> Option<RuleSummary>;
+}
+
+/// A memo that knows nothing: every rule is parsed.
+pub struct NoParseMemo;
+
+impl ParseMemo for NoParseMemo {
+    fn summary(&self, _file: &str, _text: &str, _dialect: SqlDialect) -> Option<RuleSummary> {
+        None
+    }
+}
+
 /// Loads a pack from its files. Returns `None` only when there is no usable `pack.yaml`.
 pub fn load_pack(files: &PackFiles) -> (Option<Pack>, Vec<Diagnostic>) {
+    load_pack_with(files, &NoParseMemo)
+}
+
+/// [`load_pack`], taking the summaries of rule texts `memo` knows instead of parsing them.
+pub fn load_pack_with(files: &PackFiles, memo: &dyn ParseMemo) -> (Option<Pack>, Vec<Diagnostic>) {
     let mut diagnostics = Vec::new();
     let manifest = match files.text(manifest::MANIFEST_FILE) {
         Some(Ok(text)) => match PackManifest::parse(text) {
@@ -139,28 +236,33 @@ pub fn load_pack(files: &PackFiles) -> (Option<Pack>, Vec<Diagnostic>) {
             continue;
         }
         rule_files.insert(name.clone(), path.clone());
-        let (text, parsed) = match files.text(&path) {
-            Some(Ok(text)) => {
-                let parsed = match parse_rule(&path, text, dialect) {
-                    Ok(p) => Some(p),
-                    Err(d) => {
-                        diagnostics.extend(d);
-                        None
-                    }
-                };
-                (text.to_owned(), parsed)
-            }
+        let (text, summary, parsed) = match files.text(&path) {
+            Some(Ok(text)) => match memo.summary(&path, text, dialect) {
+                Some(summary) => (text.to_owned(), summary, OnceLock::new()),
+                None => {
+                    let (summary, parsed) = RuleSummary::parse(&path, text, dialect);
+                    (
+                        text.to_owned(),
+                        summary,
+                        OnceLock::from(parsed.map(Box::new)),
+                    )
+                }
+            },
             Some(Err(d)) => {
                 diagnostics.push(d);
-                (String::new(), None)
+                let summary = RuleSummary::default();
+                (String::new(), summary, OnceLock::from(None))
             }
             None => continue,
         };
+        diagnostics.extend(summary.errors.iter().cloned());
         rules.push(Rule {
             name,
             file: path,
             text,
+            summary,
             parsed,
+            dialect,
             upstream_rules: Vec::new(),
             upstream_inputs: Vec::new(),
             in_cycle: false,
@@ -247,10 +349,9 @@ pub fn load_pack(files: &PackFiles) -> (Option<Pack>, Vec<Diagnostic>) {
     }
 
     for rule in &mut rules {
-        let Some(parsed) = &rule.parsed else { continue };
         let mut up_rules = Vec::new();
         let mut up_inputs = Vec::new();
-        for r in &parsed.table_refs {
+        for r in rule.table_refs() {
             if rule_files.contains_key(&r.name) {
                 up_rules.push(r.name.clone());
             } else if contracts.contains_key(&r.name) {

@@ -5,7 +5,7 @@
 use crate::Pack;
 use crate::manifest::MANIFEST_FILE;
 use rulec_diagnostics::{Code, Diagnostic, Severity, codes};
-use rulec_syntax::{context_free_diagnostics, lint_statement};
+use rulec_syntax::context_free_diagnostics;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A configured lint level.
@@ -25,9 +25,8 @@ pub fn lint_pack(pack: &Pack) -> Vec<Diagnostic> {
         .flat_map(|r| r.upstream_rules.iter().map(String::as_str))
         .collect();
     for rule in &pack.rules {
-        let Some(parsed) = &rule.parsed else { continue };
-        let lints = lint_statement(&parsed.statement);
-        for d in context_free_diagnostics(&lints) {
+        let lints = &rule.summary.lints;
+        for d in context_free_diagnostics(lints) {
             out.push(d.in_file(rule.file.clone()));
         }
         if let Some(span) = lints.order_without_limit

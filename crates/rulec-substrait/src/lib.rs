@@ -18,7 +18,7 @@ pub mod unnest;
 
 pub use consume::{RulecConsumer, from_substrait};
 pub use faithful::check_encodable;
-pub use produce::{RulecProducer, to_substrait};
+pub use produce::{RulecProducer, to_substrait, warm_up};
 pub use text::{plan_to_json, plan_to_text};
 
 pub use datafusion_substrait::substrait;

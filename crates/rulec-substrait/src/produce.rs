@@ -90,6 +90,12 @@ impl SubstraitProducer for RulecProducer<'_> {
 static PRODUCER_STATE: LazyLock<SessionState> =
     LazyLock::new(|| datafusion::execution::SessionStateBuilder::new().build());
 
+/// Builds the producer's one-time state now (a session: about a millisecond), so that a
+/// caller can do it on another thread while it reads files.
+pub fn warm_up() {
+    LazyLock::force(&PRODUCER_STATE);
+}
+
 /// Encodes a canonical plan as a Substrait plan, or says why it cannot.
 pub fn to_substrait(plan: &LogicalPlan) -> Result<Plan, SubstraitError> {
     check_encodable(plan).map_err(SubstraitError::Unencodable)?;

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 
 /// What the lints found in one rule, before pack context decides what applies.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RuleLints {
     /// `x = NULL` / `x <> NULL` comparisons (always null).
     pub null_comparisons: Vec<(Span, bool)>,

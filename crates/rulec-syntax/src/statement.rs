@@ -81,7 +81,7 @@ pub struct ParsedRule {
 }
 
 /// A table a rule reads.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TableRef {
     /// The normalized (last) name part: what the reference resolves against.
     pub name: String,
