@@ -187,7 +187,9 @@ pub fn yaml_key_span(text: &str, key: &str, nth: usize) -> Option<Span> {
     None
 }
 
-/// The closest candidate within a small edit distance, for "did you mean" help.
+/// The closest candidate within a small edit distance, for "did you mean" help. Among
+/// equally close candidates, the one that starts like the name wins (a typo keeps the
+/// first letters more often than not: `knd` is `kind` before `end`), then the first by name.
 pub fn did_you_mean<'a>(
     name: &str,
     candidates: impl IntoIterator<Item = &'a str>,
@@ -196,11 +198,23 @@ pub fn did_you_mean<'a>(
     let limit = (name.chars().count() / 3).max(1);
     candidates
         .into_iter()
-        .map(|c| (edit_distance(&name_lower, &c.to_lowercase()), c))
+        .map(|c| {
+            let lower = c.to_lowercase();
+            let shared = name_lower
+                .chars()
+                .zip(lower.chars())
+                .take_while(|(a, b)| a == b)
+                .count();
+            (
+                edit_distance(&name_lower, &lower),
+                std::cmp::Reverse(shared),
+                c,
+            )
+        })
         // A suggestion must keep part of the name: replacing every character is no hint.
-        .filter(|(d, _)| *d <= limit && *d < name.chars().count())
+        .filter(|(d, _, _)| *d <= limit && *d < name.chars().count())
         .min()
-        .map(|(_, c)| c)
+        .map(|(_, _, c)| c)
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {

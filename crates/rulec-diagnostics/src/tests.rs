@@ -77,3 +77,13 @@ fn json_has_the_design_fields() {
     assert_eq!(v["end_line"], 1);
     assert_eq!(v["end_column"], 5);
 }
+
+#[test]
+fn did_you_mean_prefers_candidates_that_start_like_the_name() {
+    // `kind` and `end` are both one edit from `knd`; the typo kept the first letter.
+    assert_eq!(
+        crate::did_you_mean("knd", ["end", "kind", "span"]),
+        Some("kind")
+    );
+    assert_eq!(crate::did_you_mean("zzz", ["kind"]), None);
+}
