@@ -207,3 +207,47 @@ fn operator_type_errors_point_at_the_expression_and_name_operator_and_types() {
         );
     }
 }
+
+#[test]
+fn a_panic_while_planning_a_rule_is_a_finding_on_that_rule() {
+    /// A memo whose per-rule check panics on rule `a`, as a planner bug would.
+    struct PanicsOnA;
+    impl crate::RuleMemo for PanicsOnA {
+        fn lookup(&self, _key: &str) -> Option<crate::CompiledRule> {
+            None
+        }
+        fn finish(&self, _pack: &rulec_pack::Pack, rule: &mut crate::CompiledRule) {
+            assert!(rule.name != "a", "boom in {}", rule.name);
+        }
+    }
+    let files = vec![
+        (
+            "pack.yaml".to_owned(),
+            b"name: t\ninputs:\n  src: data/src.parquet\n".to_vec(),
+        ),
+        (
+            "contracts/src.yaml".to_owned(),
+            b"table: src\ncolumns:\n  - {name: id, type: int64}\n".to_vec(),
+        ),
+        ("a.sql".to_owned(), b"SELECT id FROM src".to_vec()),
+        ("b.sql".to_owned(), b"SELECT id FROM a".to_vec()),
+        ("c.sql".to_owned(), b"SELECT id FROM src".to_vec()),
+    ];
+    let (pack, _) = load_pack(&PackFiles::from_memory("mem", files));
+    let compiled = crate::compile_pack_memo(&pack.expect("pack"), 2, &PanicsOnA);
+    let a = compiled.rule("a").expect("a");
+    assert_eq!(a.diagnostics.len(), 1);
+    assert_eq!(a.diagnostics[0].code, codes::INTERNAL_ERROR);
+    assert!(
+        a.diagnostics[0].message.contains("boom in a"),
+        "{:?}",
+        a.diagnostics
+    );
+    assert!(a.output_schema.is_none());
+    // Its reader is skipped as for any failed upstream; other rules are checked.
+    assert_eq!(
+        compiled.rule("b").expect("b").diagnostics[0].code,
+        codes::UPSTREAM_FAILED
+    );
+    assert!(compiled.rule("c").expect("c").fingerprint.is_some());
+}

@@ -1,6 +1,6 @@
 //! The server: the workspace's packs, open documents, the message loop and the handlers.
 
-use crate::analysis::{self, CompletionKind};
+use crate::analysis::{self, CompletionKind, Target};
 use crate::position::{from_position, path_to_uri, to_range, uri_to_path};
 use crate::transport::log;
 use lsp_server::{Connection, ErrorCode, Message, Notification, Request, Response};
@@ -536,15 +536,34 @@ impl Server<'_> {
         Some((host, scope))
     }
 
-    fn hover(&mut self, p: HoverParams) -> Option<Hover> {
-        let at = self.locate(
-            &p.text_document_position_params.text_document.uri,
-            p.text_document_position_params.position,
+    /// What the name at a document position resolves to, with everything the answer needs.
+    fn target_at(
+        &mut self,
+        at: &lsp_types::TextDocumentPositionParams,
+    ) -> Option<(
+        Located,
+        &PackHost,
+        analysis::Scope,
+        Target,
+        rulec_diagnostics::Span,
+    )> {
+        let located = self.locate(&at.text_document.uri, at.position)?;
+        let (host, scope) = self.analysed(&located)?;
+        let rule = located.rule.as_deref()?;
+        let (target, span) = analysis::resolve(
+            &host.project,
+            &scope,
+            rule,
+            &located.text,
+            located.line,
+            located.column,
         )?;
-        let (host, scope) = self.analysed(&at)?;
+        Some((located, host, scope, target, span))
+    }
+
+    fn hover(&mut self, p: HoverParams) -> Option<Hover> {
+        let (at, host, _, target, span) = self.target_at(&p.text_document_position_params)?;
         let rule = at.rule.as_deref()?;
-        let (target, span) =
-            analysis::resolve(&host.project, &scope, rule, &at.text, at.line, at.column)?;
         let text = analysis::hover(&host.project, host.lineage.as_ref()?, rule, &target)?;
         Some(Hover {
             contents: HoverContents::Markup(MarkupContent {
@@ -556,14 +575,8 @@ impl Server<'_> {
     }
 
     fn definition(&mut self, p: GotoDefinitionParams) -> Option<GotoDefinitionResponse> {
-        let at = self.locate(
-            &p.text_document_position_params.text_document.uri,
-            p.text_document_position_params.position,
-        )?;
-        let (host, scope) = self.analysed(&at)?;
+        let (at, host, scope, target, _) = self.target_at(&p.text_document_position_params)?;
         let rule = at.rule.as_deref()?;
-        let (target, _) =
-            analysis::resolve(&host.project, &scope, rule, &at.text, at.line, at.column)?;
         let (file, span) = analysis::definition(&host.project, &scope, rule, &target)?;
         Some(GotoDefinitionResponse::Scalar(location(
             host, &at.root, &file, span,
@@ -571,14 +584,8 @@ impl Server<'_> {
     }
 
     fn references(&mut self, p: ReferenceParams) -> Option<Vec<Location>> {
-        let at = self.locate(
-            &p.text_document_position.text_document.uri,
-            p.text_document_position.position,
-        )?;
-        let (host, scope) = self.analysed(&at)?;
+        let (at, host, scope, target, _) = self.target_at(&p.text_document_position)?;
         let rule = at.rule.as_deref()?;
-        let (target, _) =
-            analysis::resolve(&host.project, &scope, rule, &at.text, at.line, at.column)?;
         let mut places = analysis::references(&host.project, host.lineage.as_ref()?, rule, &target);
         if p.context.include_declaration
             && let Some(definition) = analysis::definition(&host.project, &scope, rule, &target)
