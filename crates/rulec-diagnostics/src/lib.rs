@@ -11,7 +11,7 @@ mod sarif;
 
 pub use codes::Code;
 pub use render::{JsonDiagnostic, render_human, to_json};
-pub use sarif::to_sarif;
+pub use sarif::{SarifLog, to_sarif};
 
 use serde::{Deserialize, Serialize};
 
