@@ -752,3 +752,113 @@ fn the_workspace_is_every_pack_under_the_root() {
     );
     client.shutdown();
 }
+
+/// Every request at many places of every rule of packs the other tests do not use (TPC-H,
+/// the nested-data pack): each is answered, none with an error.
+#[test]
+fn every_request_anywhere_in_other_packs_is_answered_without_error() {
+    for (pack, name) in [
+        ("../../rules/tpch", "tpch"),
+        ("../../tests/packs/nested", "nested"),
+    ] {
+        let root = copy_pack(pack, &format!("anywhere-{name}"));
+        let mut client = Client::start(&root);
+        let mut rules: Vec<PathBuf> = std::fs::read_dir(&root)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+            .collect();
+        rules.sort();
+        let mut answered = 0;
+        for rule in &rules {
+            let text = std::fs::read_to_string(rule).unwrap();
+            for (line, line_text) in text.lines().enumerate() {
+                let width = line_text.encode_utf16().count();
+                for character in (0..=width).step_by(5) {
+                    let at = |method: &str, extra: Value| {
+                        let mut params = json!({"textDocument": {"uri": uri(rule)}, "position": {"line": line, "character": character}});
+                        if let (Some(p), Some(e)) = (params.as_object_mut(), extra.as_object()) {
+                            p.extend(e.clone());
+                        }
+                        (method.to_owned(), params)
+                    };
+                    for (method, params) in [
+                        at("textDocument/hover", json!({})),
+                        at("textDocument/definition", json!({})),
+                        at(
+                            "textDocument/references",
+                            json!({"context": {"includeDeclaration": true}}),
+                        ),
+                        at("textDocument/completion", json!({})),
+                    ] {
+                        let response = client.request(&method, params);
+                        assert!(
+                            response.response_result.is_ok(),
+                            "{method} at {}:{line}:{character}: {:?}",
+                            rule.display(),
+                            response.response_result
+                        );
+                        answered += 1;
+                    }
+                }
+            }
+        }
+        assert!(answered > 1000, "{answered}");
+        client.shutdown();
+    }
+}
+
+/// The hostile rules of `tests/fixtures/hostile` (statements that are not queries, reads
+/// of files and URLs, deep nesting, odd bytes, BOMs, CRLF), typed into one open document
+/// one after another: every edit is published, every request answered without error.
+#[test]
+fn hostile_rules_typed_into_an_open_document_are_answered() {
+    let root = copy_pack("../../tests/fixtures/hostile/_base", "hostile");
+    let mut client = Client::start(&root);
+    let rule = root.join("hostile.sql");
+    std::fs::write(&rule, "SELECT 1 AS one").unwrap();
+    client.open(&rule);
+    let cases = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/hostile");
+    let mut texts: Vec<(String, String)> = std::fs::read_dir(&cases)
+        .unwrap()
+        .map(|e| e.unwrap().path().join("hostile.sql"))
+        .filter(|p| p.is_file())
+        .map(|p| {
+            let bytes = std::fs::read(&p).unwrap();
+            (
+                p.display().to_string(),
+                String::from_utf8_lossy(&bytes).into_owned(),
+            )
+        })
+        .collect();
+    texts.sort();
+    assert!(texts.len() > 20, "{}", texts.len());
+    for (version, (case, text)) in texts.iter().enumerate() {
+        client.replace(&rule, i32::try_from(version).unwrap() + 2, text);
+        let published = client.published();
+        assert!(
+            published.contains_key("hostile.sql"),
+            "{case}: {published:?}"
+        );
+        for (line, line_text) in text.lines().enumerate().take(50) {
+            let width = line_text.encode_utf16().count().min(400);
+            for character in (0..=width).step_by(11) {
+                for method in [
+                    "textDocument/hover",
+                    "textDocument/completion",
+                    "textDocument/definition",
+                ] {
+                    let response = client.request(
+                        method,
+                        json!({"textDocument": {"uri": uri(&rule)}, "position": {"line": line, "character": character}}),
+                    );
+                    assert!(
+                        response.response_result.is_ok(),
+                        "{case} {method} {line}:{character}"
+                    );
+                }
+            }
+        }
+    }
+    client.shutdown();
+}
