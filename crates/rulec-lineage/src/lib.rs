@@ -64,5 +64,12 @@ impl EdgeKind {
 /// Dependencies of one column: source column to edge kind, in a deterministic order.
 pub type Deps = BTreeMap<ColumnRef, EdgeKind>;
 
+/// One hop of lineage for any plan (a whole rule, or a subquery or CTE inside one): each
+/// output column's dependencies on the tables the plan scans, row dependencies folded in
+/// as inspect edges.
+pub fn plan_columns(plan: &rulec_compile::datafusion_expr::LogicalPlan) -> Vec<Deps> {
+    plan::plan_lineage(plan).finish()
+}
+
 #[cfg(test)]
 mod tests;

@@ -11,7 +11,7 @@ use rulec_diagnostics::{Diagnostic, Span};
 use rulec_driver::Project;
 use rulec_lineage::{ColumnRef, Deps, EdgeKind, PackLineage, Step};
 use rulec_pack::Pack;
-use rulec_syntax::{Outline, SqlDialect};
+use rulec_syntax::Outline;
 use std::collections::BTreeSet;
 
 /// A relation a rule's query can name: a table (by its name or alias), a CTE, a derived
@@ -23,6 +23,9 @@ pub struct ScopeRelation {
     /// The pack table (input contract or rule) it reads directly, if any.
     pub table: Option<String>,
     pub fields: Vec<FieldRef>,
+    /// For a CTE or derived table: each field's lineage, one hop down to the tables the
+    /// rule reads (empty when unknown).
+    pub lineage: Vec<Deps>,
 }
 
 /// The relations of one rule.
@@ -52,13 +55,15 @@ pub fn scope(project: &Project, rule: &str) -> Option<Scope> {
     let parsed = pack.rule(rule)?.parsed()?;
     let outline = rulec_syntax::outline(&parsed.statement);
     let compiled = project.compiled.as_ref().and_then(|c| c.rule(rule));
-    // Relations the plan names (CTEs and derived tables included), with their schemas.
-    let mut planned: Vec<(String, Vec<FieldRef>)> = Vec::new();
+    // Relations the plan names (CTEs and derived tables included), with their schemas and
+    // their columns' lineage.
+    let mut planned: Vec<(String, Vec<FieldRef>, Vec<Deps>)> = Vec::new();
     if let Some(plan) = compiled.and_then(|c| c.initial_plan.as_ref()) {
         let _ = plan.apply_with_subqueries(|node| {
             if let LogicalPlan::SubqueryAlias(alias) = node {
                 let fields = alias.schema.fields().iter().cloned().collect();
-                planned.push((alias.alias.table().to_owned(), fields));
+                let lineage = rulec_lineage::plan_columns(node);
+                planned.push((alias.alias.table().to_owned(), fields, lineage));
             }
             Ok(TreeNodeRecursion::Continue)
         });
@@ -68,29 +73,28 @@ pub fn scope(project: &Project, rule: &str) -> Option<Scope> {
         if relations.iter().any(|r| r.name == relation.name) {
             continue;
         }
-        let (table, fields) = match table_fields(project, pack, &relation.table) {
-            Some(fields) => (Some(relation.table.clone()), fields),
-            None => (
-                None,
-                planned
-                    .iter()
-                    .find(|(name, _)| *name == relation.name || *name == relation.table)
-                    .map(|(_, f)| f.clone())
-                    .unwrap_or_default(),
-            ),
+        let (table, fields, lineage) = match table_fields(project, pack, &relation.table) {
+            Some(fields) => (Some(relation.table.clone()), fields, Vec::new()),
+            None => planned
+                .iter()
+                .find(|(name, _, _)| *name == relation.name || *name == relation.table)
+                .map(|(_, f, l)| (None, f.clone(), l.clone()))
+                .unwrap_or_default(),
         };
         relations.push(ScopeRelation {
             name: relation.name.clone(),
             table,
             fields,
+            lineage,
         });
     }
-    for (name, fields) in planned {
+    for (name, fields, lineage) in planned {
         if !relations.iter().any(|r| r.name == name) {
             relations.push(ScopeRelation {
                 name,
                 table: None,
                 fields,
+                lineage,
             });
         }
     }
@@ -128,6 +132,9 @@ pub enum Target {
         steps: Vec<String>,
         data_type: DataType,
         nullable: bool,
+        /// For a column of a CTE or derived table: its lineage down to the tables the rule
+        /// reads, with `steps` applied.
+        sources: Deps,
     },
     /// An output column of this rule, where it is named.
     Output(String),
@@ -218,6 +225,20 @@ fn column_target(
         None => scope.column(column)?,
     };
     let (data_type, nullable) = nested(field, steps)?;
+    let index = relation.fields.iter().position(|f| f.name() == column);
+    let nested_steps: Vec<Step> = steps.iter().map(|s| Step::Field(s.clone())).collect();
+    let sources = index
+        .and_then(|i| relation.lineage.get(i))
+        .map(|deps| {
+            deps.iter()
+                .map(|(source, kind)| match kind {
+                    // The value's fields are the source's fields; what filters rows is not.
+                    EdgeKind::Copy | EdgeKind::Transform => (source.nested(&nested_steps), *kind),
+                    EdgeKind::Inspect => (source.clone(), *kind),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     Some(Target::Column {
         table: relation.table.clone(),
         relation: relation.name.clone(),
@@ -225,6 +246,7 @@ fn column_target(
         steps: steps.to_vec(),
         data_type,
         nullable,
+        sources,
     })
 }
 
@@ -255,16 +277,20 @@ pub fn struct_fields(ty: &DataType) -> Option<Vec<FieldRef>> {
     }
 }
 
-fn function_names() -> BTreeSet<&'static str> {
-    let functions = rulec_compile::Functions::get();
-    functions
-        .scalar
-        .keys()
-        .chain(functions.aggregate.keys())
-        .chain(functions.window.keys())
-        .chain(functions.higher_order.keys())
-        .map(String::as_str)
-        .collect()
+/// Every function name and alias the planner knows.
+fn function_names() -> &'static BTreeSet<&'static str> {
+    static NAMES: std::sync::LazyLock<BTreeSet<&'static str>> = std::sync::LazyLock::new(|| {
+        let functions = rulec_compile::Functions::get();
+        functions
+            .scalar
+            .keys()
+            .chain(functions.aggregate.keys())
+            .chain(functions.window.keys())
+            .chain(functions.higher_order.keys())
+            .map(String::as_str)
+            .collect()
+    });
+    &NAMES
 }
 
 /// A function's syntax and description, from DataFusion's documentation.
@@ -352,6 +378,7 @@ pub fn hover(
             steps,
             data_type,
             nullable,
+            sources,
         } => {
             let path = std::iter::once(column.as_str())
                 .chain(steps.iter().map(String::as_str))
@@ -385,6 +412,8 @@ pub fn hover(
                 {
                     text.push_str(&format!("\n\nlineage: {line}"));
                 }
+            } else if let Some(line) = lineage_line(sources) {
+                text.push_str(&format!("\n\nlineage: {line}"));
             }
             Some(text)
         }
@@ -513,6 +542,11 @@ pub fn definition(
             ..
         } => {
             let Some(table) = table else {
+                // A CTE's or derived table's column: where the value it copies is declared,
+                // else the CTE.
+                if let Some(source) = copied(target) {
+                    return definition(project, scope, rule, &source);
+                }
                 let cte = scope.outline.ctes.iter().find(|c| c.name == *relation)?;
                 return Some((rule_file?, cte.span?));
             };
@@ -539,6 +573,46 @@ pub fn definition(
         }
         Target::Function(_) => None,
     }
+}
+
+/// For a column of a CTE or derived table that copies one column of a pack table (or a
+/// field nested in one): that column, as a target.
+fn copied(target: &Target) -> Option<Target> {
+    let Target::Column {
+        table: None,
+        sources,
+        data_type,
+        nullable,
+        ..
+    } = target
+    else {
+        return None;
+    };
+    let source = copied_source(sources)?;
+    Some(Target::Column {
+        table: Some(source.table.clone()),
+        relation: source.table.clone(),
+        column: source.column.clone(),
+        // List elements (`[*]`) have no name in a contract's type: only fields do.
+        steps: source
+            .steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Field(name) => Some(name.clone()),
+                Step::Each => None,
+            })
+            .collect(),
+        data_type: data_type.clone(),
+        nullable: *nullable,
+        sources: Deps::new(),
+    })
+}
+
+/// The one column (or nested field) `sources` copies, if they copy exactly one.
+fn copied_source(sources: &Deps) -> Option<&ColumnRef> {
+    let mut copies = sources.iter().filter(|(_, k)| **k == EdgeKind::Copy);
+    let (source, _) = copies.next()?;
+    (copies.next().is_none() && !source.is_rows()).then_some(source)
 }
 
 /// The place of a nested field in a contract's type text: each step's `name:` in turn,
@@ -601,6 +675,27 @@ pub fn references(
     };
     let (start, word) = match target {
         Target::Column {
+            table: None,
+            sources,
+            column,
+            ..
+        } => {
+            // A CTE's or derived table's column: what reads the column it copies.
+            let Some(source) = copied_source(sources) else {
+                return Vec::new();
+            };
+            let word = source
+                .steps
+                .iter()
+                .rev()
+                .find_map(|s| match s {
+                    Step::Field(name) => Some(name.clone()),
+                    Step::Each => None,
+                })
+                .unwrap_or_else(|| column.clone());
+            (source.clone(), word)
+        }
+        Target::Column {
             table: Some(table),
             column,
             steps,
@@ -637,7 +732,7 @@ pub fn references(
         } else {
             edge.from.column.clone()
         };
-        let span = word_span(&reader.text, pack.dialect, &name)
+        let span = rulec_syntax::first_word_span(&reader.text, pack.dialect, &name)
             .or_else(|| {
                 reader
                     .parsed()
@@ -647,30 +742,6 @@ pub fn references(
         found.insert((reader.file.clone(), span));
     }
     found.into_iter().collect()
-}
-
-/// The first place `word` is written as a name in `text`.
-fn word_span(text: &str, dialect: SqlDialect, word: &str) -> Option<Span> {
-    let lines: Vec<&str> = text.split('\n').collect();
-    for (index, line) in lines.iter().enumerate() {
-        let lower = line.to_lowercase();
-        for (at, _) in lower.match_indices(word) {
-            let before = lower[..at].chars().last();
-            let after = lower[at + word.len()..].chars().next();
-            let boundary = |c: Option<char>| c.is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
-            if boundary(before) && boundary(after) {
-                let column = lower[..at].chars().count() as u32 + 1;
-                let line_no = index as u32 + 1;
-                // Only a name token, not a word in a comment or a string.
-                if let Some(name) = rulec_syntax::dotted_name_at(text, dialect, line_no, column)
-                    && name.parts.get(name.index).is_some_and(|p| p == word)
-                {
-                    return Some(name.spans[name.index]);
-                }
-            }
-        }
-    }
-    None
 }
 
 /// A completion item: a label, what kind of thing it is, and a detail line.
@@ -801,7 +872,7 @@ pub fn completions(
             }
         }
     }
-    for name in function_names() {
+    for &name in function_names() {
         if keep(name) && !partial.is_empty() {
             let (syntax, description) = function_doc(name).unwrap_or_default();
             items.push(Completion {

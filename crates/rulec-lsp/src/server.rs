@@ -26,8 +26,10 @@ struct PackHost {
     project: Project,
     /// Column lineage of the last check, built when first asked for.
     lineage: Option<PackLineage>,
-    /// Each rule's last scope while its text parsed (completion goes on in broken text).
+    /// Each rule's scope in the last check, computed when first asked for.
     scopes: HashMap<String, analysis::Scope>,
+    /// Each rule's last scope while its text parsed (completion goes on in broken text).
+    last_good: HashMap<String, analysis::Scope>,
     /// Files edited since the last check.
     dirty: bool,
     /// Files that were last published with diagnostics.
@@ -369,6 +371,7 @@ impl Server<'_> {
                     project,
                     lineage: None,
                     scopes: HashMap::new(),
+                    last_good: HashMap::new(),
                     dirty: false,
                     published: BTreeSet::new(),
                 },
@@ -421,6 +424,7 @@ impl Server<'_> {
             if let Some(host) = self.packs.get_mut(&root) {
                 host.project.check();
                 host.lineage = None;
+                host.scopes.clear();
                 host.dirty = false;
             }
             self.publish(&root);
@@ -526,12 +530,16 @@ impl Server<'_> {
         {
             host.lineage = Some(PackLineage::build(pack, compiled));
         }
-        let scope = match analysis::scope(&host.project, rule) {
-            Some(scope) => {
-                host.scopes.insert(rule.to_owned(), scope.clone());
-                scope
-            }
-            None => host.scopes.get(rule).cloned().unwrap_or_default(),
+        let scope = match host.scopes.get(rule) {
+            Some(scope) => scope.clone(),
+            None => match analysis::scope(&host.project, rule) {
+                Some(scope) => {
+                    host.scopes.insert(rule.to_owned(), scope.clone());
+                    host.last_good.insert(rule.to_owned(), scope.clone());
+                    scope
+                }
+                None => host.last_good.get(rule).cloned().unwrap_or_default(),
+            },
         };
         Some((host, scope))
     }

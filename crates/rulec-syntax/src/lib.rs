@@ -16,7 +16,7 @@ pub use lints::{
 pub use locate::{duplicate_output_names, locate_binary_operator, locate_error};
 pub use outline::{
     CompletionPrefix, DottedName, Named, Outline, Relation, completion_prefix, dotted_name_at,
-    outline,
+    first_word_span, outline,
 };
 pub use sqlparser;
 pub use statement::{MAX_EXPRESSION_DEPTH, ParsedRule, TableRef, parse_rule};

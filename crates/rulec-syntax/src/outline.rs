@@ -211,6 +211,17 @@ pub fn completion_prefix(
     prefix
 }
 
+/// Where `name` (normalized: unquoted words lowercased) is first written as a word in rule
+/// text, outside comments and strings.
+pub fn first_word_span(text: &str, dialect: SqlDialect, name: &str) -> Option<Span> {
+    tokens(text, dialect)?
+        .into_iter()
+        .find_map(|(token, span)| match token {
+            Token::Word(word) if normalize_word(&word) == name => Some(span),
+            _ => None,
+        })
+}
+
 fn tokens(text: &str, dialect: SqlDialect) -> Option<Vec<(Token, Span)>> {
     let dialect = dialect.parser_dialect();
     let tokens = Tokenizer::new(dialect.as_ref(), text)
