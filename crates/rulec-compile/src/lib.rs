@@ -386,6 +386,29 @@ fn levels(pack: &Pack) -> Vec<Vec<usize>> {
     levels
 }
 
+/// The functions in `plan` (subqueries included) whose value may change from one run to the
+/// next: every scalar function that is not immutable (`random()`, `uuid()`, `now()`,
+/// `current_date()`, …), by name, in plan order, without repeats.
+pub fn volatile_functions(plan: &LogicalPlan) -> Vec<String> {
+    use datafusion_common::tree_node::{TreeNode as _, TreeNodeRecursion};
+    let mut names: Vec<String> = Vec::new();
+    let _ = plan.apply_with_subqueries(|node| {
+        for expr in node.expressions() {
+            let _ = expr.apply(|e| {
+                if let datafusion_expr::Expr::ScalarFunction(f) = e
+                    && f.func.signature().volatility != datafusion_expr::Volatility::Immutable
+                    && !names.iter().any(|n| n == f.name())
+                {
+                    names.push(f.name().to_owned());
+                }
+                Ok(TreeNodeRecursion::Continue)
+            });
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    names
+}
+
 /// Every struct field name inside the columns of the tables a rule reads (through lists and
 /// maps), for suggestions when a nested field is misspelled.
 fn nested_field_names<'a>(
@@ -740,6 +763,24 @@ fn compile_rule(
             return result;
         }
     };
+    let volatile = volatile_functions(&canonical);
+    if let Some(name) = volatile.first() {
+        let called: Vec<String> = volatile.iter().map(|n| format!("`{n}()`")).collect();
+        result.diagnostics.push(
+            Diagnostic::warning(
+                codes::VOLATILE_FUNCTION,
+                if called.len() == 1 {
+                    format!("{} returns a different value on every run", called[0])
+                } else {
+                    format!("{} return different values on every run", called.join(", "))
+                },
+            )
+            .in_file(rule.file.clone())
+            .at_opt(rulec_syntax::first_word_span(&rule.text, pack.dialect, name))
+            .with_note("`rulec run` rebuilds this product, and the products that read it, on every run")
+            .with_help("compute the value in the data, or allow `volatile-function` in pack.yaml's `lints:` if a fresh value each run is intended"),
+        );
+    }
     let output_schema: SchemaRef = Arc::new(Schema::new(
         canonical
             .schema()

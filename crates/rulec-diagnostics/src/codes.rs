@@ -214,6 +214,9 @@ codes! {
     UNUSED_INPUT = "P101" "unused-input",
         "An input contract that no rule reads.",
         "Remove the contract and its pack.yaml input, or read the table. A lint: configure it under `lints:` in pack.yaml.";
+    VOLATILE_FUNCTION = "Q101" "volatile-function",
+        "A rule calls a function whose value changes from run to run (`now()`, `random()`, `uuid()`, …).",
+        "The rule's product is different every time it is built, so `rulec run` never reuses it (nor the products that read it): each run rebuilds them, `rebuilt (volatile)`. Compute the value in the data instead, or allow the lint when a fresh value on every run is what you want. A lint: configure it under `lints:` in pack.yaml.";
     INVALID_LINT_CONFIG = "P007" "invalid-lint-config",
         "pack.yaml configures a lint that does not exist, or with an unknown level.",
         "`lints:` maps a lint code or name (S101 or null-comparison) to allow, warn or deny. Only lints (warnings) can be configured.";
@@ -227,6 +230,7 @@ pub const LINTS: &[Code] = &[
     ORDER_WITHOUT_LIMIT,
     STAR_WITH_OUTPUT_CONTRACT,
     UNUSED_INPUT,
+    VOLATILE_FUNCTION,
 ];
 
 impl Code {

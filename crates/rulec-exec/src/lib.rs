@@ -423,6 +423,9 @@ pub async fn run(
     });
 
     let mut built: BTreeSet<String> = BTreeSet::new();
+    // Products whose data changes from run to run: those calling a volatile function, and
+    // those reading one. They are never reused.
+    let mut volatile: BTreeSet<String> = BTreeSet::new();
     for rule in &pack.rules {
         if !wanted.contains(&rule.name) {
             continue;
@@ -479,7 +482,20 @@ pub async fn run(
             continue;
         };
 
-        // Reuse when the build id is the same and the files are whole.
+        let volatile_reason = if rulec_compile::volatile_functions(plan).is_empty() {
+            rule.upstream_rules
+                .iter()
+                .find(|u| volatile.contains(*u))
+                .map(|u| format!("reads volatile `{u}`"))
+        } else {
+            Some("volatile".to_owned())
+        };
+        if volatile_reason.is_some() {
+            volatile.insert(rule.name.clone());
+        }
+
+        // Reuse when the build id is the same and the files are whole (and the data cannot
+        // have changed since).
         let existing = state::read_manifest(&product_dir);
         let reasons: Vec<String> = match &existing {
             _ if options.force => vec!["forced with --force".to_owned()],
@@ -488,7 +504,7 @@ pub async fn run(
             Some(m) if !state::files_intact(&product_dir, m, options.verify) => {
                 vec!["files missing or corrupt".to_owned()]
             }
-            Some(_) => Vec::new(),
+            Some(_) => volatile_reason.into_iter().collect(),
         };
         if reasons.is_empty()
             && let Some(manifest) = &existing

@@ -757,3 +757,55 @@ fn a_sliced_product_holds_the_rows_of_the_whole_one() {
         "{stdout}"
     );
 }
+
+#[test]
+fn products_calling_volatile_functions_and_their_readers_are_rebuilt_every_run() {
+    let pack = shop("run-volatile");
+    std::fs::write(
+        pack.join("sampled_events.sql"),
+        "SELECT id, kind, now() AS sampled_at FROM clean_events WHERE random() <= 1.0\n",
+    )
+    .expect("write rule");
+    std::fs::write(
+        pack.join("sampled_kinds.sql"),
+        "SELECT kind, count(*) AS n FROM sampled_events GROUP BY kind\n",
+    )
+    .expect("write rule");
+    let (out, _) = run(&pack, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (out, report) = run(&pack, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let statuses = statuses(&report);
+    assert_eq!(
+        statuses["sampled_events"],
+        ("rebuilt".to_owned(), vec!["volatile".to_owned()])
+    );
+    assert_eq!(
+        statuses["sampled_kinds"],
+        (
+            "rebuilt".to_owned(),
+            vec!["reads volatile `sampled_events`".to_owned()]
+        )
+    );
+    // Nothing else changed, so nothing else is rebuilt.
+    assert_eq!(rebuilt(&report), ["sampled_events", "sampled_kinds"]);
+    // `rulec check` warns, at the first volatile call.
+    let check = Command::new(env!("CARGO_BIN_EXE_rulec"))
+        .args(["check", "--no-cache", pack.to_str().expect("utf8")])
+        .output()
+        .expect("check");
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    assert!(check.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("warning[Q101 volatile-function]: `now()`, `random()` return different values on every run"),
+        "{stdout}"
+    );
+}
