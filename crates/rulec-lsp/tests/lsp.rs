@@ -896,3 +896,87 @@ fn hostile_rules_typed_into_an_open_document_are_answered() {
     }
     client.shutdown();
 }
+
+#[test]
+fn files_changed_on_disk_are_read_again_when_the_client_says_so() {
+    let root = shop("watched");
+    let mut client = Client::start(&root);
+    // A rule created outside the editor (a generator, a git checkout).
+    let weekly = root.join("weekly.sql");
+    std::fs::write(&weekly, "SELECT kind FROM sesions\n").unwrap();
+    client.notify(
+        "workspace/didChangeWatchedFiles",
+        json!({"changes": [{"uri": uri(&weekly), "type": 1}]}),
+    );
+    assert_eq!(codes(&client.published()["weekly.sql"]), ["Q002"]);
+    // Fixed on disk, then deleted: its findings are cleared.
+    std::fs::write(&weekly, "SELECT kind FROM sessions\n").unwrap();
+    client.notify(
+        "workspace/didChangeWatchedFiles",
+        json!({"changes": [{"uri": uri(&weekly), "type": 2}]}),
+    );
+    assert!(client.published()["weekly.sql"].is_empty());
+    std::fs::write(&weekly, "SELECT nope FROM sessions\n").unwrap();
+    client.notify(
+        "workspace/didChangeWatchedFiles",
+        json!({"changes": [{"uri": uri(&weekly), "type": 2}]}),
+    );
+    assert_eq!(codes(&client.published()["weekly.sql"]), ["Q001"]);
+    std::fs::remove_file(&weekly).unwrap();
+    client.notify(
+        "workspace/didChangeWatchedFiles",
+        json!({"changes": [{"uri": uri(&weekly), "type": 3}]}),
+    );
+    assert!(client.published()["weekly.sql"].is_empty());
+    // A contract changed on disk re-checks its readers.
+    let users = root.join("contracts/users.yaml");
+    std::fs::write(
+        &users,
+        "table: users\ncolumns:\n  - {name: id, type: int64, nullable: false}\n",
+    )
+    .unwrap();
+    client.notify(
+        "workspace/didChangeWatchedFiles",
+        json!({"changes": [{"uri": uri(&users), "type": 2}]}),
+    );
+    assert_eq!(codes(&client.published()["sessions.sql"]), ["Q001"]);
+    client.shutdown();
+}
+
+#[test]
+fn without_workspace_folders_a_pack_is_loaded_when_one_of_its_files_opens() {
+    let root = shop("no-folders");
+    let (client_side, server) = Connection::memory();
+    let handle = std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(move || rulec_lsp::serve(&server))
+        .expect("spawn");
+    let mut client = Client {
+        connection: client_side,
+        next_id: 0,
+        pending: Vec::new(),
+        server: Some(handle),
+    };
+    let init = client.request("initialize", json!({"capabilities": {}}));
+    assert!(init.response_result.is_ok());
+    client.notify("initialized", json!({}));
+    assert!(client.published().is_empty());
+    let daily = root.join("daily.sql");
+    client.open(&daily);
+    client.replace(&daily, 2, "SELECT kind FROM sesions\n");
+    assert_eq!(codes(&client.published()["daily.sql"]), ["Q002"]);
+    let hover = client.at(
+        "textDocument/hover",
+        &root.join("sessions.sql"),
+        6,
+        7,
+        json!({}),
+    );
+    assert!(
+        hover["contents"]["value"]
+            .as_str()
+            .unwrap()
+            .contains("input `events`")
+    );
+    client.shutdown();
+}
