@@ -212,9 +212,24 @@ impl CheckCache {
     }
 }
 
-/// The version written into the cache: results of another build are not trusted.
+/// The build written into the cache: results of another build are not trusted. The crate
+/// version alone does not tell builds apart (every build from source says the same), so the
+/// running executable's size and modification time are part of it: a rebuilt rulec starts
+/// a new cache.
 fn version() -> String {
-    env!("CARGO_PKG_VERSION").to_owned()
+    static VERSION: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let executable = std::env::current_exe()
+            .and_then(std::fs::metadata)
+            .ok()
+            .and_then(|m| {
+                let modified = m.modified().ok()?;
+                let since = modified.duration_since(std::time::UNIX_EPOCH).ok()?;
+                Some(format!("{}+{}.{}", m.len(), since.as_secs(), since.subsec_nanos()))
+            })
+            .unwrap_or_else(|| "unknown-build".to_owned());
+        format!("{} ({executable})", env!("CARGO_PKG_VERSION"))
+    });
+    VERSION.clone()
 }
 
 fn entry_of(rule: &CompiledRule) -> Entry {

@@ -205,6 +205,8 @@ fn a_corrupt_or_foreign_cache_is_ignored_and_rebuilt() {
         "",
         r#"{"format": 1, "rulec": "0.0.0-elsewhere", "entries": {}}"#,
         r#"{"format": 999, "rulec": "0.0.0", "entries": {}}"#,
+        // The same format from another build of rulec.
+        r#"{"format": 2, "rulec": "0.0.0 (1+2.3)", "entries": {}, "summaries": {}}"#,
     ] {
         std::fs::write(&file, bad).unwrap();
         let project = Project::load_cached(&dir, &cache).unwrap();
