@@ -224,7 +224,12 @@ fn version() -> String {
             .and_then(|m| {
                 let modified = m.modified().ok()?;
                 let since = modified.duration_since(std::time::UNIX_EPOCH).ok()?;
-                Some(format!("{}+{}.{}", m.len(), since.as_secs(), since.subsec_nanos()))
+                Some(format!(
+                    "{}+{}.{}",
+                    m.len(),
+                    since.as_secs(),
+                    since.subsec_nanos()
+                ))
             })
             .unwrap_or_else(|| "unknown-build".to_owned());
         format!("{} ({executable})", env!("CARGO_PKG_VERSION"))

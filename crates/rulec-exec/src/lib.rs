@@ -19,6 +19,7 @@ pub mod profile;
 mod session;
 pub mod slices;
 pub mod state;
+mod view;
 mod write;
 
 pub use identity::{BuildId, InputIdentity};
@@ -137,6 +138,8 @@ pub enum ProductStatus {
     },
     /// Its build id is unchanged and its files are intact.
     Reused(Published),
+    /// Never written: a view, inlined into the plans of the products that read it.
+    Ephemeral,
     Failed(Diagnostic),
     /// Not built because a product it reads was not built.
     Skipped(Diagnostic),
@@ -167,7 +170,9 @@ impl RunReport {
             && self.products.iter().all(|p| {
                 matches!(
                     p.status,
-                    ProductStatus::Built { .. } | ProductStatus::Reused(_)
+                    ProductStatus::Built { .. }
+                        | ProductStatus::Reused(_)
+                        | ProductStatus::Ephemeral
                 )
             })
     }
@@ -278,6 +283,45 @@ fn output_settings(pack: &Pack, name: &str, tolerant: bool) -> String {
         _ => String::new(),
     };
     format!("order={order} {checks}{sliced}")
+}
+
+/// Whether a product is written (`table`) or only inlined into its readers (`ephemeral`),
+/// from its `materialize:` setting; an ephemeral product may not declare what only a
+/// written one has (an order, slices, a violation policy, an output contract).
+fn is_ephemeral(pack: &Pack, name: &str) -> Result<bool, Diagnostic> {
+    let Some(section) = pack.manifest.products.get(name) else {
+        return Ok(false);
+    };
+    let refuse = |message: String, help: &str| {
+        Err(Diagnostic::error(codes::INVALID_RUN_SETTING, message)
+            .in_file("pack.yaml")
+            .with_help(help.to_owned()))
+    };
+    match section.materialize.as_deref() {
+        None | Some("table") => Ok(false),
+        Some("ephemeral") => {
+            let declared = [
+                (!section.order_by.is_empty(), "`order_by`"),
+                (section.slice_by.is_some(), "`slice_by`"),
+                (section.on_violation.is_some(), "`on_violation`"),
+                (
+                    pack.output_contracts.contains_key(name),
+                    "an output contract",
+                ),
+            ];
+            match declared.iter().find(|(set, _)| *set) {
+                Some((_, what)) => refuse(
+                    format!("product `{name}` is ephemeral (never written) but declares {what}"),
+                    "an ephemeral product is a view inlined into its readers: remove the setting, or write the product (`materialize: table`)",
+                ),
+                None => Ok(true),
+            }
+        }
+        Some(other) => refuse(
+            format!("product `{name}`: `materialize: {other}` is not `table` or `ephemeral`"),
+            "`table` writes the product; `ephemeral` makes it a view inlined into the products that read it",
+        ),
+    }
 }
 
 /// The row checks of a product's output contract, and whether refused rows fail it.
@@ -482,6 +526,26 @@ pub async fn run(
             continue;
         };
 
+        match is_ephemeral(pack, &rule.name) {
+            Ok(false) => {}
+            Ok(true) => {
+                product.status = match register_view(&ctx, &rule.name, plan).await {
+                    Ok(()) => {
+                        built.insert(rule.name.clone());
+                        ProductStatus::Ephemeral
+                    }
+                    Err(d) => ProductStatus::Failed(d.in_file(rule.file.clone())),
+                };
+                report.products.push(product);
+                continue;
+            }
+            Err(d) => {
+                let span = d.span.or_else(|| pack.manifest.product_span(&rule.name));
+                product.status = ProductStatus::Failed(d.at_opt(span));
+                report.products.push(product);
+                continue;
+            }
+        }
         let volatile_reason = if rulec_compile::volatile_functions(plan).is_empty() {
             rule.upstream_rules
                 .iter()
@@ -692,7 +756,8 @@ pub fn check_product_setting(
         return None;
     };
     let name = rule.name.as_str();
-    let checked = output_checks(pack, name, false)
+    let checked = is_ephemeral(pack, name)
+        .and_then(|_| output_checks(pack, name, false))
         .and_then(|_| declared_layout(pack, name, schema))
         .and_then(|(_, sliced)| match sliced {
             // Two slices are enough to find what mixes keys.
@@ -803,6 +868,26 @@ async fn build_product(
 }
 
 /// Registers a product's data files (as its manifest names them) for downstream rules.
+/// Registers an ephemeral product as a view of its plan (the Substrait artifact, consumed
+/// as every product's is), so that the plans of its readers read through it.
+async fn register_view(
+    ctx: &SessionContext,
+    name: &str,
+    plan: &datafusion::logical_expr::LogicalPlan,
+) -> Result<(), Diagnostic> {
+    let substrait = rulec_substrait::to_substrait(plan)
+        .map_err(|e| Diagnostic::error(codes::UNENCODABLE_PLAN, e.to_string()))?;
+    let logical = rulec_substrait::from_substrait(&ctx.state(), &substrait)
+        .await
+        .map_err(|e| Diagnostic::error(codes::EXECUTION_FAILED, e.to_string()))?;
+    let view = view::EphemeralTable::new(logical);
+    ctx.deregister_table(name)
+        .map_err(|e| Diagnostic::error(codes::EXECUTION_FAILED, e.to_string()))?;
+    ctx.register_table(name, Arc::new(view))
+        .map_err(|e| Diagnostic::error(codes::EXECUTION_FAILED, e.to_string()))?;
+    Ok(())
+}
+
 async fn register_product(
     ctx: &SessionContext,
     name: &str,

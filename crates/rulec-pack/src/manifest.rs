@@ -59,6 +59,10 @@ pub struct ProductSection {
     /// How many slices with `slice_by` (default 8).
     #[serde(default)]
     pub slices: Option<usize>,
+    /// `table` (the default: the product is written) or `ephemeral` (a view: never
+    /// written, its plan inlined into the plans of the products that read it).
+    #[serde(default)]
+    pub materialize: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -242,6 +242,10 @@ fn print_table(report: &rulec_exec::RunReport) {
                 "{name:<width$}  {:>10}  {:>5}  {:>10}  {:>9}  skipped",
                 "-", "-", "-", "-"
             ),
+            ProductStatus::Ephemeral => println!(
+                "{name:<width$}  {:>10}  {:>5}  {:>10}  {:>9}  ephemeral (inlined into its readers)",
+                "-", "-", "-", "-"
+            ),
         }
     }
 }
@@ -294,6 +298,7 @@ fn json_report(report: &rulec_exec::RunReport, out_dir: &Path) -> String {
                     v["status"] = json!("skipped");
                     v["error"] = json!(format!("{}: {}", d.code, d.message));
                 }
+                ProductStatus::Ephemeral => v["status"] = json!("ephemeral"),
             }
             v
         })

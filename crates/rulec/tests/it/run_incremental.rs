@@ -809,3 +809,100 @@ fn products_calling_volatile_functions_and_their_readers_are_rebuilt_every_run()
         "{stdout}"
     );
 }
+
+#[test]
+fn an_ephemeral_rule_is_never_written_and_its_readers_get_the_same_rows() {
+    let written = shop("run-ephemeral-table");
+    let (out, _) = run(&written, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let pack = shop("run-ephemeral");
+    let manifest = pack.join("pack.yaml");
+    let text = std::fs::read_to_string(&manifest).expect("pack.yaml");
+    std::fs::write(
+        &manifest,
+        format!("{text}products:\n  clean_events: {{materialize: ephemeral}}\n"),
+    )
+    .expect("write pack.yaml");
+    let (out, report) = run(&pack, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let statuses = statuses(&report);
+    assert_eq!(statuses["clean_events"].0, "ephemeral");
+    assert!(
+        !pack.join("out/clean_events").exists(),
+        "an ephemeral product is not written"
+    );
+    // Its readers hold the rows they hold when it is written.
+    for reader in ["event_counts", "event_sizes", "event_total"] {
+        assert_eq!(statuses[reader].0, "rebuilt", "{reader}");
+        let rows = |dir: &Path| {
+            let mut rows: Vec<String> = read_parquet(&product_file(&dir.join("out"), reader))
+                .iter()
+                .flat_map(|batch| {
+                    let batch = batch.clone();
+                    (0..batch.num_rows()).map(move |i| {
+                        batch
+                            .columns()
+                            .iter()
+                            .map(|c| {
+                                arrow::util::display::array_value_to_string(c, i)
+                                    .unwrap_or_default()
+                            })
+                            .collect::<Vec<_>>()
+                            .join("|")
+                    })
+                })
+                .collect();
+            rows.sort();
+            rows
+        };
+        assert_eq!(rows(&pack), rows(&written), "{reader}");
+    }
+    // A second run reuses the readers: the view's identity is in their build ids.
+    let (out, report) = run(&pack, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(rebuilt(&report).is_empty(), "{report}");
+
+    // What an ephemeral product cannot declare, and an unknown materialization, are refused
+    // by check, at the product's entry.
+    for (setting, expected) in [
+        (
+            "{materialize: ephemeral, order_by: [id]}",
+            "declares `order_by`",
+        ),
+        (
+            "{materialize: view}",
+            "`materialize: view` is not `table` or `ephemeral`",
+        ),
+    ] {
+        std::fs::write(
+            &manifest,
+            format!("{text}products:\n  clean_events: {setting}\n"),
+        )
+        .expect("write pack.yaml");
+        let check = Command::new(env!("CARGO_BIN_EXE_rulec"))
+            .args(["check", "--no-cache", pack.to_str().expect("utf8")])
+            .output()
+            .expect("check");
+        let stdout = String::from_utf8_lossy(&check.stdout);
+        assert_eq!(check.status.code(), Some(1), "{stdout}");
+        assert!(
+            stdout.contains("error[R007 invalid-run-setting]"),
+            "{stdout}"
+        );
+        assert!(stdout.contains(expected), "{stdout}");
+        assert!(stdout.contains("pack.yaml:6:3"), "{stdout}");
+    }
+}
