@@ -218,5 +218,70 @@ pub fn run_benchmark(rulec: &Path, data: &Data, runs: usize) -> anyhow::Result<(
         s(&views) / s(&rulec_run),
         views.peak_mb / rulec_run.peak_mb
     );
+    // The same pack with its intermediate rules ephemeral (views rulec inlines into their
+    // readers), against the views baseline.
+    let ephemeral = ephemeral_pack(&data.cpg)?;
+    let ephemeral_out = ephemeral.join("out");
+    let _ = std::fs::remove_dir_all(&ephemeral_out);
+    let ephemeral_run = measure(
+        rulec,
+        &["run", path(&ephemeral), "--out", path(&ephemeral_out)],
+    )?;
+    println!(
+        "  rulec run, intermediates ephemeral ({}): {:.2} s, peak {:.0} MB",
+        EPHEMERAL.join(", "),
+        s(&ephemeral_run),
+        ephemeral_run.peak_mb
+    );
+    println!(
+        "  views / rulec with ephemeral intermediates: {:.2}x time, {:.2}x peak memory",
+        s(&views) / s(&ephemeral_run),
+        views.peak_mb / ephemeral_run.peak_mb
+    );
     Ok(())
+}
+
+/// The CPG pack's intermediate rules: read by other rules, not products of their own.
+const EPHEMERAL: &[&str] = &[
+    "libcst_nodes",
+    "libcst_edges",
+    "scip_occurrence_spans",
+    "cpg_bridge_cst_scip",
+];
+
+/// A copy of the CPG pack beside it (`<cpg>-ephemeral`, reading the same data files by
+/// absolute path) whose [`EPHEMERAL`] rules are `materialize: ephemeral`.
+fn ephemeral_pack(cpg: &Path) -> anyhow::Result<PathBuf> {
+    let dir = cpg.with_file_name(format!(
+        "{}-ephemeral",
+        cpg.file_name()
+            .map_or_else(|| "cpg".into(), |n| n.to_string_lossy())
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("contracts"))?;
+    for entry in std::fs::read_dir(cpg)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "sql") {
+            std::fs::copy(&path, dir.join(path.file_name().unwrap_or_default()))?;
+        }
+    }
+    for entry in std::fs::read_dir(cpg.join("contracts"))? {
+        let path = entry?.path();
+        std::fs::copy(
+            &path,
+            dir.join("contracts")
+                .join(path.file_name().unwrap_or_default()),
+        )?;
+    }
+    let data = std::path::absolute(cpg.join("data"))?;
+    let mut manifest = std::fs::read_to_string(cpg.join("pack.yaml"))?
+        .replace(": data/", &format!(": {}/", data.display()));
+    if !manifest.contains("\nproducts:") {
+        manifest.push_str("products:\n");
+    }
+    for rule in EPHEMERAL {
+        manifest.push_str(&format!("  {rule}: {{materialize: ephemeral}}\n"));
+    }
+    std::fs::write(dir.join("pack.yaml"), manifest)?;
+    Ok(dir)
 }
