@@ -28,7 +28,9 @@ pub enum InputIdentity {
 }
 
 /// The data files of an input path: the file itself, or every `.parquet` file below a
-/// directory, sorted.
+/// directory, sorted. Names starting with `.` or `_`, of files or of directories at any
+/// depth, are not data (other writers' temporaries, metadata): reading an input and its
+/// identity both use this one list.
 pub fn data_files(path: &Path) -> std::io::Result<Vec<PathBuf>> {
     if path.is_file() {
         return Ok(vec![path.to_path_buf()]);

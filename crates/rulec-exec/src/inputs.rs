@@ -47,9 +47,25 @@ pub fn listing_table(
     path: &Path,
     schema: SchemaRef,
 ) -> datafusion::error::Result<Arc<dyn TableProvider>> {
-    let config = ListingTableConfig::new(table_url(path)?)
-        .with_listing_options(listing_options(state))
-        .with_schema(schema);
+    // A directory is read as exactly the files its identity is made of (`.` and `_` names
+    // are not data, at any depth), listed here rather than by the engine's own listing.
+    let files = if path.is_dir() {
+        crate::identity::data_files(path)?
+    } else {
+        Vec::new()
+    };
+    let config = if files.is_empty() {
+        ListingTableConfig::new(table_url(path)?)
+    } else {
+        ListingTableConfig::new_with_multi_paths(
+            files
+                .iter()
+                .map(|f| table_url(f))
+                .collect::<datafusion::error::Result<Vec<_>>>()?,
+        )
+    }
+    .with_listing_options(listing_options(state))
+    .with_schema(schema);
     Ok(Arc::new(ListingTable::try_new(config)?))
 }
 
@@ -109,31 +125,7 @@ pub async fn check_input(
 /// The Parquet files an input path names: the file itself, or every `.parquet` file under
 /// the directory (as the engine lists them), sorted.
 fn parquet_files(path: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
-    fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Result<()> {
-        for entry in std::fs::read_dir(dir)? {
-            let path = entry?.path();
-            // Hidden entries are not data (the engine's listing skips them too).
-            if path
-                .file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-            {
-                continue;
-            }
-            if path.is_dir() {
-                walk(&path, out)?;
-            } else if path.extension().is_some_and(|e| e == "parquet") {
-                out.push(path);
-            }
-        }
-        Ok(())
-    }
-    if !path.is_dir() {
-        return Ok(vec![path.to_path_buf()]);
-    }
-    let mut files = Vec::new();
-    walk(path, &mut files)?;
-    files.sort();
-    Ok(files)
+    crate::identity::data_files(path)
 }
 
 /// The contract columns `file_schema` lacks or types differently.

@@ -164,3 +164,72 @@ fn a_new_fingerprint_encoding_is_one_rebuild_reason() {
         ["query changed"]
     );
 }
+
+/// Writes one Parquet file of an `id: int64` column.
+fn write_ids(path: &std::path::Path, ids: &[i64]) {
+    use datafusion::arrow::array::{Int64Array, RecordBatch};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    let schema = std::sync::Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, true)]));
+    let batch = RecordBatch::try_new(
+        std::sync::Arc::clone(&schema),
+        vec![std::sync::Arc::new(Int64Array::from(ids.to_vec()))],
+    )
+    .expect("batch");
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    let file = std::fs::File::create(path).expect("create");
+    let mut writer =
+        datafusion::parquet::arrow::ArrowWriter::try_new(file, schema, None).expect("writer");
+    writer.write(&batch).expect("write");
+    writer.close().expect("close");
+}
+
+#[tokio::test]
+async fn a_directory_input_reads_exactly_the_files_its_identity_counts() {
+    let dir = scratch("dir-input");
+    write_ids(&dir.join("a.parquet"), &[1, 2]);
+    write_ids(&dir.join("repo=x/c.parquet"), &[3]);
+    // Not data, at any depth: another writer's temporary and hidden files.
+    write_ids(&dir.join("_partial.parquet"), &[100]);
+    write_ids(&dir.join(".staging/b.parquet"), &[200]);
+    write_ids(&dir.join("repo=y/_tmp/d.parquet"), &[300]);
+    std::fs::write(dir.join("repo=y/.e.parquet"), b"").expect("an empty hidden file");
+
+    let files = crate::identity::data_files(&dir).expect("list");
+    let names: Vec<String> = files
+        .iter()
+        .map(|f| f.strip_prefix(&dir).expect("inside").display().to_string())
+        .collect();
+    assert_eq!(names, ["a.parquet", "repo=x/c.parquet"]);
+
+    let contract = rulec_contract::parse_contract(
+        "contracts/t.yaml",
+        "table: t\ncolumns:\n  - {name: id, type: int64}\n",
+    )
+    .expect("contract");
+    let ctx = datafusion::prelude::SessionContext::new_with_state(crate::runtime_session());
+    let provider = match crate::check_input(&ctx.state(), "t", &dir, &contract).await {
+        crate::InputCheck::Ok(provider) => provider,
+        crate::InputCheck::Failed(d) => panic!("{d:?}"),
+    };
+    ctx.register_table("t", provider).expect("register");
+    let batches = ctx
+        .sql("SELECT count(*) AS n, sum(id) AS total FROM t")
+        .await
+        .expect("plan")
+        .collect()
+        .await
+        .expect("run");
+    let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+        .expect("format")
+        .to_string();
+    assert!(text.contains("| 3 | 6     |"), "{text}");
+
+    // The identity does not move when only what is not data changes.
+    let before = crate::identity::input_identity(&dir, crate::identity::InputIdentity::Metadata)
+        .expect("identity");
+    write_ids(&dir.join("_partial.parquet"), &[100, 101]);
+    let after = crate::identity::input_identity(&dir, crate::identity::InputIdentity::Metadata)
+        .expect("identity");
+    assert_eq!(before, after);
+    let _ = std::fs::remove_dir_all(dir);
+}
