@@ -63,7 +63,7 @@ pub struct CompiledRule {
     pub compile_time: std::time::Duration,
     /// Where that time went, phase by phase (for `rulec check --timings`).
     pub phase_times: PhaseTimes,
-    /// The [`rule_key`] of what this result was computed from.
+    /// The rule key (see [`RuleMemo`]) of what this result was computed from.
     pub key: String,
     /// True when the result was taken from a [`RuleMemo`] instead of planned now (a reused
     /// result may lack the plans: a cache on disk keeps schemas and findings only).
@@ -144,7 +144,7 @@ pub fn compile_pack_with(pack: &Pack, threads: usize) -> CompiledPack {
 
 /// Earlier results a compilation may reuse, and the checks that belong with each result.
 ///
-/// A rule's result is a function of its [`rule_key`] (plus [`RuleMemo::salt`]): when the
+/// A rule's result is a function of its rule key (plus [`RuleMemo::salt`]): when the
 /// memo has a result for the key, the rule is not planned again. Because the key holds the
 /// schemas a rule reads (not their fingerprints), an edit re-plans the edited rule, and its
 /// readers only when its output schema changed.
@@ -171,22 +171,8 @@ impl RuleMemo for NoMemo {
     }
 }
 
-/// The version of [`rule_key`]'s encoding. Bump it when what a key covers changes.
+/// The version of the rule key's encoding. Bump it when what a key covers changes.
 pub const RULE_KEY_VERSION: u32 = 1;
-
-/// `sha256:<hex>` over everything compiling `rule` reads: the compiler's version, pipeline
-/// and fingerprint versions, the dialect, the rule's file and text, the schema of every
-/// table it names (an input contract's, or an upstream rule's output schema, or that the
-/// upstream failed), its output contract, and, only when a name does not resolve, every
-/// table name of the pack (for the did-you-mean help).
-pub fn rule_key(pack: &Pack, rule: &Rule, outputs: &BTreeMap<String, SchemaRef>) -> String {
-    rule_key_with(pack, rule, &|name| {
-        pack.contracts
-            .get(name)
-            .map(|c| contract_table_key(&c.schema))
-            .or_else(|| outputs.get(name).map(|s| rule_table_key(s)))
-    })
-}
 
 /// A contract table's part of its readers' keys.
 fn contract_table_key(schema: &Schema) -> String {
@@ -198,8 +184,13 @@ fn rule_table_key(schema: &Schema) -> String {
     format!("rule {}", schema_key(schema))
 }
 
-/// [`rule_key`], with each resolved table's part of the key from `table_key`.
-fn rule_key_with(pack: &Pack, rule: &Rule, table_key: &dyn Fn(&str) -> Option<String>) -> String {
+/// `sha256:<hex>` over everything compiling `rule` reads: the compiler's version, pipeline
+/// and fingerprint versions, the dialect, the rule's file and text, the schema of every
+/// table it names (an input contract's, or an upstream rule's output schema, or that the
+/// upstream failed), its output contract, and, only when a name does not resolve, every
+/// table name of the pack (for the did-you-mean help).
+/// Each resolved table's part of the key comes from `table_key` (computed once per check).
+fn rule_key(pack: &Pack, rule: &Rule, table_key: &dyn Fn(&str) -> Option<String>) -> String {
     use std::fmt::Write as _;
     let mut text = format!(
         "rulec-rule-key-v{RULE_KEY_VERSION}\n{}\n{ENGINE}\npipeline {PIPELINE_VERSION}\nfingerprint {FINGERPRINT_VERSION}\ndialect {:?}\nfile {:?}\ncycle {}\ntext {:?}\n",
@@ -283,7 +274,7 @@ pub fn compile_pack_memo(pack: &Pack, threads: usize, memo: &dyn RuleMemo) -> Co
         let mut to_plan: Vec<(usize, String)> = Vec::new();
         for &index in &level {
             let rule = &pack.rules[index];
-            let mut key = rule_key_with(pack, rule, &|name| table_keys.get(name).cloned());
+            let mut key = rule_key(pack, rule, &|name| table_keys.get(name).cloned());
             let salt = memo.salt(pack, rule);
             if !salt.is_empty() {
                 key = rulec_contract::sha256_hex(format!("{key}\n{salt}").as_bytes());

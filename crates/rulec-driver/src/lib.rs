@@ -2,7 +2,7 @@
 //!
 //! A [`Project`] is one pack's files (read from disk, with unsaved editor buffers laid over
 //! them) and the result of checking them. Checking is incremental: every rule's result is
-//! kept under its [`rulec_compile::rule_key`], a digest of everything planning it reads (its
+//! kept under its rule key (`rulec_compile::RuleMemo`), a digest of everything planning it reads (its
 //! text and the schemas of the tables it names). After an edit only the rules whose key
 //! changed are planned again: the edited rule, and its readers only when its output schema
 //! changed. A [`CheckCache`] on disk keeps the same results across processes for
@@ -95,11 +95,6 @@ impl Project {
             cache: None,
             threads: std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
         }
-    }
-
-    /// Sets the number of planning threads of later checks (at least one).
-    pub fn set_threads(&mut self, threads: usize) {
-        self.threads = threads.max(1);
     }
 
     /// Replaces a pack file's contents (`None` removes it); `path` is pack-relative with

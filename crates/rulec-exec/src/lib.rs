@@ -734,20 +734,11 @@ fn slice_plans(
         })
 }
 
-/// What `rulec run` would refuse in the products' settings (pack.yaml `products:`, output
-/// contracts' `order_by`), found from the compiled plans without running anything: an
-/// unknown or unsortable order column, an unknown `on_violation`, a `slice_by` that is not
-/// an integer column or that the query mixes across keys. `rulec check` reports them.
-pub fn check_product_settings(pack: &Pack, compiled: &CompiledPack) -> Vec<Diagnostic> {
-    compiled
-        .rules
-        .iter()
-        .filter_map(|rule| check_product_setting(pack, rule))
-        .collect()
-}
-
-/// [`check_product_settings`] for one compiled rule. What it reads of the pack is the rule's
-/// `products:` entry in pack.yaml and its output contract.
+/// What `rulec run` would refuse in a product's settings (its pack.yaml `products:` entry,
+/// its output contract's `order_by`), found from the compiled plan without running
+/// anything: an unknown materialization, an unknown or unsortable order column, an unknown
+/// `on_violation`, a `slice_by` that is not an integer column or that the query mixes
+/// across keys. `rulec check` reports it.
 pub fn check_product_setting(
     pack: &Pack,
     rule: &rulec_compile::CompiledRule,

@@ -94,11 +94,6 @@ impl PackFiles {
         }
     }
 
-    /// The relative paths of every file, sorted.
-    pub fn paths(&self) -> impl Iterator<Item = &str> {
-        self.files.keys().map(String::as_str)
-    }
-
     pub fn root(&self) -> &Path {
         &self.root
     }

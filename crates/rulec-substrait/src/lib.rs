@@ -68,20 +68,9 @@ pub fn decode(bytes: &[u8]) -> Result<Plan, SubstraitError> {
 #[cfg(test)]
 mod tests;
 
-/// Checks that every compiled rule of a pack can be encoded as Substrait, adding an
-/// `E001 unencodable-plan` diagnostic to each rule that cannot. `texts` gives each rule's
-/// source (by rule name) so the diagnostic can point at the construct.
-pub fn check_encodable_pack(
-    compiled: &mut rulec_compile::CompiledPack,
-    texts: &std::collections::BTreeMap<String, String>,
-) {
-    for rule in &mut compiled.rules {
-        let text = texts.get(&rule.name).map_or("", String::as_str);
-        check_encodable_rule(rule, text);
-    }
-}
-
-/// [`check_encodable_pack`] for one compiled rule, whose source is `text`.
+/// Checks that a compiled rule can be encoded as Substrait, adding an `E001
+/// unencodable-plan` diagnostic when it cannot; `text` is the rule's source, so that the
+/// diagnostic can point at the construct.
 pub fn check_encodable_rule(rule: &mut rulec_compile::CompiledRule, text: &str) {
     let Some(plan) = &rule.plan else { return };
     if let Err(err) = to_substrait(plan) {
