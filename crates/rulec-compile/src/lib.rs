@@ -5,6 +5,7 @@
 //! Architecture invariant: no I/O and no data. This crate depends on DataFusion's planning
 //! crates only (no execution, no tokio, no Parquet).
 
+pub mod append;
 mod canonicalize;
 mod encode;
 mod errors;
@@ -13,7 +14,9 @@ mod hazards;
 mod output_contract;
 mod passes;
 mod pipeline;
+mod products;
 mod provider;
+pub mod slices;
 mod unnest;
 
 pub use canonicalize::{CNF_MAX_CLAUSES, CNF_WORK_LIMIT, Canonicalize};
@@ -25,6 +28,9 @@ pub use fingerprint::{
 pub use passes::{NormalizeIntegerComparisons, NormalizeNullCase};
 pub use pipeline::{
     ENGINE, PINNED_DESCRIPTION_HASH, PIPELINE_NAME, PIPELINE_VERSION, Pipeline, planning_options,
+};
+pub use products::{
+    ProductLayout, check_product_settings, check_sort_keys, partitionable, product_layout, sortable,
 };
 pub use provider::{Functions, RuleContext, SchemaTable};
 use rulec_diagnostics::did_you_mean;

@@ -295,7 +295,7 @@ impl RuleMemo for Memo<'_> {
         if let Some(source) = pack.rule(&rule.name) {
             rulec_substrait::check_encodable_rule(rule, &source.text);
         }
-        if let Some(finding) = rulec_exec::check_product_setting(pack, rule) {
+        if let Some(finding) = rulec_compile::check_product_settings(pack, rule) {
             rule.diagnostics.push(finding);
         }
     }

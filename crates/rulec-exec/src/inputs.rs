@@ -69,6 +69,59 @@ pub fn listing_table(
     Ok(Arc::new(ListingTable::try_new(config)?))
 }
 
+/// A product's files as a table with the product's schema. Unpartitioned: exactly the files
+/// its manifest names. Partitioned: its directory as a Hive-partitioned listing (the
+/// partition values parsed from the `col=value/` paths; `_rulec/` is below no partition, so
+/// not read), its columns put back in the product's order.
+pub fn product_table(
+    state: &SessionState,
+    dir: &Path,
+    files: &[std::path::PathBuf],
+    partition_by: &[String],
+    schema: SchemaRef,
+) -> datafusion::error::Result<Arc<dyn TableProvider>> {
+    if partition_by.is_empty() {
+        let config = ListingTableConfig::new_with_multi_paths(
+            files
+                .iter()
+                .map(|f| table_url(f))
+                .collect::<datafusion::error::Result<Vec<_>>>()?,
+        )
+        .with_listing_options(listing_options(state))
+        .with_schema(schema);
+        return Ok(Arc::new(ListingTable::try_new(config)?));
+    }
+    let partition_cols = partition_by
+        .iter()
+        .map(|c| Ok((c.clone(), schema.field_with_name(c)?.data_type().clone())))
+        .collect::<datafusion::error::Result<Vec<_>>>()?;
+    let data_columns: Vec<usize> = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| !partition_by.contains(f.name()))
+        .map(|(i, _)| i)
+        .collect();
+    let file_schema = Arc::new(schema.project(&data_columns)?);
+    let config = ListingTableConfig::new(table_url(dir)?)
+        .with_listing_options(listing_options(state).with_table_partition_cols(partition_cols))
+        .with_schema(file_schema);
+    let listing: Arc<dyn TableProvider> = Arc::new(ListingTable::try_new(config)?);
+    let columns: Vec<datafusion::prelude::Expr> = schema
+        .fields()
+        .iter()
+        .map(|f| datafusion::prelude::col(datafusion::common::Column::new_unqualified(f.name())))
+        .collect();
+    let plan = datafusion::logical_expr::LogicalPlanBuilder::scan(
+        "product",
+        datafusion::datasource::provider_as_source(listing),
+        None,
+    )?
+    .project(columns)?
+    .build()?;
+    Ok(Arc::new(crate::view::EphemeralTable::new(plan)))
+}
+
 /// Checks that `path` exists and its Parquet schema has every contract column with the
 /// declared type, then returns a table that reads it with the contract's schema.
 pub async fn check_input(

@@ -16,6 +16,7 @@ pub mod identity;
 mod inputs;
 pub mod lock;
 pub mod profile;
+pub mod publish;
 mod session;
 pub mod slices;
 pub mod state;
@@ -27,7 +28,7 @@ pub use inputs::{InputCheck, check_input};
 pub use lock::{OutputLock, lock_output};
 pub use profile::Profile;
 pub use session::runtime_session;
-pub use write::{OperatorMetrics, SortKey};
+pub use write::OperatorMetrics;
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::execution::SessionState;
@@ -36,7 +37,8 @@ use rulec_compile::CompiledPack;
 use rulec_diagnostics::{Diagnostic, codes};
 use rulec_lineage::PackLineage;
 use rulec_pack::Pack;
-use state::{ColumnEntry, Manifest, Ordering, Slices};
+use rulec_pack::{Materialize, ProductSettings, SliceSetting, SortKey};
+use state::{ColumnEntry, Manifest, Ordering};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -178,181 +180,40 @@ impl RunReport {
     }
 }
 
-/// The declared order of a product: pack.yaml `products.<name>.order_by`, else its output
-/// contract's `order_by`.
-fn declared_order(pack: &Pack, name: &str) -> Result<Vec<SortKey>, Diagnostic> {
-    let texts: Vec<String> = match pack.manifest.products.get(name) {
-        Some(p) if !p.order_by.is_empty() => p.order_by.clone(),
-        _ => pack
-            .output_contracts
-            .get(name)
-            .map(|c| c.order_by.clone())
-            .unwrap_or_default(),
-    };
-    texts
-        .iter()
-        .map(|t| {
-            SortKey::parse(t).ok_or_else(|| {
-                Diagnostic::error(
-                    codes::INVALID_RUN_SETTING,
-                    format!("product `{name}`: `{t}` is not `column` or `column desc`"),
-                )
-                .in_file("pack.yaml")
-            })
-        })
-        .collect()
-}
-
-/// A product's declared slicing: pack.yaml `products.<name>.slice_by` (an integer column
-/// of the product) and `slices` (at least 2; default [`slices::DEFAULT_SLICES`]).
-fn declared_slices(
-    pack: &Pack,
-    name: &str,
-    schema: &SchemaRef,
-) -> Result<Option<Slices>, Diagnostic> {
-    let Some(section) = pack.manifest.products.get(name) else {
-        return Ok(None);
-    };
-    let invalid = |message: String| {
-        Diagnostic::error(codes::INVALID_RUN_SETTING, message).in_file("pack.yaml")
-    };
-    let Some(by) = &section.slice_by else {
-        return match section.slices {
-            Some(_) => Err(invalid(format!(
-                "product `{name}`: `slices` needs `slice_by: <column>`"
-            ))),
-            None => Ok(None),
-        };
-    };
-    let count = section.slices.unwrap_or(slices::DEFAULT_SLICES);
-    if !(2..=MAX_SLICES).contains(&count) {
-        return Err(invalid(format!(
-            "product `{name}`: `slices: {count}` is not between 2 and {MAX_SLICES}"
-        )));
-    }
-    match schema.field_with_name(by) {
-        Ok(field) if field.data_type().is_integer() => {}
-        Ok(field) => {
-            return Err(invalid(format!(
-                "product `{name}`: `slice_by: {by}` has type {}; slices are taken by an integer column",
-                rulec_contract::render_type(field.data_type())
-            )));
-        }
-        Err(_) => {
-            return Err(invalid(format!(
-                "product `{name}`: `slice_by: {by}` is not a column of the product"
-            )));
-        }
-    }
-    Ok(Some(Slices {
-        by: by.clone(),
-        count,
-    }))
-}
-
-/// The most slices a product may declare.
-const MAX_SLICES: usize = 4096;
-
-/// What a product's output settings are, as text for its build id: declared order, the
-/// output contract's checks, tolerance (invalid settings give their error text, so that
-/// fixing them rebuilds).
+/// What a product's output settings are, as text for its build id: its layout (order,
+/// slices, partitions, files, compression, appends), the output contract's checks,
+/// tolerance (invalid settings give their error text, so that fixing them rebuilds).
 fn output_settings(pack: &Pack, name: &str, tolerant: bool) -> String {
-    let order = match declared_order(pack, name) {
-        Ok(keys) => keys
-            .iter()
-            .map(SortKey::render)
-            .collect::<Vec<_>>()
-            .join(","),
-        Err(d) => d.message,
+    let settings = match pack.product_settings(name) {
+        Ok(settings) => settings,
+        Err(d) => return d.message,
     };
-    let checks = match output_checks(pack, name, tolerant) {
-        Ok(c) => format!(
-            "not_null={} key={} tolerant={}",
-            c.not_null.join(","),
-            c.key.join(","),
-            c.tolerant
-        ),
-        Err(d) => d.message,
-    };
-    let sliced = match pack.manifest.products.get(name) {
-        Some(p) if p.slice_by.is_some() || p.slices.is_some() => format!(
-            " slices={}/{}",
-            p.slice_by.as_deref().unwrap_or_default(),
-            p.slices.map(|n| n.to_string()).unwrap_or_default()
-        ),
-        _ => String::new(),
-    };
-    format!("order={order} {checks}{sliced}")
-}
-
-/// Whether a product is written (`table`) or only inlined into its readers (`ephemeral`),
-/// from its `materialize:` setting; an ephemeral product may not declare what only a
-/// written one has (an order, slices, a violation policy, an output contract).
-fn is_ephemeral(pack: &Pack, name: &str) -> Result<bool, Diagnostic> {
-    let Some(section) = pack.manifest.products.get(name) else {
-        return Ok(false);
-    };
-    let refuse = |message: String, help: &str| {
-        Err(Diagnostic::error(codes::INVALID_RUN_SETTING, message)
-            .in_file("pack.yaml")
-            .with_help(help.to_owned()))
-    };
-    match section.materialize.as_deref() {
-        None | Some("table") => Ok(false),
-        Some("ephemeral") => {
-            let declared = [
-                (!section.order_by.is_empty(), "`order_by`"),
-                (section.slice_by.is_some(), "`slice_by`"),
-                (section.on_violation.is_some(), "`on_violation`"),
-                (
-                    pack.output_contracts.contains_key(name),
-                    "an output contract",
-                ),
-            ];
-            match declared.iter().find(|(set, _)| *set) {
-                Some((_, what)) => refuse(
-                    format!("product `{name}` is ephemeral (never written) but declares {what}"),
-                    "an ephemeral product is a view inlined into its readers: remove the setting, or write the product (`materialize: table`)",
-                ),
-                None => Ok(true),
-            }
-        }
-        Some(other) => refuse(
-            format!("product `{name}`: `materialize: {other}` is not `table` or `ephemeral`"),
-            "`table` writes the product; `ephemeral` makes it a view inlined into the products that read it",
-        ),
-    }
+    let checks = output_checks(pack, name, &settings, tolerant);
+    let layout = settings.layout_identity();
+    format!(
+        "{layout}{}not_null={} key={} tolerant={}",
+        if layout.is_empty() { "" } else { " " },
+        checks.not_null.join(","),
+        checks.key.join(","),
+        checks.tolerant
+    )
 }
 
 /// The row checks of a product's output contract, and whether refused rows fail it.
 fn output_checks(
     pack: &Pack,
     name: &str,
+    settings: &ProductSettings,
     tolerant: bool,
-) -> Result<write::OutputChecks, Diagnostic> {
-    let tolerant = match pack
-        .manifest
-        .products
-        .get(name)
-        .and_then(|p| p.on_violation.as_deref())
-    {
-        None | Some("fail") => tolerant,
-        Some("tolerant") => true,
-        Some(other) => {
-            return Err(Diagnostic::error(
-                codes::INVALID_RUN_SETTING,
-                format!("product `{name}`: `on_violation: {other}` is not `fail` or `tolerant`"),
-            )
-            .in_file("pack.yaml"));
-        }
-    };
+) -> write::OutputChecks {
+    let tolerant = settings.tolerant(tolerant);
     let Some(contract) = pack.output_contracts.get(name) else {
-        return Ok(write::OutputChecks {
+        return write::OutputChecks {
             tolerant,
             ..write::OutputChecks::default()
-        });
+        };
     };
-    Ok(write::OutputChecks {
+    write::OutputChecks {
         not_null: contract
             .columns
             .iter()
@@ -361,7 +222,7 @@ fn output_checks(
             .collect(),
         key: contract.key.clone(),
         tolerant,
-    })
+    }
 }
 
 /// Runs the compiled pack. `compiled` and `lineage` must come from `pack`. The caller holds
@@ -385,6 +246,8 @@ pub async fn run(
         }
     };
     let ctx = SessionContext::new_with_state(state);
+    // What interrupted runs left half-built (the caller holds the lock: no run is building).
+    publish::clean_staging(&options.out_dir);
 
     // Inputs first: every input a wanted rule reads must exist and match its contract.
     let needed_inputs: BTreeSet<&String> = pack
@@ -526,25 +389,24 @@ pub async fn run(
             continue;
         };
 
-        match is_ephemeral(pack, &rule.name) {
-            Ok(false) => {}
-            Ok(true) => {
-                product.status = match register_view(&ctx, &rule.name, plan).await {
-                    Ok(()) => {
-                        built.insert(rule.name.clone());
-                        ProductStatus::Ephemeral
-                    }
-                    Err(d) => ProductStatus::Failed(d.in_file(rule.file.clone())),
-                };
-                report.products.push(product);
-                continue;
-            }
+        let layout = match rulec_compile::product_layout(pack, &rule.name, plan, schema) {
+            Ok(layout) => layout,
             Err(d) => {
-                let span = d.span.or_else(|| pack.manifest.product_span(&rule.name));
-                product.status = ProductStatus::Failed(d.at_opt(span));
+                product.status = ProductStatus::Failed(d);
                 report.products.push(product);
                 continue;
             }
+        };
+        if layout.settings.materialize == Materialize::Ephemeral {
+            product.status = match register_view(&ctx, &rule.name, plan).await {
+                Ok(()) => {
+                    built.insert(rule.name.clone());
+                    ProductStatus::Ephemeral
+                }
+                Err(d) => ProductStatus::Failed(d.in_file(rule.file.clone())),
+            };
+            report.products.push(product);
+            continue;
         }
         let volatile_reason = if rulec_compile::volatile_functions(plan).is_empty() {
             rule.upstream_rules
@@ -575,7 +437,6 @@ pub async fn run(
         {
             match register_product(&ctx, &rule.name, &product_dir, manifest, schema).await {
                 Ok(()) => {
-                    state::remove_unreferenced(&product_dir, manifest);
                     built.insert(rule.name.clone());
                     product.status = ProductStatus::Reused(Published::of(manifest));
                 }
@@ -592,19 +453,17 @@ pub async fn run(
                 product: &rule.name,
             });
         }
-        let outcome = build_product(
-            &ctx.state(),
-            pack,
+        let job = ProductJob {
+            name: &rule.name,
             plan,
             schema,
-            &product_dir,
-            &rule.name,
+            settings: &layout.settings,
+            checks: output_checks(pack, &rule.name, &layout.settings, options.tolerant),
+            out_dir: &options.out_dir,
             build,
-            &report.settings,
-            options.tolerant,
-            progress,
-        )
-        .await;
+            run_settings: &report.settings,
+        };
+        let outcome = build_product(&ctx.state(), &job, progress).await;
         if let Some(sink) = progress {
             (sink.0)(ProgressEvent::Done {
                 product: &rule.name,
@@ -648,6 +507,7 @@ pub async fn run(
         };
         report.products.push(product);
     }
+    publish::remove_empty_staging(&options.out_dir);
     report
 }
 
@@ -679,47 +539,19 @@ fn resolve(base: &Path, declared: &str) -> PathBuf {
     }
 }
 
-/// A product's declared order and slicing (pack.yaml `products:`, its output contract),
-/// checked against its schema.
-fn declared_layout(
-    pack: &Pack,
-    name: &str,
-    schema: &SchemaRef,
-) -> Result<(Vec<SortKey>, Option<Slices>), Diagnostic> {
-    let order = declared_order(pack, name)?;
-    write::check_sort_keys(schema, &order).map_err(|why| {
-        Diagnostic::error(
-            codes::INVALID_RUN_SETTING,
-            format!("product `{name}`: cannot order by it: {why}"),
-        )
-    })?;
-    let sliced = declared_slices(pack, name, schema)?;
-    if sliced.is_some() && !order.is_empty() {
-        return Err(Diagnostic::error(
-            codes::INVALID_RUN_SETTING,
-            format!("product `{name}`: a product built in slices cannot also declare an order"),
-        )
-        .in_file("pack.yaml")
-        .with_help(
-            "remove `slice_by` or `order_by`: slices are written one after the other, not merged",
-        ));
-    }
-    Ok((order, sliced))
-}
-
 /// The plans of a product's slices: `plan` (whose columns are the product's, by position)
 /// with each slice's filter at its scans.
 fn slice_plans(
     plan: &datafusion::logical_expr::LogicalPlan,
     schema: &SchemaRef,
     name: &str,
-    slices: &Slices,
+    slices: &SliceSetting,
 ) -> Result<Vec<datafusion::logical_expr::LogicalPlan>, Diagnostic> {
     let key = schema.index_of(&slices.by).map_err(|e| {
         Diagnostic::error(codes::INVALID_RUN_SETTING, format!("product `{name}`: {e}"))
     })?;
     (0..slices.count)
-        .map(|i| slices::slice(plan, key, i, slices.count))
+        .map(|i| rulec_compile::slices::slice(plan, key, i, slices.count))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|why| {
             Diagnostic::error(
@@ -729,101 +561,95 @@ fn slice_plans(
                     slices.by
                 ),
             )
-            .in_file("pack.yaml")
-            .with_help("slices need every output row to depend on input rows of its own key only; remove `slice_by` to build the product whole")
         })
 }
 
-/// What `rulec run` would refuse in a product's settings (its pack.yaml `products:` entry,
-/// its output contract's `order_by`), found from the compiled plan without running
-/// anything: an unknown materialization, an unknown or unsortable order column, an unknown
-/// `on_violation`, a `slice_by` that is not an integer column or that the query mixes
-/// across keys. `rulec check` reports it.
-pub fn check_product_setting(
-    pack: &Pack,
-    rule: &rulec_compile::CompiledRule,
-) -> Option<Diagnostic> {
-    let (Some(plan), Some(schema)) = (&rule.plan, &rule.output_schema) else {
-        return None;
-    };
-    let name = rule.name.as_str();
-    let checked = is_ephemeral(pack, name)
-        .and_then(|_| output_checks(pack, name, false))
-        .and_then(|_| declared_layout(pack, name, schema))
-        .and_then(|(_, sliced)| match sliced {
-            // Two slices are enough to find what mixes keys.
-            Some(slices) => {
-                slice_plans(plan, schema, name, &Slices { count: 2, ..slices }).map(|_| ())
-            }
-            None => Ok(()),
-        });
-    checked.err().map(|diagnostic| {
-        let span = diagnostic.span.or_else(|| pack.manifest.product_span(name));
-        diagnostic.at_opt(span)
-    })
+/// One product to build: what it computes, how it is laid out and checked, where it goes.
+#[derive(Debug)]
+struct ProductJob<'a> {
+    name: &'a str,
+    plan: &'a datafusion::logical_expr::LogicalPlan,
+    schema: &'a SchemaRef,
+    settings: &'a ProductSettings,
+    checks: write::OutputChecks,
+    out_dir: &'a Path,
+    build: &'a BuildId,
+    /// Every effective runtime setting, recorded in the manifest.
+    run_settings: &'a BTreeMap<String, String>,
 }
 
-/// Computes a product and commits it: data and plan files under new names, then the
-/// manifest, atomically, then the previous files are removed.
-#[allow(clippy::too_many_arguments)]
+/// Computes a product into a staging directory — data, plan, errors, manifest last — and
+/// publishes it in place of the product's directory (see [`publish`]).
 async fn build_product(
     state: &SessionState,
-    pack: &Pack,
-    plan: &datafusion::logical_expr::LogicalPlan,
-    schema: &SchemaRef,
-    dir: &Path,
-    name: &str,
-    build: &BuildId,
-    settings: &BTreeMap<String, String>,
-    tolerant: bool,
+    job: &ProductJob<'_>,
     progress: Option<&ProgressSink>,
 ) -> Result<(Manifest, Vec<OperatorMetrics>), Diagnostic> {
-    let (order, sliced) = declared_layout(pack, name, schema)?;
-    let checks = output_checks(pack, name, tolerant)?;
+    let name = job.name;
+    let settings = job.settings;
     // The artifact that runs is the Substrait plan: the message whose bytes are written
     // beside the product is the one consumed. (It is not decoded back from the bytes:
     // protobuf decoding stops at 100 nested messages, which a chain of some thirty ANDs
     // already reaches; prost encodes and decodes its messages losslessly otherwise.)
-    let substrait = rulec_substrait::to_substrait(plan)
+    let substrait = rulec_substrait::to_substrait(job.plan)
         .map_err(|e| Diagnostic::error(codes::UNENCODABLE_PLAN, e.to_string()))?;
     let bytes = rulec_substrait::encode(&substrait);
     let logical = rulec_substrait::from_substrait(state, &substrait)
         .await
         .map_err(|e| Diagnostic::error(codes::EXECUTION_FAILED, e.to_string()))?;
-    let plans = match &sliced {
+    let plans = match &settings.slices {
         None => vec![logical],
-        Some(slices) => slice_plans(&logical, schema, name, slices)?,
+        Some(slices) => slice_plans(&logical, job.schema, name, slices)?,
     };
-    let mut settings = settings.clone();
+    let mut run_settings = job.run_settings.clone();
     let slices_session;
-    let run_in = if sliced.is_some() {
+    let run_in = if settings.slices.is_some() {
         let (key, value) = slices::PUSHDOWN_SETTING;
-        settings.insert(key.to_owned(), value.to_owned());
+        run_settings.insert(key.to_owned(), value.to_owned());
         slices_session = slices::session(state);
         &slices_session
     } else {
         state
     };
-    let written = write::write_product(
+    let staging = publish::Staging::create(job.out_dir, name)
+        .map_err(|e| write::write_error(name, "cannot create its staging directory", e))?;
+    let row_group_bytes = settings.row_group_bytes.unwrap_or(write::ROW_GROUP_MEMORY);
+    let target = write::Target {
+        dir: &staging.dir,
+        nonce: &staging.nonce,
+        order: &settings.order_by,
+        partition_by: &settings.partition_by,
+        max_rows_per_file: settings.max_rows_per_file,
+        row_group_bytes,
+        compression: settings.compression,
+        checks: &job.checks,
+        plan: &bytes,
+    };
+    let written = match write::write_product(
         run_in,
         plans,
-        Arc::clone(schema),
-        dir,
+        Arc::clone(job.schema),
+        &target,
         name,
-        &bytes,
-        &order,
-        &checks,
         progress,
     )
-    .await?;
+    .await
+    {
+        Ok(written) => written,
+        Err(d) => {
+            staging.discard();
+            return Err(d);
+        }
+    };
     let manifest = Manifest {
         manifest_version: state::MANIFEST_VERSION,
         product: name.to_owned(),
-        build_id: build.clone(),
+        build_id: job.build.clone(),
         rows: written.rows,
-        files: vec![written.data.clone()],
+        files: written.data.clone(),
         plan: written.plan.clone(),
-        schema: schema
+        schema: job
+            .schema
             .fields()
             .iter()
             .map(|f| ColumnEntry {
@@ -833,32 +659,52 @@ async fn build_product(
             })
             .collect(),
         order: Ordering {
-            tier: if order.is_empty() { "none" } else { "sorted" }.to_owned(),
-            by: order.iter().map(SortKey::render).collect(),
+            tier: if settings.order_by.is_empty() {
+                "none"
+            } else {
+                "sorted"
+            }
+            .to_owned(),
+            by: settings.order_by.iter().map(SortKey::render).collect(),
         },
-        settings,
+        layout: state::Layout {
+            partition_by: settings.partition_by.clone(),
+            max_rows_per_file: settings.max_rows_per_file,
+            row_group_bytes,
+            compression: settings.compression.render(),
+        },
+        settings: run_settings,
         errors: written
             .errors
             .clone()
             .map(|(file, rows)| state::ErrorsEntry { file, rows }),
-        slices: sliced,
+        slices: settings.slices.clone(),
     };
-    let written_ok = serde_json::to_string_pretty(&manifest)
+    let committed = serde_json::to_string_pretty(&manifest)
         .map_err(std::io::Error::other)
-        .and_then(|text| state::write_atomically(&dir.join(state::MANIFEST_FILE), text.as_bytes()));
-    if let Err(e) = written_ok {
-        let _ = std::fs::remove_file(dir.join(&written.data.name));
-        let _ = std::fs::remove_file(dir.join(&written.plan.name));
+        .and_then(|text| {
+            state::write_atomically(&staging.dir.join(state::MANIFEST_FILE), text.as_bytes())
+        });
+    if let Err(e) = committed {
+        staging.discard();
         return Err(Diagnostic::error(
             codes::WRITE_FAILED,
             format!("product `{name}`: cannot write its manifest: {e}"),
         ));
     }
-    state::remove_unreferenced(dir, &manifest);
+    let product_dir = job.out_dir.join(name);
+    staging.publish(&product_dir).map_err(|e| {
+        Diagnostic::error(
+            codes::WRITE_FAILED,
+            format!(
+                "product `{name}`: cannot publish it as `{}`: {e}",
+                product_dir.display()
+            ),
+        )
+    })?;
     Ok((manifest, written.metrics))
 }
 
-/// Registers a product's data files (as its manifest names them) for downstream rules.
 /// Registers an ephemeral product as a view of its plan (the Substrait artifact, consumed
 /// as every product's is), so that the plans of its readers read through it.
 async fn register_view(
@@ -879,6 +725,7 @@ async fn register_view(
     Ok(())
 }
 
+/// Registers a product's data files (as its manifest names them) for downstream rules.
 async fn register_product(
     ctx: &SessionContext,
     name: &str,
@@ -886,17 +733,15 @@ async fn register_product(
     manifest: &Manifest,
     schema: &SchemaRef,
 ) -> Result<(), Diagnostic> {
-    let file = manifest
-        .files
-        .first()
-        .map(|f| dir.join(&f.name))
-        .ok_or_else(|| {
-            Diagnostic::error(
-                codes::EXECUTION_FAILED,
-                format!("product `{name}` has no data file"),
-            )
-        })?;
-    let provider = inputs::listing_table(&ctx.state(), &file, Arc::clone(schema)).map_err(|e| {
+    let files: Vec<PathBuf> = manifest.files.iter().map(|f| dir.join(&f.name)).collect();
+    let provider = inputs::product_table(
+        &ctx.state(),
+        dir,
+        &files,
+        &manifest.layout.partition_by,
+        Arc::clone(schema),
+    )
+    .map_err(|e| {
         Diagnostic::error(
             codes::EXECUTION_FAILED,
             format!("cannot read product `{name}` back: {e}"),

@@ -165,22 +165,5 @@ impl Profile {
 
 /// Parses a size: `512M`, `2G`, `1073741824`.
 pub fn parse_size(text: &str) -> Option<usize> {
-    let text = text.trim();
-    let (digits, unit) = match text
-        .char_indices()
-        .find(|(_, c)| !c.is_ascii_digit() && *c != '.')
-    {
-        Some((i, _)) => text.split_at(i),
-        None => (text, ""),
-    };
-    let value: f64 = digits.parse().ok()?;
-    let factor: f64 = match unit.trim().to_ascii_uppercase().as_str() {
-        "" | "B" => 1.0,
-        "K" | "KB" | "KIB" => 1024.0,
-        "M" | "MB" | "MIB" => 1024.0 * 1024.0,
-        "G" | "GB" | "GIB" => 1024.0 * 1024.0 * 1024.0,
-        _ => return None,
-    };
-    let bytes = value * factor;
-    (bytes.is_finite() && bytes >= 1.0).then_some(bytes as usize)
+    rulec_pack::parse_size(text).and_then(|bytes| usize::try_from(bytes).ok())
 }

@@ -1,24 +1,58 @@
-//! A product's manifest (`<out>/<product>/manifest.json`): its build id, its files, rows,
-//! schema, order and the settings it was built with. The manifest is the commit point of a
-//! product: data files have unique names and are written first; the manifest is replaced
-//! last, atomically (write, sync, rename), so a product is always the files its manifest
-//! names, whole.
+//! A product's manifest (`<out>/<product>/_rulec/manifest.json`): its build id, its files,
+//! rows, schema, order, layout and the settings it was built with. A product directory is
+//! built whole in a staging directory, manifest last, and published by one atomic swap
+//! (see [`crate::publish`]), so the manifest always describes the files beside it.
+//!
+//! Metadata lives under `_rulec/`, which dataset readers (pyarrow, Spark, Hive) skip by its
+//! `_` and which a `*.parquet` glob or the engine's listing does not descend into. Products
+//! built before kept `manifest.json`, `plan-*.substrait` and `errors-*.parquet` beside the
+//! data; such a manifest is still read (its file names are relative to the product too).
 
 use crate::identity::BuildId;
+use rulec_pack::SliceSetting;
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::Path;
 
-pub const MANIFEST_FILE: &str = "manifest.json";
+/// The directory of a product's metadata, beside its data.
+pub const META_DIR: &str = "_rulec";
 
-/// The version of the manifest format.
-pub const MANIFEST_VERSION: u32 = 1;
+/// The manifest, under [`META_DIR`].
+pub const MANIFEST_FILE: &str = "_rulec/manifest.json";
+
+/// Where products built before [`META_DIR`] kept their manifest.
+pub const LEGACY_MANIFEST_FILE: &str = "manifest.json";
+
+/// The version of the manifest format (2: metadata under `_rulec/`, file names are paths
+/// relative to the product directory, partitioned layouts).
+pub const MANIFEST_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FileEntry {
+    /// The path relative to the product directory, `/`-separated
+    /// (`part-….parquet`, `repo=a/part-….parquet`, `_rulec/plan-….substrait`).
     pub name: String,
     pub bytes: u64,
     pub sha256: String,
+    /// Rows in a data file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<u64>,
+}
+
+/// How a product's rows are laid out in files.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Layout {
+    /// Hive partition columns (`col=value/` directories, in this order).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partition_by: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_rows_per_file: Option<u64>,
+    /// A row group is closed once the writer holds this many bytes of it.
+    #[serde(default)]
+    pub row_group_bytes: u64,
+    /// `zstd(N)`, `snappy` or `none`.
+    #[serde(default)]
+    pub compression: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -49,6 +83,8 @@ pub struct Manifest {
     pub plan: FileEntry,
     pub schema: Vec<ColumnEntry>,
     pub order: Ordering,
+    #[serde(default)]
+    pub layout: Layout,
     /// Every effective runtime setting.
     pub settings: BTreeMap<String, String>,
     /// Rows refused by the output contract (tolerant mode): row, code, stage, message.
@@ -56,14 +92,7 @@ pub struct Manifest {
     pub errors: Option<ErrorsEntry>,
     /// How a product built in slices was sliced (pack.yaml `slice_by`, `slices`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub slices: Option<Slices>,
-}
-
-/// A product built in slices: one pass per slice of the key's values, written in turn.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Slices {
-    pub by: String,
-    pub count: usize,
+    pub slices: Option<SliceSetting>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -82,9 +111,12 @@ impl Manifest {
     }
 }
 
-/// Reads a product's manifest, if there is a readable one.
+/// Reads a product's manifest, if there is a readable one (also where products built
+/// before `_rulec/` kept it).
 pub fn read_manifest(product_dir: &Path) -> Option<Manifest> {
-    let text = std::fs::read_to_string(product_dir.join(MANIFEST_FILE)).ok()?;
+    let text = std::fs::read_to_string(product_dir.join(MANIFEST_FILE))
+        .or_else(|_| std::fs::read_to_string(product_dir.join(LEGACY_MANIFEST_FILE)))
+        .ok()?;
     serde_json::from_str(&text).ok()
 }
 
@@ -162,24 +194,5 @@ pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
     match std::fs::File::open(dir) {
         Ok(d) => d.sync_all().or(Ok(())),
         Err(e) => Err(e),
-    }
-}
-
-/// Removes what a product directory holds besides its manifest and the files it names:
-/// leftovers of interrupted runs.
-pub fn remove_unreferenced(product_dir: &Path, manifest: &Manifest) {
-    let keep: Vec<&str> = manifest
-        .all_files()
-        .map(|f| f.name.as_str())
-        .chain([MANIFEST_FILE])
-        .collect();
-    let Ok(entries) = std::fs::read_dir(product_dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if !keep.contains(&name.as_str()) && entry.file_type().is_ok_and(|t| t.is_file()) {
-            let _ = std::fs::remove_file(entry.path());
-        }
     }
 }

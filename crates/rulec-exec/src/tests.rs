@@ -1,8 +1,8 @@
 //! Unit tests of `rulec-exec`.
 
 use crate::profile::{Profile, parse_size};
-use crate::state::{FileEntry, Manifest, files_intact, remove_unreferenced, write_atomically};
-use crate::write::SortKey;
+use crate::state::{FileEntry, Manifest, files_intact, write_atomically};
+use rulec_pack::SortKey;
 use std::collections::BTreeMap;
 
 fn scratch(name: &str) -> std::path::PathBuf {
@@ -43,6 +43,7 @@ fn manifest(files: Vec<FileEntry>, plan: FileEntry) -> Manifest {
             tier: "none".into(),
             by: Vec::new(),
         },
+        layout: crate::state::Layout::default(),
         settings: BTreeMap::new(),
         errors: None,
         slices: None,
@@ -59,6 +60,7 @@ fn files_are_intact_only_with_their_sizes_and_a_parquet_trailer() {
         name: name.into(),
         bytes,
         sha256: crate::state::sha256_file(&dir.join(name)).expect("hash"),
+        rows: None,
     };
     let m = manifest(
         vec![entry("part-a.parquet", 12)],
@@ -72,13 +74,40 @@ fn files_are_intact_only_with_their_sizes_and_a_parquet_trailer() {
     std::fs::write(dir.join("part-a.parquet"), b"PAR1xxxxPAR1").expect("w");
     assert!(files_intact(&dir, &m, false));
     assert!(!files_intact(&dir, &m, true));
-    // Leftovers of interrupted runs go; the manifest's files stay.
-    remove_unreferenced(&dir, &m);
-    assert!(!dir.join("part-old.parquet").exists());
-    assert!(dir.join("part-a.parquet").exists() && dir.join("plan-a.substrait").exists());
     std::fs::remove_file(dir.join("plan-a.substrait")).expect("rm");
     assert!(!files_intact(&dir, &m, false));
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A staged version replaces the product directory whole: the new files are there, the old
+/// ones are gone, nothing is left in staging; a first version is renamed into place.
+#[test]
+fn a_staged_version_is_published_whole() {
+    use crate::publish::{STAGING_DIR, Staging};
+    let out = scratch("publish");
+    let product = out.join("p");
+    for version in ["one", "two"] {
+        let staging = Staging::create(&out, "p").expect("staging");
+        assert!(staging.dir.starts_with(out.join(STAGING_DIR)));
+        std::fs::write(staging.dir.join(format!("part-{version}.parquet")), version).expect("w");
+        staging.publish(&product).expect("publish");
+        let names: Vec<String> = std::fs::read_dir(&product)
+            .expect("ls")
+            .map(|e| e.expect("e").file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, [format!("part-{version}.parquet")]);
+    }
+    let staged: Vec<_> = std::fs::read_dir(out.join(STAGING_DIR))
+        .expect("ls")
+        .collect();
+    assert!(staged.is_empty(), "{staged:?}");
+    // A discarded version leaves the product as it was.
+    let staging = Staging::create(&out, "p").expect("staging");
+    std::fs::write(staging.dir.join("part-three.parquet"), "3").expect("w");
+    staging.discard();
+    assert!(product.join("part-two.parquet").exists());
+    assert!(!product.join("part-three.parquet").exists());
+    let _ = std::fs::remove_dir_all(out);
 }
 
 #[test]

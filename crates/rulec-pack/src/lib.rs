@@ -9,11 +9,16 @@ mod files;
 mod graph;
 mod lints;
 mod manifest;
+mod products;
 
 pub use files::{PackFiles, is_pack_file};
 pub use graph::order_rules;
 pub use lints::{LintLevel, apply_lint_levels, lint_levels, lint_pack};
 pub use manifest::{PackManifest, ProductSection, RunSection};
+pub use products::{
+    Compression, DEFAULT_SLICES, Incremental, MAX_SLICES, Materialize, ProductSettings,
+    SliceSetting, SortKey, ViolationPolicy, parse_size,
+};
 
 use rulec_contract::{Contract, parse_contract};
 use rulec_diagnostics::{Diagnostic, codes};

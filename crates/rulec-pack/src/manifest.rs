@@ -63,6 +63,21 @@ pub struct ProductSection {
     /// written, its plan inlined into the plans of the products that read it).
     #[serde(default)]
     pub materialize: Option<String>,
+    /// Hive-style partition columns: the product is written as `col=value/part-….parquet`.
+    #[serde(default)]
+    pub partition_by: Vec<String>,
+    /// A new data file after this many rows (per partition).
+    #[serde(default)]
+    pub max_rows_per_file: Option<u64>,
+    /// A row group is closed once the writer holds this much of it (`64MiB`, bytes).
+    #[serde(default)]
+    pub row_group_bytes: Option<serde_yaml::Value>,
+    /// `zstd` (the default, level 1), `zstd(N)`, `snappy` or `none`.
+    #[serde(default)]
+    pub compression: Option<String>,
+    /// `full` (the default) or `append`: only the driving input's new files are processed.
+    #[serde(default)]
+    pub incremental: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -279,7 +279,7 @@ fn run_materializes_every_cpg_product_with_the_right_row_counts() {
         "{stdout}"
     );
     let manifest: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(out.join("cpg_nodes/manifest.json")).expect("manifest"),
+        &std::fs::read_to_string(out.join("cpg_nodes/_rulec/manifest.json")).expect("manifest"),
     )
     .expect("json");
     assert!(

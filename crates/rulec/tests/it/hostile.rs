@@ -234,7 +234,7 @@ fn hostile_rules_are_refused_and_change_nothing() {
             if second.status.code() != Some(0) {
                 problems.push(format!("{case}: run failed: {}", text(&second)));
             }
-            if !work.join("out/hostile/manifest.json").exists() {
+            if !work.join("out/hostile/_rulec/manifest.json").exists() {
                 problems.push(format!("{case}: no product `hostile` published"));
             }
             for (file, bytes) in &published {

@@ -13,6 +13,7 @@ mod lineage;
 mod mutate;
 mod mutate_nested;
 mod properties;
+mod publish;
 mod round_trip;
 mod run_incremental;
 mod snapshots;

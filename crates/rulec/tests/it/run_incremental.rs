@@ -271,7 +271,7 @@ fn sorted_products_are_byte_identical_across_runs_and_partitions() {
     assert!(sorting[0].descending && !sorting[1].descending);
     let manifest = |p: &str| -> Value {
         serde_json::from_str(
-            &std::fs::read_to_string(out.join(p).join("manifest.json")).expect("m"),
+            &std::fs::read_to_string(out.join(p).join("_rulec/manifest.json")).expect("m"),
         )
         .expect("json")
     };
@@ -309,7 +309,7 @@ fn published_products_are_whole(out: &Path) -> usize {
     };
     for entry in entries.flatten() {
         let dir = entry.path();
-        let Ok(text) = std::fs::read_to_string(dir.join("manifest.json")) else {
+        let Ok(text) = std::fs::read_to_string(dir.join("_rulec/manifest.json")) else {
             continue;
         };
         let manifest: Value = serde_json::from_str(&text).expect("a manifest is always whole JSON");
@@ -367,13 +367,33 @@ fn a_killed_run_leaves_every_published_product_whole() {
     );
     assert_eq!(statuses(&report).len(), 6);
     assert_eq!(published_products_are_whole(&out), 6);
-    // No leftovers: each product directory holds its manifest and the files it names.
+    // No leftovers: each product directory holds its data file and `_rulec/` (its manifest
+    // and plan), and nothing is left in staging.
+    let mut products = 0;
     for entry in std::fs::read_dir(&out).expect("ls").flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        assert!(!name.starts_with(".rulec-staging"), "{name} left behind");
         if entry.file_type().expect("type").is_dir() {
-            let names = std::fs::read_dir(entry.path()).expect("ls").count();
-            assert_eq!(names, 3, "{}", entry.path().display());
+            products += 1;
+            let mut names: Vec<String> = std::fs::read_dir(entry.path())
+                .expect("ls")
+                .map(|e| e.expect("e").file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            assert_eq!(names.len(), 2, "{}: {names:?}", entry.path().display());
+            assert!(
+                names[0] == "_rulec" && names[1].ends_with(".parquet"),
+                "{names:?}"
+            );
+            assert_eq!(
+                std::fs::read_dir(entry.path().join("_rulec"))
+                    .expect("ls")
+                    .count(),
+                2
+            );
         }
     }
+    assert_eq!(products, 6);
 }
 
 #[test]
@@ -477,7 +497,7 @@ fn output_contracts_cast_safely_and_refuse_rows_that_break_them() {
         error.starts_with("O005") && error.contains("bucket="),
         "{error}"
     );
-    assert!(!pack.join("out/maybe_null/manifest.json").exists());
+    assert!(!pack.join("out/maybe_null/_rulec/manifest.json").exists());
     assert_eq!(
         product(&report, "event_counts")["status"],
         "rebuilt",
@@ -505,7 +525,7 @@ fn output_contracts_cast_safely_and_refuse_rows_that_break_them() {
     );
     assert!(!schema.field_with_name("id").expect("id").is_nullable());
     let manifest: Value = serde_json::from_str(
-        &std::fs::read_to_string(out.join("maybe_null/manifest.json")).expect("manifest"),
+        &std::fs::read_to_string(out.join("maybe_null/_rulec/manifest.json")).expect("manifest"),
     )
     .expect("json");
     let errors = out.join("maybe_null").join(
@@ -616,7 +636,8 @@ fn a_declared_order_sorts_a_union_that_builds_structs_from_the_key() {
     );
     let out = pack.join("out");
     let rows = |product: &str| -> u64 {
-        let text = std::fs::read_to_string(out.join(product).join("manifest.json")).expect("m");
+        let text =
+            std::fs::read_to_string(out.join(product).join("_rulec/manifest.json")).expect("m");
         serde_json::from_str::<Value>(&text).expect("json")["rows"]
             .as_u64()
             .expect("rows")
@@ -704,7 +725,7 @@ fn a_sliced_product_holds_the_rows_of_the_whole_one() {
     );
     assert_eq!(rows("user_kinds_sliced"), whole);
     let sliced: Value = serde_json::from_str(
-        &std::fs::read_to_string(out.join("user_kinds_sliced/manifest.json")).expect("m"),
+        &std::fs::read_to_string(out.join("user_kinds_sliced/_rulec/manifest.json")).expect("m"),
     )
     .expect("json");
     assert_eq!(
@@ -712,7 +733,7 @@ fn a_sliced_product_holds_the_rows_of_the_whole_one() {
         serde_json::json!({"by": "user_id", "count": 5})
     );
     let whole_manifest: Value = serde_json::from_str(
-        &std::fs::read_to_string(out.join("user_kinds_whole/manifest.json")).expect("m"),
+        &std::fs::read_to_string(out.join("user_kinds_whole/_rulec/manifest.json")).expect("m"),
     )
     .expect("json");
     assert!(whole_manifest.get("slices").is_none());
@@ -750,10 +771,11 @@ fn a_sliced_product_holds_the_rows_of_the_whole_one() {
     let check = rulec(&["check", pack.to_str().expect("utf8")]);
     let stdout = String::from_utf8_lossy(&check.stdout);
     assert_eq!(check.status.code(), Some(1), "{stdout}");
-    let line = manifest.lines().count() + 2;
+    // At the `slice_by:` line of the product's entry.
+    let line = manifest.lines().count() + 3;
     assert!(
         stdout.contains("error[R007 invalid-run-setting]: product `user_kinds_sliced` cannot be built in slices of `user_id`: an aggregate does not group by `user_id`")
-            && stdout.contains(&format!("pack.yaml:{line}:3")),
+            && stdout.contains(&format!("pack.yaml:{line}:5")),
         "{stdout}"
     );
 }

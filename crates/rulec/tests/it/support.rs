@@ -86,7 +86,7 @@ pub fn copy_tree(from: &Path, to: &Path, skip: &[&str]) {
 /// The data file of a product, as its manifest names it.
 pub fn product_file(out: &Path, product: &str) -> PathBuf {
     let manifest: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(out.join(product).join("manifest.json")).expect("manifest"),
+        &std::fs::read_to_string(out.join(product).join("_rulec/manifest.json")).expect("manifest"),
     )
     .expect("manifest json");
     out.join(product)
