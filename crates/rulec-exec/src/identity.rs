@@ -56,10 +56,18 @@ pub fn data_files(path: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// The identity of an input's data: `sha256:` over each file's path (relative to `path`),
-/// size, modification time and Parquet footer (or whole content).
-pub fn input_identity(path: &Path, mode: InputIdentity) -> std::io::Result<String> {
-    let mut text = String::new();
+/// One data file of an input and its identity.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FileIdentity {
+    /// The path relative to the input path, `/`-separated (empty for an input that is a file).
+    pub path: String,
+    /// Size, modification time and Parquet footer hash (or content hash).
+    pub id: String,
+}
+
+/// The data files of an input and their identities, in [`data_files`] order.
+pub fn input_files(path: &Path, mode: InputIdentity) -> std::io::Result<Vec<FileIdentity>> {
+    let mut out = Vec::new();
     for file in data_files(path)? {
         let meta = std::fs::metadata(&file)?;
         let rel = file
@@ -78,9 +86,27 @@ pub fn input_identity(path: &Path, mode: InputIdentity) -> std::io::Result<Strin
             // Content alone: a touch, a checkout or a restored cache changes nothing.
             InputIdentity::Content => (sha256_hex(&std::fs::read(&file)?), 0),
         };
-        text.push_str(&format!("{rel}\t{}\t{modified}\t{digest}\n", meta.len()));
+        out.push(FileIdentity {
+            path: rel.replace(std::path::MAIN_SEPARATOR, "/"),
+            id: format!("{}\t{modified}\t{digest}", meta.len()),
+        });
     }
-    Ok(sha256_hex(text.as_bytes()))
+    Ok(out)
+}
+
+/// The identity of an input's data: `sha256:` over each file's path (relative to the input
+/// path), size, modification time and Parquet footer (or whole content).
+pub fn files_identity(files: &[FileIdentity]) -> String {
+    let text: String = files
+        .iter()
+        .map(|f| format!("{}\t{}\n", f.path, f.id))
+        .collect();
+    sha256_hex(text.as_bytes())
+}
+
+/// [`files_identity`] of [`input_files`].
+pub fn input_identity(path: &Path, mode: InputIdentity) -> std::io::Result<String> {
+    Ok(files_identity(&input_files(path, mode)?))
 }
 
 /// SHA-256 of a Parquet file's footer (its metadata: schema, row groups, statistics).

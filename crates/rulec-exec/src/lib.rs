@@ -136,6 +136,8 @@ pub enum ProductStatus {
         elapsed: Duration,
         /// Why it was built: `new`, `query changed`, `input X changed`, ...
         reasons: Vec<String>,
+        /// Only a part was added, from an input's new files (`incremental: append`).
+        appended: bool,
         metrics: Vec<OperatorMetrics>,
     },
     /// Its build id is unchanged and its files are intact.
@@ -258,6 +260,8 @@ pub async fn run(
         .collect();
     let mut inputs_ok = true;
     let mut identities: BTreeMap<String, String> = BTreeMap::new();
+    // Each input's data files and their identities (what append-incremental products compare).
+    let mut files_of: BTreeMap<String, Vec<identity::FileIdentity>> = BTreeMap::new();
     // Where each input's data is, for naming the files of a product that fails to run.
     let mut input_paths: BTreeMap<String, PathBuf> = BTreeMap::new();
     for table in needed_inputs {
@@ -288,9 +292,10 @@ pub async fn run(
                     ));
                     inputs_ok = false;
                 }
-                match identity::input_identity(&path, options.input_identity) {
-                    Ok(id) => {
-                        identities.insert(table.clone(), id);
+                match identity::input_files(&path, options.input_identity) {
+                    Ok(files) => {
+                        identities.insert(table.clone(), identity::files_identity(&files));
+                        files_of.insert(table.clone(), files);
                     }
                     Err(e) => {
                         report.diagnostics.push(Diagnostic::error(
@@ -430,8 +435,34 @@ pub async fn run(
             Some(m) if !state::files_intact(&product_dir, m, options.verify) => {
                 vec!["files missing or corrupt".to_owned()]
             }
-            Some(_) => volatile_reason.into_iter().collect(),
+            Some(_) => volatile_reason.iter().cloned().collect(),
         };
+        let mode = match &existing {
+            Some(previous)
+                if !reasons.is_empty() && !options.force && volatile_reason.is_none() =>
+            {
+                append_update(
+                    previous,
+                    build,
+                    &layout,
+                    &files_of,
+                    options.tolerant,
+                    state::files_intact(&product_dir, previous, options.verify),
+                )
+            }
+            _ => None,
+        };
+        let reasons = match &mode {
+            Some(Ok(append)) => vec![format!(
+                "appended {} new file{} of `{}`",
+                append.new_files.len(),
+                if append.new_files.len() == 1 { "" } else { "s" },
+                append.input
+            )],
+            Some(Err(why)) => reasons.into_iter().chain([why.clone()]).collect(),
+            None => reasons,
+        };
+        let append = mode.and_then(Result::ok);
         if reasons.is_empty()
             && let Some(manifest) = &existing
         {
@@ -462,6 +493,23 @@ pub async fn run(
             out_dir: &options.out_dir,
             build,
             run_settings: &report.settings,
+            appended_from: layout
+                .append_sources
+                .iter()
+                .filter_map(|t| Some((t.clone(), files_of.get(t)?.clone())))
+                .collect(),
+            append: append.as_ref().and_then(|a| {
+                Some(Append {
+                    previous: existing.as_ref()?,
+                    input: &a.input,
+                    schema: Arc::clone(&pack.contracts.get(&a.input)?.schema),
+                    files: a
+                        .new_files
+                        .iter()
+                        .filter_map(|f| Some(input_paths.get(&a.input)?.join(&f.path)))
+                        .collect(),
+                })
+            }),
         };
         let outcome = build_product(&ctx.state(), &job, progress).await;
         if let Some(sink) = progress {
@@ -478,6 +526,7 @@ pub async fn run(
                             product: Published::of(&manifest),
                             elapsed: started.elapsed(),
                             reasons,
+                            appended: job.append.is_some(),
                             metrics,
                         }
                     }
@@ -576,6 +625,119 @@ struct ProductJob<'a> {
     build: &'a BuildId,
     /// Every effective runtime setting, recorded in the manifest.
     run_settings: &'a BTreeMap<String, String>,
+    /// The files of the inputs it can be appended from, recorded in the manifest.
+    appended_from: BTreeMap<String, Vec<identity::FileIdentity>>,
+    /// Set: add a part computed from these new files of one input to the previous version.
+    append: Option<Append<'a>>,
+}
+
+/// An append to a product: its query over the new files of one input, as a new part.
+#[derive(Debug)]
+struct Append<'a> {
+    previous: &'a Manifest,
+    input: &'a str,
+    /// The input's contract schema.
+    schema: SchemaRef,
+    files: Vec<PathBuf>,
+}
+
+/// What an append-incremental product's update is, when only an input it is row-local in
+/// gained files: `None` if it is not such a product (or has no record of its inputs' files),
+/// else the append, or why it is rebuilt whole.
+fn append_update(
+    previous: &Manifest,
+    build: &BuildId,
+    layout: &rulec_compile::ProductLayout,
+    files_of: &BTreeMap<String, Vec<identity::FileIdentity>>,
+    tolerant_run: bool,
+    intact: bool,
+) -> Option<Result<AppendUpdate, String>> {
+    if layout.settings.incremental != rulec_pack::Incremental::Append {
+        return None;
+    }
+    let recorded = previous.appended_from.as_ref()?;
+    let changed: Vec<&String> = previous
+        .build_id
+        .components
+        .keys()
+        .chain(build.components.keys())
+        .filter(|k| previous.build_id.components.get(*k) != build.components.get(*k))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let input = match changed.as_slice() {
+        [key] => key.strip_prefix("input:")?,
+        _ => return None,
+    };
+    if !layout.append_sources.contains(input) {
+        return None;
+    }
+    let rebuild = |why: String| Some(Err(format!("not appended: {why}")));
+    if tolerant_run {
+        return rebuild("a tolerant run rebuilds appended products whole".to_owned());
+    }
+    if !intact {
+        return rebuild("files missing or corrupt".to_owned());
+    }
+    let (Some(before), Some(now)) = (recorded.get(input), files_of.get(input)) else {
+        return rebuild(format!("no record of the files of `{input}`"));
+    };
+    let current: BTreeMap<&str, &str> = now
+        .iter()
+        .map(|f| (f.path.as_str(), f.id.as_str()))
+        .collect();
+    for file in before {
+        match current.get(file.path.as_str()) {
+            None => return rebuild(format!("`{}` of `{input}` was removed", file.path)),
+            Some(id) if *id != file.id => {
+                return rebuild(format!("`{}` of `{input}` changed", file.path));
+            }
+            Some(_) => {}
+        }
+    }
+    let known: BTreeSet<&str> = before.iter().map(|f| f.path.as_str()).collect();
+    let new_files: Vec<identity::FileIdentity> = now
+        .iter()
+        .filter(|f| !known.contains(f.path.as_str()))
+        .cloned()
+        .collect();
+    if new_files.is_empty() {
+        return None;
+    }
+    Some(Ok(AppendUpdate {
+        input: input.to_owned(),
+        new_files,
+    }))
+}
+
+/// The new files of one input to append.
+#[derive(Debug)]
+struct AppendUpdate {
+    input: String,
+    new_files: Vec<identity::FileIdentity>,
+}
+
+/// `plan` reading only `files` where it scans `input`.
+fn scan_only(
+    plan: datafusion::logical_expr::LogicalPlan,
+    input: &str,
+    provider: Arc<dyn datafusion::catalog::TableProvider>,
+) -> datafusion::error::Result<datafusion::logical_expr::LogicalPlan> {
+    use datafusion::common::tree_node::{Transformed, TreeNode as _};
+    use datafusion::logical_expr::{LogicalPlan, TableScanBuilder};
+    let source = datafusion::datasource::provider_as_source(provider);
+    plan.transform_up(|node| match node {
+        LogicalPlan::TableScan(scan) if scan.table_name.table() == input => {
+            let new = TableScanBuilder::new(scan.table_name.clone(), Arc::clone(&source))
+                .with_projection(scan.projection.clone())
+                .with_filters(scan.filters.clone())
+                .with_fetch(scan.fetch)
+                .build()?;
+            Ok(Transformed::yes(LogicalPlan::TableScan(new)))
+        }
+        other => Ok(Transformed::no(other)),
+    })
+    .map(|t| t.data)
 }
 
 /// Computes a product into a staging directory — data, plan, errors, manifest last — and
@@ -597,6 +759,18 @@ async fn build_product(
     let logical = rulec_substrait::from_substrait(state, &substrait)
         .await
         .map_err(|e| Diagnostic::error(codes::EXECUTION_FAILED, e.to_string()))?;
+    let logical = match &job.append {
+        None => logical,
+        Some(append) => inputs::product_table(
+            state,
+            Path::new(""),
+            &append.files,
+            &[],
+            Arc::clone(&append.schema),
+        )
+        .and_then(|new| scan_only(logical, append.input, new))
+        .map_err(|e| Diagnostic::error(codes::EXECUTION_FAILED, e.to_string()))?,
+    };
     let plans = match &settings.slices {
         None => vec![logical],
         Some(slices) => slice_plans(&logical, job.schema, name, slices)?,
@@ -613,6 +787,22 @@ async fn build_product(
     };
     let staging = publish::Staging::create(job.out_dir, name)
         .map_err(|e| write::write_error(name, "cannot create its staging directory", e))?;
+    let product_dir = job.out_dir.join(name);
+    if let Some(append) = &job.append {
+        // The new version holds the previous one's data files (linked, not copied).
+        for file in &append.previous.files {
+            if let Err(e) =
+                publish::link_or_copy(&product_dir.join(&file.name), &staging.dir.join(&file.name))
+            {
+                staging.discard();
+                return Err(write::write_error(
+                    name,
+                    "cannot carry its earlier parts over",
+                    e,
+                ));
+            }
+        }
+    }
     let row_group_bytes = settings.row_group_bytes.unwrap_or(write::ROW_GROUP_MEMORY);
     let target = write::Target {
         dir: &staging.dir,
@@ -641,12 +831,25 @@ async fn build_product(
             return Err(d);
         }
     };
+    let (rows, files) = match &job.append {
+        None => (written.rows, written.data.clone()),
+        Some(append) => (
+            append.previous.rows + written.rows,
+            append
+                .previous
+                .files
+                .iter()
+                .chain(&written.data)
+                .cloned()
+                .collect(),
+        ),
+    };
     let manifest = Manifest {
         manifest_version: state::MANIFEST_VERSION,
         product: name.to_owned(),
         build_id: job.build.clone(),
-        rows: written.rows,
-        files: written.data.clone(),
+        rows,
+        files,
         plan: written.plan.clone(),
         schema: job
             .schema
@@ -679,6 +882,8 @@ async fn build_product(
             .clone()
             .map(|(file, rows)| state::ErrorsEntry { file, rows }),
         slices: settings.slices.clone(),
+        appended_from: (settings.incremental == rulec_pack::Incremental::Append)
+            .then(|| job.appended_from.clone()),
     };
     let committed = serde_json::to_string_pretty(&manifest)
         .map_err(std::io::Error::other)
@@ -692,7 +897,6 @@ async fn build_product(
             format!("product `{name}`: cannot write its manifest: {e}"),
         ));
     }
-    let product_dir = job.out_dir.join(name);
     staging.publish(&product_dir).map_err(|e| {
         Diagnostic::error(
             codes::WRITE_FAILED,

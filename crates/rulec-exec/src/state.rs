@@ -8,7 +8,7 @@
 //! built before kept `manifest.json`, `plan-*.substrait` and `errors-*.parquet` beside the
 //! data; such a manifest is still read (its file names are relative to the product too).
 
-use crate::identity::BuildId;
+use crate::identity::{BuildId, FileIdentity};
 use rulec_pack::SliceSetting;
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -93,6 +93,10 @@ pub struct Manifest {
     /// How a product built in slices was sliced (pack.yaml `slice_by`, `slices`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slices: Option<SliceSetting>,
+    /// An append-incremental product: the files of each input it can be appended from, as
+    /// they were when it was last built or appended to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appended_from: Option<BTreeMap<String, Vec<FileIdentity>>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -47,6 +47,7 @@ fn manifest(files: Vec<FileEntry>, plan: FileEntry) -> Manifest {
         settings: BTreeMap::new(),
         errors: None,
         slices: None,
+        appended_from: None,
     }
 }
 

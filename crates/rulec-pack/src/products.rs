@@ -225,6 +225,7 @@ impl Pack {
     /// Product `name`'s settings, or why they are invalid (an `R007` at its pack.yaml line).
     pub fn product_settings(&self, name: &str) -> Result<ProductSettings, Diagnostic> {
         let contract = self.output_contracts.get(name);
+        let contract_key = contract.is_some_and(|c| !c.key.is_empty());
         let contract_order = match contract {
             Some(c) => parse_order(name, &c.order_by)
                 .map_err(|d| d.in_file(c.file.clone()).at_opt(c.table_span))?,
@@ -235,13 +236,19 @@ impl Pack {
                 order_by: contract_order,
                 ..ProductSettings::default()
             }),
-            Some(section) => parse_section(name, section, contract_order, contract.is_some())
-                .map_err(|(key, d)| {
-                    let span = key
-                        .and_then(|k| self.manifest.product_setting_span(name, k))
-                        .or_else(|| self.manifest.product_span(name));
-                    d.in_file(crate::manifest::MANIFEST_FILE).at_opt(span)
-                }),
+            Some(section) => parse_section(
+                name,
+                section,
+                contract_order,
+                contract.is_some(),
+                contract_key,
+            )
+            .map_err(|(key, d)| {
+                let span = key
+                    .and_then(|k| self.manifest.product_setting_span(name, k))
+                    .or_else(|| self.manifest.product_span(name));
+                d.in_file(crate::manifest::MANIFEST_FILE).at_opt(span)
+            }),
         }
     }
 }
@@ -271,6 +278,7 @@ fn parse_section(
     section: &ProductSection,
     contract_order: Vec<SortKey>,
     has_contract: bool,
+    contract_key: bool,
 ) -> Result<ProductSettings, SettingError> {
     let at = |key: &'static str| move |d: Diagnostic| (Some(key), d);
     let order_by = if section.order_by.is_empty() {
@@ -416,7 +424,7 @@ fn parse_section(
         compression,
         incremental,
     };
-    exclusions(name, section, &settings, has_contract)?;
+    exclusions(name, section, &settings, has_contract, contract_key)?;
     Ok(settings)
 }
 
@@ -426,6 +434,7 @@ fn exclusions(
     section: &ProductSection,
     settings: &ProductSettings,
     has_contract: bool,
+    contract_key: bool,
 ) -> Result<(), SettingError> {
     if settings.materialize == Materialize::Ephemeral {
         let declared = [
@@ -487,6 +496,24 @@ fn exclusions(
                     "product `{name}`: `incremental: append` cannot be built in slices"
                 ))
                 .with_help(help),
+            ));
+        }
+        if contract_key {
+            return Err((
+                Some("incremental"),
+                invalid(format!(
+                    "product `{name}`: `incremental: append` cannot check its output contract's `key`: a new part's keys would have to be compared with every earlier part's"
+                ))
+                .with_help("remove `key:` from the output contract, or `incremental: append`"),
+            ));
+        }
+        if settings.on_violation == Some(ViolationPolicy::Tolerant) {
+            return Err((
+                Some("on_violation"),
+                invalid(format!(
+                    "product `{name}`: `incremental: append` keeps no error file across parts, so it cannot be `on_violation: tolerant`"
+                ))
+                .with_help("an appended product fails on a refused row, as `on_violation: fail` does"),
             ));
         }
     }

@@ -216,13 +216,15 @@ fn print_table(report: &rulec_exec::RunReport) {
                 product: p,
                 elapsed,
                 reasons,
+                appended,
                 ..
             } => println!(
-                "{name:<width$}  {:>10}  {:>5}  {:>10}  {:>8.3}s  rebuilt ({}){}",
+                "{name:<width$}  {:>10}  {:>5}  {:>10}  {:>8.3}s  {} ({}){}",
                 p.rows,
                 p.files,
                 p.bytes,
                 elapsed.as_secs_f64(),
+                if *appended { "appended" } else { "rebuilt" },
                 reasons.join(", "),
                 refused_note(p.refused)
             ),
@@ -282,9 +284,11 @@ fn json_report(report: &rulec_exec::RunReport, out_dir: &Path) -> String {
                     product,
                     elapsed,
                     reasons,
+                    appended,
                     metrics,
                 } => {
-                    published(&mut v, "rebuilt", product);
+                    let status = if *appended { "appended" } else { "rebuilt" };
+                    published(&mut v, status, product);
                     v["reasons"] = json!(reasons);
                     v["seconds"] = json!(elapsed.as_secs_f64());
                     v["metrics"] = json!(metrics);

@@ -487,3 +487,221 @@ fn products_with_metadata_beside_the_data_are_still_read() {
     assert_eq!(report["products"][0]["status"], "reused", "{report:#}");
     assert!(product.join("manifest.json").exists());
 }
+
+/// Events `from..to` as one Parquet file of the `events` directory input.
+fn events_file(pack: &Path, name: &str, from: i64, to: i64) {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("kind", DataType::Utf8, false),
+        Field::new("payload", DataType::Utf8, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(Int64Array::from_iter_values(from..to)),
+            Arc::new(StringArray::from_iter_values(
+                (from..to).map(|i| ["call", "name", "attr", "def"][(i % 4) as usize]),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                (from..to).map(|i| format!("event {i}")),
+            )),
+        ],
+    )
+    .expect("batch");
+    write_parquet(&pack.join("data/events").join(name), &batch);
+}
+
+/// Every row of a product, formatted and sorted (a multiset).
+fn product_rows(product: &Path) -> Vec<String> {
+    let mut rows = Vec::new();
+    for name in manifest_file_names(product) {
+        for batch in read_parquet(&product.join(name)) {
+            let options = arrow::util::display::FormatOptions::default();
+            let formatters: Vec<_> = batch
+                .columns()
+                .iter()
+                .map(|c| arrow::util::display::ArrayFormatter::try_new(c, &options).expect("fmt"))
+                .collect();
+            for row in 0..batch.num_rows() {
+                rows.push(
+                    formatters
+                        .iter()
+                        .map(|f| f.value(row).to_string())
+                        .collect::<Vec<_>>()
+                        .join("|"),
+                );
+            }
+        }
+    }
+    rows.sort();
+    rows
+}
+
+fn status_of<'a>(report: &'a Value, product: &str) -> (&'a str, String) {
+    let entry = report["products"]
+        .as_array()
+        .expect("products")
+        .iter()
+        .find(|p| p["name"] == product)
+        .unwrap_or_else(|| panic!("no {product} in {report:#}"));
+    (
+        entry["status"].as_str().unwrap_or_default(),
+        entry["reasons"]
+            .as_array()
+            .map(|r| {
+                r.iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+            .unwrap_or_default(),
+    )
+}
+
+/// An `incremental: append` product processes only the files added to its driving input
+/// (joined with an input that did not change) and adds them as a part: the same rows as a
+/// whole build, the earlier parts untouched. A changed or removed file, a changed joined
+/// input or a tolerant run rebuilds it whole, saying why.
+#[test]
+fn append_incremental_products_process_only_new_files() {
+    let pack = scratch("publish-append");
+    std::fs::create_dir_all(pack.join("data/events")).expect("data");
+    std::fs::create_dir_all(pack.join("contracts")).expect("contracts");
+    for (i, name) in ["a.parquet", "b.parquet", "c.parquet"].iter().enumerate() {
+        let from = i as i64 * 1000;
+        events_file(&pack, name, from, from + 1000);
+    }
+    let kinds = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![
+            Field::new("kind", DataType::Utf8, false),
+            Field::new("label", DataType::Utf8, false),
+        ])),
+        vec![
+            Arc::new(StringArray::from(vec!["call", "name", "attr"])),
+            Arc::new(StringArray::from(vec!["Call", "Name", "Attribute"])),
+        ],
+    )
+    .expect("kinds");
+    write_parquet(&pack.join("data/kinds.parquet"), &kinds);
+    std::fs::write(
+        pack.join("contracts/events.yaml"),
+        "table: events\ncolumns:\n  - {name: id, type: int64, nullable: false}\n  - {name: kind, type: utf8, nullable: false}\n  - {name: payload, type: utf8, nullable: false}\n",
+    )
+    .expect("contract");
+    std::fs::write(
+        pack.join("contracts/kinds.yaml"),
+        "table: kinds\ncolumns:\n  - {name: kind, type: utf8, nullable: false}\n  - {name: label, type: utf8, nullable: false}\n",
+    )
+    .expect("contract");
+    std::fs::write(
+        pack.join("labelled.sql"),
+        "SELECT e.id, k.label, upper(e.payload) AS text\nFROM events AS e\nJOIN kinds AS k ON k.kind = e.kind\nWHERE e.id % 3 <> 0\n",
+    )
+    .expect("rule");
+    std::fs::write(
+        pack.join("per_label.sql"),
+        "SELECT label, count(*) AS n FROM labelled GROUP BY label\n",
+    )
+    .expect("rule");
+    std::fs::write(
+        pack.join("pack.yaml"),
+        "name: append\ninputs:\n  events: data/events\n  kinds: data/kinds.parquet\nproducts:\n  labelled:\n    incremental: append\n    partition_by: [label]\n",
+    )
+    .expect("pack.yaml");
+    let product = pack.join("out/labelled");
+    let (o, report) = run(&pack, &[]);
+    assert!(o.status.success(), "{report:#}");
+    assert_eq!(status_of(&report, "labelled").0, "rebuilt");
+    let first_parts = manifest_file_names(&product);
+    let first_bytes: Vec<Vec<u8>> = first_parts
+        .iter()
+        .map(|f| std::fs::read(product.join(f)).expect("read"))
+        .collect();
+
+    // A new file: only it is processed, as a new part in each partition.
+    events_file(&pack, "d.parquet", 3000, 4000);
+    let (o, report) = run(&pack, &[]);
+    assert!(o.status.success(), "{report:#}");
+    assert_eq!(
+        status_of(&report, "labelled"),
+        ("appended", "appended 1 new file of `events`".to_owned()),
+        "{report:#}"
+    );
+    assert_eq!(status_of(&report, "per_label").0, "rebuilt");
+    let parts = manifest_file_names(&product);
+    assert_eq!(parts.len(), first_parts.len() * 2, "{parts:?}");
+    for (name, bytes) in first_parts.iter().zip(&first_bytes) {
+        assert_eq!(
+            &std::fs::read(product.join(name)).expect("read"),
+            bytes,
+            "{name}"
+        );
+    }
+    // The same rows as a whole build.
+    let appended = product_rows(&product);
+    // Of ids 0..4000: a kind with a label (3 in 4) and not a multiple of 3.
+    assert_eq!(appended.len(), 2000);
+    let whole_out = pack.join("whole");
+    let whole_out = whole_out.to_str().expect("utf8");
+    let (o, report) = run(&pack, &["--force", "--out", whole_out]);
+    assert!(o.status.success(), "{report:#}");
+    assert_eq!(product_rows(&pack.join("whole/labelled")), appended);
+    assert_eq!(
+        product_rows(&pack.join("whole/per_label")),
+        product_rows(&pack.join("out/per_label"))
+    );
+
+    // Nothing new: reused.
+    let (o, report) = run(&pack, &[]);
+    assert!(o.status.success(), "{report:#}");
+    assert_eq!(status_of(&report, "labelled").0, "reused");
+
+    // A changed file, a removed file, a changed joined input, a tolerant run: whole.
+    let whole = |report: &Value| {
+        let (status, reasons) = status_of(report, "labelled");
+        assert_eq!(status, "rebuilt", "{report:#}");
+        reasons
+    };
+    events_file(&pack, "b.parquet", 1000, 1500);
+    let (o, report) = run(&pack, &[]);
+    assert!(o.status.success(), "{report:#}");
+    assert!(
+        whole(&report).contains("not appended: `b.parquet` of `events` changed"),
+        "{report:#}"
+    );
+    std::fs::remove_file(pack.join("data/events/c.parquet")).expect("rm");
+    let (o, report) = run(&pack, &[]);
+    assert!(o.status.success(), "{report:#}");
+    assert!(
+        whole(&report).contains("not appended: `c.parquet` of `events` was removed"),
+        "{report:#}"
+    );
+    write_parquet(&pack.join("data/kinds.parquet"), &kinds.slice(0, 2));
+    events_file(&pack, "e.parquet", 5000, 5100);
+    let (o, report) = run(&pack, &[]);
+    assert!(o.status.success(), "{report:#}");
+    assert!(whole(&report).contains("input kinds changed"), "{report:#}");
+    // (The first tolerant run changes the output settings; the second one finds a new file.)
+    let (o, report) = run(&pack, &["--tolerant"]);
+    assert!(o.status.success(), "{report:#}");
+    assert!(
+        whole(&report).contains("output settings changed"),
+        "{report:#}"
+    );
+    events_file(&pack, "f.parquet", 6000, 6100);
+    let (o, report) = run(&pack, &["--tolerant"]);
+    assert!(o.status.success(), "{report:#}");
+    assert!(
+        whole(&report).contains("not appended: a tolerant run"),
+        "{report:#}"
+    );
+    // And after all that, still the rows of a whole build.
+    let (o, _) = run(&pack, &["--force", "--out", whole_out]);
+    assert!(o.status.success());
+    let (o, _) = run(&pack, &[]);
+    assert!(o.status.success());
+    assert_eq!(
+        product_rows(&product),
+        product_rows(&pack.join("whole/labelled"))
+    );
+}
