@@ -275,7 +275,7 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<PathBuf> {
     Ok(rulec)
 }
 
-fn build_rulec(root: &Path, target: &Path, debug: bool) -> anyhow::Result<PathBuf> {
+pub fn build_rulec(root: &Path, target: &Path, debug: bool) -> anyhow::Result<PathBuf> {
     let mut build = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     build.args(["build", "-p", "rulec"]);
     if !debug {

@@ -5,7 +5,7 @@
 //! - `bless [FILTER] [--accept NAME...] [--accept-all]`: re-runs the snapshot tests,
 //!   prints every pending snapshot as a unified diff against the accepted one, and accepts
 //!   only what is named. Nothing is accepted unread by default.
-//! - `bench [--rules N] [--runs K] [--no-sqlglot] [--editor]`: times `rulec check` on a
+//! - `bench [--rules N] [--runs K] [--no-sqlglot] [--editor] [--run-only]`: times `rulec check` on a
 //!   generated pack, `rulec lsp` and the check cache on it (`--editor`: only those),
 //!   and per query on the TPC-H and TPC-DS packs against SQLGlot's `optimize` (see
 //!   `bench.rs` and BENCHMARKS.md).
@@ -86,6 +86,9 @@ enum Task {
         /// Only the editor benchmarks: `rulec lsp` latency and the check cache.
         #[arg(long)]
         editor: bool,
+        /// Only the `rulec run` benchmarks (TPC-H, scaled CPG, ephemeral, append, jobs).
+        #[arg(long, conflicts_with_all = ["editor", "no_run"])]
+        run_only: bool,
         /// TPC-H scale factor of the run benchmark.
         #[arg(long, default_value_t = 1.0)]
         sf: f64,
@@ -174,10 +177,19 @@ fn main() -> anyhow::Result<()> {
             python,
             no_run,
             editor,
+            run_only,
             sf,
             copies,
         } => {
             let root = workspace_root();
+            if run_only {
+                let rulec = match rulec {
+                    Some(path) => path,
+                    None => bench::build_rulec(&root, &target_dir(&root), debug)?,
+                };
+                let data = run_bench::gen_data(&root, &target_dir(&root), sf, copies, false)?;
+                return run_bench::run_benchmark(&rulec, &data, runs.min(3));
+            }
             let options = bench::Options {
                 rules,
                 runs,

@@ -9,7 +9,10 @@
 //!   the same SQL executed and written by a plain DataFusion `SessionContext`
 //!   (`bench-tool direct … tables`);
 //! - CPG ×N: `rulec run` against materializing every rule from views in one session
-//!   (`bench-tool direct … views`, each product re-running its upstream chain).
+//!   (`bench-tool direct … views`, each product re-running its upstream chain); the same
+//!   with the intermediate rules ephemeral; and, with the per-file inputs split into one
+//!   file per source file (`bench-tool split-cpg`), a run after one source file's data is
+//!   added, whose `incremental: append` products process only the new files.
 
 use anyhow::{Context as _, bail};
 use std::path::{Path, PathBuf};
@@ -237,6 +240,142 @@ pub fn run_benchmark(rulec: &Path, data: &Data, runs: usize) -> anyhow::Result<(
         "  views / rulec with ephemeral intermediates: {:.2}x time, {:.2}x peak memory",
         s(&views) / s(&ephemeral_run),
         views.peak_mb / ephemeral_run.peak_mb
+    );
+    jobs_benchmark(rulec, data)?;
+    append_benchmark(rulec, data)
+}
+
+/// Every product of TPC-H and of CPG ×N built with `--jobs 1` and `--jobs 2`, one run each.
+fn jobs_benchmark(rulec: &Path, data: &Data) -> anyhow::Result<()> {
+    println!("\nrulec run --jobs (every product built, one run each):");
+    for pack in [&data.tpch, &data.cpg] {
+        let out = pack.join("out-jobs");
+        let mut measured = Vec::new();
+        for jobs in ["1", "2"] {
+            let _ = std::fs::remove_dir_all(&out);
+            measured.push(measure(
+                rulec,
+                &["run", path(pack), "--out", path(&out), "--jobs", jobs],
+            )?);
+        }
+        let s = |m: &Measured| m.wall.as_secs_f64();
+        println!(
+            "  {}: --jobs 1 {:.2} s, peak {:.0} MB; --jobs 2 {:.2} s, peak {:.0} MB ({:.2}x time, {:.2}x memory)",
+            pack.file_name().unwrap_or_default().to_string_lossy(),
+            s(&measured[0]),
+            measured[0].peak_mb,
+            s(&measured[1]),
+            measured[1].peak_mb,
+            s(&measured[1]) / s(&measured[0]),
+            measured[1].peak_mb / measured[0].peak_mb
+        );
+    }
+    Ok(())
+}
+
+/// Per product of a run: its name, its status and its seconds.
+type ProductTimes = Vec<(String, String, f64)>;
+
+/// Seconds per product of a `rulec run --format json` report, and each product's status.
+fn product_seconds(report: &[u8]) -> anyhow::Result<ProductTimes> {
+    let report: serde_json::Value = serde_json::from_slice(report)?;
+    Ok(report["products"]
+        .as_array()
+        .context("no products in the report")?
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap_or_default().to_owned(),
+                p["status"].as_str().unwrap_or_default().to_owned(),
+                p["seconds"].as_f64().unwrap_or(0.0),
+            )
+        })
+        .collect())
+}
+
+/// The CPG ×N data split into one file per source file, a whole run, then one source file's
+/// data added and a second run: its `incremental: append` products process the new files
+/// only. Reports the append products' time in both runs, and both runs' wall time.
+fn append_benchmark(rulec: &Path, data: &Data) -> anyhow::Result<()> {
+    let split = data.cpg.with_file_name(format!(
+        "{}-split",
+        data.cpg
+            .file_name()
+            .map_or_else(|| "cpg".into(), |n| n.to_string_lossy())
+    ));
+    let status = Command::new(&data.tool)
+        .args(["split-cpg", path(&data.cpg), path(&split)])
+        .status()
+        .context("cannot run bench-tool split-cpg")?;
+    if !status.success() {
+        bail!("bench-tool split-cpg failed");
+    }
+    let out = split.join("out");
+    let json = |args: &[&str]| -> anyhow::Result<(Duration, ProductTimes)> {
+        let started = Instant::now();
+        let output = Command::new(rulec)
+            .args(["run", path(&split), "--out", path(&out), "--format", "json"])
+            .args(args)
+            .output()?;
+        let wall = started.elapsed();
+        if !output.status.success() {
+            bail!(
+                "rulec run failed:\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        Ok((wall, product_seconds(&output.stdout)?))
+    };
+    let (whole_wall, whole) = json(&[])?;
+    let mut added = 0;
+    for table in ["libcst_files", "symtable_files"] {
+        for entry in std::fs::read_dir(split.join("held-back").join(table))? {
+            let file = entry?.path();
+            std::fs::rename(
+                &file,
+                split
+                    .join("data")
+                    .join(table)
+                    .join(file.file_name().unwrap_or_default()),
+            )?;
+            added += 1;
+        }
+    }
+    let (append_wall, appended) = json(&[])?;
+    let appended_products: Vec<&(String, String, f64)> = appended
+        .iter()
+        .filter(|(_, s, _)| s == "appended")
+        .collect();
+    if appended_products.is_empty() {
+        bail!("no product was appended to: {appended:?}");
+    }
+    let seconds = |run: &[(String, String, f64)], names: &[&str]| -> f64 {
+        run.iter()
+            .filter(|(n, _, _)| names.contains(&n.as_str()))
+            .map(|(_, _, s)| s)
+            .sum()
+    };
+    let names: Vec<&str> = appended_products
+        .iter()
+        .map(|(n, _, _)| n.as_str())
+        .collect();
+    let (full, part) = (seconds(&whole, &names), seconds(&appended, &names));
+    println!(
+        "\nrulec run, CPG split into one file per source file ({}), {added} files added:",
+        split.display()
+    );
+    println!(
+        "  append products ({}): {:.3} s in the whole run, {:.3} s appended: {:.1} % of it",
+        names.join(", "),
+        full,
+        part,
+        part / full * 100.0
+    );
+    println!(
+        "  whole run {:.2} s, run after the addition {:.2} s ({:.1} %; the products that aggregate rebuild whole)",
+        whole_wall.as_secs_f64(),
+        append_wall.as_secs_f64(),
+        append_wall.as_secs_f64() / whole_wall.as_secs_f64() * 100.0
     );
     Ok(())
 }

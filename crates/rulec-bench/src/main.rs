@@ -6,6 +6,11 @@
 //!   `data/*.parquet`).
 //! - `gen-cpg COPIES OUT`: the CPG pack over COPIES copies of its bundled data, each under
 //!   new file ids, paths and SCIP symbols, as `OUT/`.
+//! - `split-cpg CPG OUT`: the CPG pack at CPG (as `gen-cpg` makes it) with `libcst_files` and
+//!   `symtable_files` split into one Parquet file per source file (directory inputs), the
+//!   last source file's two files held back under `OUT/held-back/`, and the rules that
+//!   unnest them declared `incremental: append` (the append benchmark adds the held-back
+//!   files and runs again).
 //! - `direct PACK OUT tables|views`: the pack's rules executed with a plain DataFusion
 //!   `SessionContext` and written as Parquet — `tables`: each product written, then read by
 //!   the next (what `rulec run` does, without rulec); `views`: every rule a view, each
@@ -46,6 +51,7 @@ fn main() -> Result<()> {
     {
         ["gen-tpch", sf, out] => gen_tpch(sf.parse()?, Path::new(out)),
         ["gen-cpg", copies, out] => gen_cpg(copies.parse()?, Path::new(out)),
+        ["split-cpg", cpg, out] => split_cpg(Path::new(cpg), Path::new(out)),
         ["direct", pack, out, mode, rest @ ..] => {
             // An optional comma-separated list of rules to leave out.
             let skip: Vec<&str> = rest
@@ -63,7 +69,7 @@ fn main() -> Result<()> {
             ))
         }
         _ => Err(
-            "usage: bench-tool gen-tpch SF OUT | gen-cpg COPIES OUT | direct PACK OUT tables|views [SKIP,...]"
+            "usage: bench-tool gen-tpch SF OUT | gen-cpg COPIES OUT | split-cpg CPG OUT | direct PACK OUT tables|views [SKIP,...]"
                 .into(),
         ),
     }
@@ -245,6 +251,75 @@ fn gen_cpg(copies: i64, out: &Path) -> Result<()> {
         )?;
         eprintln!("wrote {table} x{copies}");
     }
+    Ok(())
+}
+
+/// The CPG rules that read one split table row by row (`incremental: append`).
+const APPENDED: &[&str] = &["libcst_nodes", "libcst_edges", "symtable_symbols"];
+
+fn split_cpg(cpg: &Path, out: &Path) -> Result<()> {
+    let _ = std::fs::remove_dir_all(out);
+    std::fs::create_dir_all(out.join("contracts"))?;
+    for entry in std::fs::read_dir(cpg)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "sql") {
+            std::fs::copy(&path, out.join(path.file_name().unwrap_or_default()))?;
+        }
+    }
+    for entry in std::fs::read_dir(cpg.join("contracts"))? {
+        let path = entry?.path();
+        std::fs::copy(
+            &path,
+            out.join("contracts")
+                .join(path.file_name().unwrap_or_default()),
+        )?;
+    }
+    let mut held_back = None;
+    for table in ["libcst_files", "symtable_files"] {
+        let file = std::fs::File::open(cpg.join("data").join(format!("{table}.parquet")))?;
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file)?.build()?;
+        let mut rows: Vec<(i64, RecordBatch)> = Vec::new();
+        for batch in reader {
+            let batch = batch?;
+            let ids = batch
+                .column(batch.schema().index_of("file_id")?)
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .ok_or("int64 file_id")?
+                .clone();
+            for i in 0..batch.num_rows() {
+                rows.push((ids.value(i), batch.slice(i, 1)));
+            }
+        }
+        rows.sort_by_key(|(id, _)| *id);
+        let last = *held_back.get_or_insert(rows.last().ok_or("no rows")?.0);
+        let dir = out.join("data").join(table);
+        let held = out.join("held-back").join(table);
+        std::fs::create_dir_all(&dir)?;
+        std::fs::create_dir_all(&held)?;
+        for (id, batch) in rows {
+            let target = if id == last { &held } else { &dir };
+            write_parquet(
+                &target.join(format!("{id:08}.parquet")),
+                batch.schema(),
+                std::iter::once(batch),
+            )?;
+        }
+        eprintln!("split {table}, file {last} held back");
+    }
+    let data = std::path::absolute(cpg.join("data"))?;
+    let mut manifest = String::from("name: cpg-split\ninputs:\n");
+    for table in ["libcst_files", "symtable_files"] {
+        manifest.push_str(&format!("  {table}: data/{table}\n"));
+    }
+    for table in ["scip_occurrences", "scip_symbols"] {
+        manifest.push_str(&format!("  {table}: {}/{table}.parquet\n", data.display()));
+    }
+    manifest.push_str("products:\n  cpg_graph_by_file: {slice_by: file_id, slices: 16}\n");
+    for rule in APPENDED {
+        manifest.push_str(&format!("  {rule}: {{incremental: append}}\n"));
+    }
+    std::fs::write(out.join("pack.yaml"), manifest)?;
     Ok(())
 }
 

@@ -49,8 +49,12 @@ use std::time::{Duration, Instant};
 pub enum ProgressEvent<'a> {
     /// A product starts being computed.
     Building { product: &'a str },
-    /// Rows written so far.
-    Rows { product: &'a str, rows: u64 },
+    /// Rows written so far, and the bytes of the files so far.
+    Rows {
+        product: &'a str,
+        rows: u64,
+        bytes: u64,
+    },
     /// A product is committed (or failed).
     Done { product: &'a str },
 }
@@ -86,6 +90,8 @@ pub struct RunOptions {
     /// Write rows that break an output contract to the product's error file instead of
     /// failing (as `on_violation: tolerant` does per product).
     pub tolerant: bool,
+    /// Products built at once, at most (a product starts once what it reads is done).
+    pub jobs: usize,
     /// Told about each product's progress.
     pub progress: Option<ProgressSink>,
 }
@@ -102,6 +108,7 @@ impl RunOptions {
             input_identity: InputIdentity::Metadata,
             profile,
             tolerant: false,
+            jobs: 1,
             progress: None,
         }
     }
@@ -334,17 +341,153 @@ pub async fn run(
             .collect(),
     });
 
-    let mut built: BTreeSet<String> = BTreeSet::new();
-    // Products whose data changes from run to run: those calling a volatile function, and
-    // those reading one. They are never reused.
-    let mut volatile: BTreeSet<String> = BTreeSet::new();
-    for rule in &pack.rules {
-        if !wanted.contains(&rule.name) {
-            continue;
+    let runner = Runner {
+        pack,
+        compiled,
+        options,
+        ctx: &ctx,
+        builds: &builds,
+        files_of: &files_of,
+        input_paths: &input_paths,
+        run_settings: &report.settings,
+    };
+    report.products = runner.products(&wanted).await;
+    publish::remove_empty_staging(&options.out_dir);
+    report
+}
+
+/// What a run needs to build its products.
+struct Runner<'a> {
+    pack: &'a Pack,
+    compiled: &'a CompiledPack,
+    options: &'a RunOptions,
+    ctx: &'a SessionContext,
+    builds: &'a BTreeMap<String, BuildId>,
+    files_of: &'a BTreeMap<String, Vec<identity::FileIdentity>>,
+    input_paths: &'a BTreeMap<String, PathBuf>,
+    run_settings: &'a BTreeMap<String, String>,
+}
+
+/// How a product's turn ended.
+#[derive(Default)]
+struct Finished {
+    /// `None` for a rule that was not compiled at all (nothing to report).
+    report: Option<ProductReport>,
+    /// Built, reused or ephemeral: readers can read it.
+    available: bool,
+    /// Its data changes run to run (it or what it reads calls a volatile function).
+    volatile: bool,
+}
+
+impl Finished {
+    fn of(report: ProductReport, volatile: bool) -> Self {
+        let available = matches!(
+            report.status,
+            ProductStatus::Built { .. } | ProductStatus::Reused(_) | ProductStatus::Ephemeral
+        );
+        Finished {
+            report: Some(report),
+            available,
+            volatile,
         }
+    }
+
+    fn not_built(report: ProductReport) -> Self {
+        Finished::of(report, false)
+    }
+}
+
+impl Runner<'_> {
+    /// Builds (or reuses) every wanted product, up to `--jobs` at once: a product starts
+    /// once every product it reads has finished. Reports come in the pack's order.
+    async fn products(&self, wanted: &BTreeSet<String>) -> Vec<ProductReport> {
+        use futures::StreamExt as _;
+        let jobs = self.options.jobs.max(1);
+        let order: Vec<&rulec_pack::Rule> = self
+            .pack
+            .rules
+            .iter()
+            .filter(|r| wanted.contains(&r.name))
+            .collect();
+        // Per finished product: (readers can read it, it is volatile).
+        let mut finished: BTreeMap<String, (bool, bool)> = BTreeMap::new();
+        let mut reports: BTreeMap<String, ProductReport> = BTreeMap::new();
+        let mut started = vec![false; order.len()];
+        let mut running = futures::stream::FuturesUnordered::new();
+        loop {
+            let free = jobs.saturating_sub(running.len());
+            let mut ready: Vec<usize> = (0..order.len())
+                .filter(|&i| {
+                    !started[i]
+                        && order[i]
+                            .upstream_rules
+                            .iter()
+                            .all(|u| finished.contains_key(u) || !wanted.contains(u))
+                })
+                .take(free)
+                .collect();
+            // Rules in a cycle never become ready: once nothing else runs, each is started
+            // (and reported not built, for what it reads).
+            if running.is_empty()
+                && ready.is_empty()
+                && let Some(i) = started.iter().position(|s| !s)
+            {
+                ready.push(i);
+            }
+            for i in ready {
+                started[i] = true;
+                let rule: &rulec_pack::Rule = order[i];
+                let missing: Vec<String> = rule
+                    .upstream_rules
+                    .iter()
+                    .filter(|u| !finished.get(*u).is_some_and(|f| f.0))
+                    .cloned()
+                    .collect();
+                let reads_volatile = rule
+                    .upstream_rules
+                    .iter()
+                    .find(|u| finished.get(*u).is_some_and(|f| f.1))
+                    .cloned();
+                running.push(async move {
+                    let outcome = self.product(rule, missing, reads_volatile).await;
+                    (rule.name.clone(), outcome)
+                });
+            }
+            let Some((name, outcome)) = running.next().await else {
+                break;
+            };
+            finished.insert(name.clone(), (outcome.available, outcome.volatile));
+            if let Some(report) = outcome.report {
+                reports.insert(name, report);
+            }
+        }
+        order
+            .iter()
+            .filter_map(|r| reports.remove(&r.name))
+            .collect()
+    }
+
+    /// One product's turn: `missing` are the products it reads that readers cannot read,
+    /// `reads_volatile` a volatile product it reads.
+    async fn product(
+        &self,
+        rule: &rulec_pack::Rule,
+        missing: Vec<String>,
+        reads_volatile: Option<String>,
+    ) -> Finished {
+        let Runner {
+            pack,
+            compiled,
+            options,
+            ctx,
+            builds,
+            files_of,
+            input_paths,
+            ..
+        } = *self;
         let product_dir = options.out_dir.join(&rule.name);
         let Some(compiled_rule) = compiled.rule(&rule.name) else {
-            continue;
+            return Finished::default();
         };
         let build = builds.get(&rule.name);
         let mut product = ProductReport {
@@ -353,11 +496,6 @@ pub async fn run(
             build_id: build.map(|b| b.id.clone()),
             status: ProductStatus::Skipped(Diagnostic::error(codes::PRODUCT_SKIPPED, "")),
         };
-        let missing: Vec<&String> = rule
-            .upstream_rules
-            .iter()
-            .filter(|u| !built.contains(*u))
-            .collect();
         if !missing.is_empty() {
             let names: Vec<String> = missing.iter().map(|m| format!("`{m}`")).collect();
             product.status = ProductStatus::Skipped(
@@ -370,8 +508,7 @@ pub async fn run(
                 )
                 .in_file(rule.file.clone()),
             );
-            report.products.push(product);
-            continue;
+            return Finished::not_built(product);
         }
         let has_errors = compiled_rule.diagnostics.iter().any(Diagnostic::is_error);
         let (Some(plan), Some(schema), Some(build), false) = (
@@ -390,40 +527,29 @@ pub async fn run(
                         .in_file(rule.file.clone())
                 });
             product.status = ProductStatus::Failed(first);
-            report.products.push(product);
-            continue;
+            return Finished::not_built(product);
         };
 
         let layout = match rulec_compile::product_layout(pack, &rule.name, plan, schema) {
             Ok(layout) => layout,
             Err(d) => {
                 product.status = ProductStatus::Failed(d);
-                report.products.push(product);
-                continue;
+                return Finished::not_built(product);
             }
         };
         if layout.settings.materialize == Materialize::Ephemeral {
-            product.status = match register_view(&ctx, &rule.name, plan).await {
-                Ok(()) => {
-                    built.insert(rule.name.clone());
-                    ProductStatus::Ephemeral
-                }
+            product.status = match register_view(ctx, &rule.name, plan).await {
+                Ok(()) => ProductStatus::Ephemeral,
                 Err(d) => ProductStatus::Failed(d.in_file(rule.file.clone())),
             };
-            report.products.push(product);
-            continue;
+            return Finished::of(product, false);
         }
         let volatile_reason = if rulec_compile::volatile_functions(plan).is_empty() {
-            rule.upstream_rules
-                .iter()
-                .find(|u| volatile.contains(*u))
-                .map(|u| format!("reads volatile `{u}`"))
+            reads_volatile.map(|u| format!("reads volatile `{u}`"))
         } else {
             Some("volatile".to_owned())
         };
-        if volatile_reason.is_some() {
-            volatile.insert(rule.name.clone());
-        }
+        let volatile = volatile_reason.is_some();
 
         // Reuse when the build id is the same and the files are whole (and the data cannot
         // have changed since).
@@ -445,7 +571,7 @@ pub async fn run(
                     previous,
                     build,
                     &layout,
-                    &files_of,
+                    files_of,
                     options.tolerant,
                     state::files_intact(&product_dir, previous, options.verify),
                 )
@@ -466,15 +592,11 @@ pub async fn run(
         if reasons.is_empty()
             && let Some(manifest) = &existing
         {
-            match register_product(&ctx, &rule.name, &product_dir, manifest, schema).await {
-                Ok(()) => {
-                    built.insert(rule.name.clone());
-                    product.status = ProductStatus::Reused(Published::of(manifest));
-                }
+            match register_product(ctx, &rule.name, &product_dir, manifest, schema).await {
+                Ok(()) => product.status = ProductStatus::Reused(Published::of(manifest)),
                 Err(d) => product.status = ProductStatus::Failed(d.in_file(rule.file.clone())),
             }
-            report.products.push(product);
-            continue;
+            return Finished::of(product, volatile);
         }
 
         let started = Instant::now();
@@ -492,7 +614,7 @@ pub async fn run(
             checks: output_checks(pack, &rule.name, &layout.settings, options.tolerant),
             out_dir: &options.out_dir,
             build,
-            run_settings: &report.settings,
+            run_settings: self.run_settings,
             appended_from: layout
                 .append_sources
                 .iter()
@@ -519,17 +641,14 @@ pub async fn run(
         }
         product.status = match outcome {
             Ok((manifest, metrics)) => {
-                match register_product(&ctx, &rule.name, &product_dir, &manifest, schema).await {
-                    Ok(()) => {
-                        built.insert(rule.name.clone());
-                        ProductStatus::Built {
-                            product: Published::of(&manifest),
-                            elapsed: started.elapsed(),
-                            reasons,
-                            appended: job.append.is_some(),
-                            metrics,
-                        }
-                    }
+                match register_product(ctx, &rule.name, &product_dir, &manifest, schema).await {
+                    Ok(()) => ProductStatus::Built {
+                        product: Published::of(&manifest),
+                        elapsed: started.elapsed(),
+                        reasons,
+                        appended: job.append.is_some(),
+                        metrics,
+                    },
                     Err(d) => ProductStatus::Failed(d.in_file(rule.file.clone())),
                 }
             }
@@ -554,10 +673,8 @@ pub async fn run(
                 ProductStatus::Failed(d.in_file(rule.file.clone()))
             }
         };
-        report.products.push(product);
+        Finished::of(product, volatile)
     }
-    publish::remove_empty_staging(&options.out_dir);
-    report
 }
 
 /// The wanted rules and everything they read (transitively).

@@ -5,6 +5,7 @@ use anyhow::Context as _;
 use rulec_driver::Project;
 use rulec_exec::{InputIdentity, ProductStatus, Profile, RunOptions};
 use serde_json::json;
+use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -46,6 +47,10 @@ pub struct RunArgs {
     /// duplicate key) to the product's error file instead of failing the product.
     #[arg(long)]
     pub tolerant: bool,
+    /// Products built at once, at most: independent products are built side by side (in
+    /// one engine, sharing its memory pool); results are the same whatever N.
+    #[arg(long, short = 'j', value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: u16,
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub format: OutputFormat,
 }
@@ -127,8 +132,12 @@ pub fn run(root: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
     if args.hash_inputs {
         options.input_identity = InputIdentity::Content;
     }
-    options.progress = Some(progress_sink());
+    // Progress only where someone watches it: on a terminal, and not for a JSON report.
+    let progress =
+        (args.format != OutputFormat::Json && std::io::stderr().is_terminal()).then(Progress::new);
+    options.progress = progress.as_ref().map(Progress::sink);
     options.tolerant = args.tolerant;
+    options.jobs = usize::from(args.jobs);
     let lineage = rulec_lineage::PackLineage::build(pack, compiled);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -138,6 +147,7 @@ pub fn run(root: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     let report = runtime.block_on(rulec_exec::run(pack, compiled, &lineage, &options));
+    drop(progress);
     if !report.diagnostics.is_empty() {
         eprint!("{}", project.render(&report.diagnostics));
     }
@@ -163,38 +173,67 @@ pub fn run(root: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Progress on stderr: a live line per product on a terminal, a plain line per product
-/// otherwise.
-fn progress_sink() -> rulec_exec::ProgressSink {
-    use rulec_exec::ProgressEvent;
-    use std::io::{IsTerminal as _, Write as _};
-    use std::sync::Mutex;
-    use std::time::{Duration, Instant};
-    let terminal = std::io::stderr().is_terminal();
-    let last = Mutex::new(Instant::now());
-    rulec_exec::ProgressSink(std::sync::Arc::new(move |event| {
-        let mut err = std::io::stderr().lock();
-        match event {
-            ProgressEvent::Building { product } if terminal => {
-                let _ = write!(err, "\r\x1b[2Kbuilding {product}…");
-            }
-            ProgressEvent::Building { product } => {
-                let _ = writeln!(err, "building {product}");
-            }
-            ProgressEvent::Rows { product, rows } if terminal => {
-                let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
-                if last.elapsed() >= Duration::from_millis(100) {
-                    *last = Instant::now();
-                    let _ = write!(err, "\r\x1b[2Kbuilding {product}… {rows} rows");
+/// Progress on a terminal: a line per product being built, with its rows, the bytes of
+/// its files and its time, removed when it is done (the report follows).
+struct Progress {
+    bars: indicatif::MultiProgress,
+    building: std::sync::Arc<
+        std::sync::Mutex<std::collections::BTreeMap<String, indicatif::ProgressBar>>,
+    >,
+}
+
+impl Progress {
+    fn new() -> Self {
+        Progress {
+            bars: indicatif::MultiProgress::with_draw_target(
+                indicatif::ProgressDrawTarget::stderr_with_hz(10),
+            ),
+            building: std::sync::Arc::default(),
+        }
+    }
+
+    fn sink(&self) -> rulec_exec::ProgressSink {
+        use rulec_exec::ProgressEvent;
+        let bars = self.bars.clone();
+        let building = std::sync::Arc::clone(&self.building);
+        let style =
+            indicatif::ProgressStyle::with_template("{spinner} {prefix:.bold} {msg} {elapsed}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
+        rulec_exec::ProgressSink(std::sync::Arc::new(move |event| {
+            let mut building = building.lock().unwrap_or_else(|e| e.into_inner());
+            match event {
+                ProgressEvent::Building { product } => {
+                    let bar = bars.add(indicatif::ProgressBar::new_spinner());
+                    bar.set_style(style.clone());
+                    bar.set_prefix(product.to_owned());
+                    bar.set_message("starting");
+                    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+                    building.insert(product.to_owned(), bar);
+                }
+                ProgressEvent::Rows {
+                    product,
+                    rows,
+                    bytes,
+                } => {
+                    if let Some(bar) = building.get(product) {
+                        bar.set_message(format!("{rows} rows, {}", indicatif::HumanBytes(bytes)));
+                    }
+                }
+                ProgressEvent::Done { product } => {
+                    if let Some(bar) = building.remove(product) {
+                        bar.finish_and_clear();
+                        bars.remove(&bar);
+                    }
                 }
             }
-            ProgressEvent::Done { .. } if terminal => {
-                let _ = write!(err, "\r\x1b[2K");
-            }
-            _ => {}
-        }
-        let _ = err.flush();
-    }))
+        }))
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        let _ = self.bars.clear();
+    }
 }
 
 fn print_table(report: &rulec_exec::RunReport) {

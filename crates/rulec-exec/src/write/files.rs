@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// At most this many files are open at once (one per partition being written); writing to
 /// another partition closes the one written to least recently.
@@ -63,11 +64,21 @@ pub struct ProductFiles {
     started: HashMap<String, u64>,
     written: Vec<WrittenFile>,
     clock: u64,
+    /// Bytes in the closed files.
+    closed_bytes: u64,
+    /// Bytes written so far (closed files and what the open ones have flushed), for progress.
+    bytes: Arc<AtomicU64>,
 }
 
 impl ProductFiles {
     /// Files named `<prefix>-<n>.parquet` in `dir` (in partition directories below it).
-    pub fn new(dir: &Path, prefix: &str, schema: &SchemaRef, layout: FileLayout) -> Self {
+    pub fn new(
+        dir: &Path,
+        prefix: &str,
+        schema: &SchemaRef,
+        layout: FileLayout,
+        bytes: Arc<AtomicU64>,
+    ) -> Self {
         let data_columns: Vec<usize> = (0..schema.fields().len())
             .filter(|i| !layout.partition_by.contains(i))
             .collect();
@@ -87,6 +98,8 @@ impl ProductFiles {
             started: HashMap::new(),
             written: Vec::new(),
             clock: 0,
+            closed_bytes: 0,
+            bytes,
         }
     }
 
@@ -183,7 +196,11 @@ impl ProductFiles {
                 file.writer.flush()?;
             }
             batch = batch.slice(take, batch.num_rows() - take);
-            if self.layout.max_rows_per_file == Some(file.rows) {
+            let full = self.layout.max_rows_per_file == Some(file.rows);
+            let open: usize = self.open.iter().map(|f| f.writer.bytes_written()).sum();
+            self.bytes
+                .store(self.closed_bytes + open as u64, Ordering::Relaxed);
+            if full {
                 let full = self.open.remove(index);
                 let partition = full.partition.clone();
                 self.close(full)?;
@@ -239,6 +256,7 @@ impl ProductFiles {
         } = file;
         let file = writer.into_inner()?;
         file.sync_all()?;
+        self.closed_bytes += file.metadata()?.len();
         self.written.push(WrittenFile { name, rows });
         Ok(())
     }

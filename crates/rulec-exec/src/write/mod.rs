@@ -30,6 +30,7 @@ use rulec_pack::{Compression, SortKey};
 use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 pub(crate) fn write_error(name: &str, what: &str, err: impl std::fmt::Display) -> Diagnostic {
     Diagnostic::error(
@@ -152,7 +153,8 @@ pub async fn write_product(
         properties: properties.build(),
     };
     let prefix = format!("part-{}", target.nonce);
-    let files = ProductFiles::new(target.dir, &prefix, &schema, layout);
+    let bytes = Arc::new(AtomicU64::new(0));
+    let files = ProductFiles::new(target.dir, &prefix, &schema, layout, Arc::clone(&bytes));
     let writer = WriterThread::start(files);
     let executed = execute_into(
         state,
@@ -161,7 +163,7 @@ pub async fn write_product(
         name,
         target.order,
         &mut checker,
-        progress,
+        progress.map(|sink| (sink, bytes.as_ref())),
         &writer,
     )
     .await;
@@ -214,7 +216,7 @@ async fn execute_into(
     name: &str,
     order: &[SortKey],
     checker: &mut Checker,
-    progress: Option<&crate::ProgressSink>,
+    progress: Option<(&crate::ProgressSink, &AtomicU64)>,
     writer: &WriterThread,
 ) -> Result<(u64, Vec<OperatorMetrics>), Diagnostic> {
     let mut rows = 0u64;
@@ -239,10 +241,11 @@ async fn execute_into(
             let batch = RecordBatch::try_new(Arc::clone(schema), batch.columns().to_vec())
                 .map_err(|e| write_error(name, "rows do not fit the product's schema", e))?;
             rows += batch.num_rows() as u64;
-            if let Some(sink) = progress {
+            if let Some((sink, bytes)) = progress {
                 (sink.0)(crate::ProgressEvent::Rows {
                     product: name,
                     rows,
+                    bytes: bytes.load(std::sync::atomic::Ordering::Relaxed),
                 });
             }
             writer.write(batch, name).await?;
