@@ -337,7 +337,7 @@ async fn direct(pack_dir: &Path, out: &Path, views: bool, skip: &[&str]) -> Resu
         )
         .await
         {
-            rulec_exec::InputCheck::Ok(provider) => {
+            rulec_exec::InputCheck::Ok(provider, _) => {
                 ctx.register_table(table.as_str(), provider)?;
             }
             rulec_exec::InputCheck::Failed(d) => return Err(format!("{d:?}").into()),

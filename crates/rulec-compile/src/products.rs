@@ -14,19 +14,7 @@ pub fn sortable(ty: &DataType) -> bool {
     !ty.is_nested() && !matches!(ty, DataType::Null | DataType::Dictionary(..))
 }
 
-/// Whether a column of this type can name a Hive partition directory, and be read back from
-/// it as the same value.
-pub fn partitionable(ty: &DataType) -> bool {
-    ty.is_integer()
-        || matches!(
-            ty,
-            DataType::Utf8
-                | DataType::LargeUtf8
-                | DataType::Utf8View
-                | DataType::Boolean
-                | DataType::Date32
-        )
-}
+pub use rulec_contract::partitionable;
 
 /// Checks declared keys against the product's schema: top-level columns of a sortable type.
 pub fn check_sort_keys(schema: &SchemaRef, keys: &[SortKey]) -> Result<(), String> {

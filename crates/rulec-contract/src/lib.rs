@@ -7,7 +7,7 @@
 mod load;
 mod types;
 
-pub use load::{Contract, ContractColumn, parse_contract};
+pub use load::{Contract, ContractColumn, parse_contract, partitionable};
 pub use types::{LIST_ITEM_NAME, MAP_ENTRIES_NAME, is_safe_cast, parse_type, render_type};
 
 use arrow_schema::Schema;

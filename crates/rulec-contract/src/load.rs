@@ -37,6 +37,8 @@ pub struct ContractColumn {
     pub type_text: String,
     pub data_type: DataType,
     pub nullable: bool,
+    /// A Hive partition column (`partition: true`): read from `col=value/` directory names.
+    pub partition: bool,
     /// Where the column is declared in the YAML file.
     pub span: Option<Span>,
 }
@@ -62,6 +64,10 @@ struct RawColumn {
     type_text: String,
     #[serde(default = "default_nullable")]
     nullable: bool,
+    /// A Hive partition column: its values are in the directory names (`col=value/`), not
+    /// in the files.
+    #[serde(default)]
+    partition: bool,
 }
 
 fn default_nullable() -> bool {
@@ -152,11 +158,25 @@ pub fn parse_contract(file: &str, text: &str) -> Result<Contract, Vec<Diagnostic
         }
         let type_span = locate_value(text, "type", &raw_col.type_text, 0).or(span);
         match parse_type(&raw_col.type_text) {
+            Ok(data_type) if raw_col.partition && !partitionable(&data_type) => {
+                diagnostics.push(
+                    Diagnostic::error(
+                        codes::MALFORMED_CONTRACT,
+                        format!(
+                            "column `{}` is a partition column of type `{}`; partition directories are named by integers, strings, booleans or dates",
+                            raw_col.name, raw_col.type_text
+                        ),
+                    )
+                    .in_file(file)
+                    .at_opt(type_span),
+                );
+            }
             Ok(data_type) => columns.push(ContractColumn {
                 name: raw_col.name,
                 type_text: raw_col.type_text,
                 data_type,
                 nullable: raw_col.nullable,
+                partition: raw_col.partition,
                 span,
             }),
             Err(reason) => {
@@ -217,6 +237,20 @@ pub fn parse_contract(file: &str, text: &str) -> Result<Contract, Vec<Diagnostic
         fingerprint,
         table_span: yaml_key_span(text, "table", 0),
     })
+}
+
+/// Whether a column of this type can name a Hive partition directory, and be read back from
+/// it as the same value.
+pub fn partitionable(ty: &DataType) -> bool {
+    ty.is_integer()
+        || matches!(
+            ty,
+            DataType::Utf8
+                | DataType::LargeUtf8
+                | DataType::Utf8View
+                | DataType::Boolean
+                | DataType::Date32
+        )
 }
 
 fn to_u32(v: usize) -> u32 {

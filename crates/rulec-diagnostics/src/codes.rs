@@ -180,10 +180,16 @@ codes! {
         "Two runs on one output directory would overwrite each other's products. Wait for the other run (rulec run waits unless --no-wait), or write elsewhere with --out.";
     INVALID_RUN_SETTING = "R007" "invalid-run-setting",
         "A runtime profile, setting, product order or product slicing is invalid.",
-        "Profiles are fast, safe and memory-limited; settings are DataFusion configuration keys (datafusion.execution.target_partitions=4); order_by names top-level columns of primitive type, optionally followed by desc; slice_by names an integer column that every operator of the query keeps apart (grouping key, equi-join key on the kept side), with 2 to 4096 slices, and no order.";
+        "Profiles are fast, safe and memory-limited; settings are DataFusion configuration keys (datafusion.execution.target_partitions=4); order_by names top-level columns of primitive type, optionally followed by desc; slice_by names an integer column that every operator of the query keeps apart (grouping key, equi-join key on the kept side), with 2 to 4096 slices, and no order; partition_by names columns of integer, string, boolean or date type, not all of them; max_rows_per_file is at least 1, row_group_bytes at least 64KiB, compression zstd, zstd(1..22), snappy or none; materialize is table or ephemeral (a view declares nothing a written product has); incremental is full or append, and append needs a query whose rows come one by one from an input, no order, slices, contract key or tolerance.";
     INPUT_UNREADABLE = "R008" "input-unreadable",
         "An input's data cannot be read as Parquet.",
         "The file (or a file of the directory) is empty, truncated, corrupt, not Parquet, or cannot be opened. The diagnostic names the file and the reader's error. Nothing is built from it, and products built before stay as they were.";
+    INPUT_LAYOUT = "R009" "input-layout",
+        "An input's directory does not have the Hive layout its contract's partition columns declare.",
+        "A contract column declared `partition: true` is read from directory names: every data file must be under `col=value/` directories, one per partition column in the contract's order, each value of the column's type, and the files themselves must not hold the column. Move the stray file, or fix the contract.";
+    INPUT_ORDER_UNRECORDED = "R010" "input-order-unrecorded",
+        "An input's contract declares an order that its files do not record.",
+        "A contract's `order_by` lets the engine skip sorting the input, but only where each file's Parquet metadata says so (`sorting_columns`, as writers that sort record it). Files that do not say so are read as unordered: nothing is wrong with the rows, but the declared order goes unused. Write the files with sorting_columns, or remove `order_by`.";
     OUTPUT_COLUMN_MISSING = "O001" "output-column-missing",
         "The rule does not produce a column its output contract declares.",
         "The output contract (contracts/<rule>.yaml) pins the product's schema. Add the column to the rule's select list, or remove it from the contract.";

@@ -8,13 +8,15 @@ use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::execution::SessionState;
-use rulec_contract::{Contract, render_type};
+use rulec_contract::{Contract, ContractColumn, render_type};
 use rulec_diagnostics::{Diagnostic, codes};
+use rulec_pack::SortKey;
 use std::path::Path;
 use std::sync::Arc;
 
 pub enum InputCheck {
-    Ok(Arc<dyn TableProvider>),
+    /// The table, and warnings (an order the files do not record).
+    Ok(Arc<dyn TableProvider>, Vec<Diagnostic>),
     Failed(Vec<Diagnostic>),
 }
 
@@ -46,6 +48,7 @@ pub fn listing_table(
     state: &SessionState,
     path: &Path,
     schema: SchemaRef,
+    sorted_by: Option<&[SortKey]>,
 ) -> datafusion::error::Result<Arc<dyn TableProvider>> {
     // A directory is read as exactly the files its identity is made of (`.` and `_` names
     // are not data, at any depth), listed here rather than by the engine's own listing.
@@ -64,7 +67,18 @@ pub fn listing_table(
                 .collect::<datafusion::error::Result<Vec<_>>>()?,
         )
     }
-    .with_listing_options(listing_options(state))
+    .with_listing_options(match sorted_by {
+        // Each file is sorted so (its `sorting_columns` say so): the engine may skip sorts.
+        Some(keys) => listing_options(state).with_file_sort_order(vec![
+            keys.iter()
+                .map(|k| {
+                    datafusion::prelude::col(datafusion::common::Column::new_unqualified(&k.column))
+                        .sort(!k.descending, k.descending)
+                })
+                .collect(),
+        ]),
+        None => listing_options(state),
+    })
     .with_schema(schema);
     Ok(Arc::new(ListingTable::try_new(config)?))
 }
@@ -151,7 +165,14 @@ pub async fn check_input(
     if files.is_empty() {
         return InputCheck::Failed(vec![unreadable(table, path, "it holds no .parquet file")]);
     }
+    let partitions: Vec<&ContractColumn> =
+        contract.columns.iter().filter(|c| c.partition).collect();
     let mut problems = Vec::new();
+    if !partitions.is_empty() {
+        problems.extend(hive_layout(table, path, &files, &partitions, contract));
+    }
+    let order = contract_order(contract);
+    let mut unordered: Option<String> = None;
     for file in &files {
         if std::fs::metadata(file).is_ok_and(|m| m.len() == 0) {
             problems.push(unreadable(table, file, "the file is empty (0 bytes)"));
@@ -165,14 +186,178 @@ pub async fn check_input(
             Ok(schema) => problems.extend(compare(table, file, &schema, contract)),
             Err(e) => problems.push(read_error(table, file, &e)),
         }
+        if !order.is_empty() && unordered.is_none() && !records_order(file, &order) {
+            unordered = Some(file.display().to_string());
+        }
     }
     if !problems.is_empty() {
         return InputCheck::Failed(problems);
     }
-    match listing_table(state, path, Arc::clone(&contract.schema)) {
-        Ok(t) => InputCheck::Ok(t),
+    let mut notes = Vec::new();
+    let sorted = match unordered {
+        _ if order.is_empty() => false,
+        None => true,
+        Some(file) => {
+            let keys: Vec<String> = order.iter().map(SortKey::render).collect();
+            notes.push(
+                Diagnostic::warning(
+                    codes::INPUT_ORDER_UNRECORDED,
+                    format!(
+                        "input `{table}`: the contract declares `order_by: [{}]`, but `{file}` does not record that order (Parquet sorting_columns); the input is read as unordered",
+                        keys.join(", ")
+                    ),
+                )
+                .in_file(contract.file.clone())
+                .at_opt(contract.table_span),
+            );
+            false
+        }
+    };
+    let partition_names: Vec<String> = partitions.iter().map(|c| c.name.clone()).collect();
+    let provider = if partitions.is_empty() {
+        listing_table(
+            state,
+            path,
+            Arc::clone(&contract.schema),
+            sorted.then_some(&order[..]),
+        )
+    } else {
+        product_table(
+            state,
+            path,
+            &[],
+            &partition_names,
+            Arc::clone(&contract.schema),
+        )
+    };
+    match provider {
+        Ok(t) => InputCheck::Ok(t, notes),
         Err(e) => InputCheck::Failed(vec![read_error(table, path, &e)]),
     }
+}
+
+/// A contract's `order_by` as sort keys (invalid entries are left out: the contract was
+/// checked when the pack loaded).
+fn contract_order(contract: &Contract) -> Vec<SortKey> {
+    contract
+        .order_by
+        .iter()
+        .filter_map(|t| SortKey::parse(t))
+        .collect()
+}
+
+/// Whether every row group of a Parquet file records `order` as its leading
+/// `sorting_columns` (top-level columns, by leaf index).
+fn records_order(file: &Path, order: &[SortKey]) -> bool {
+    let Ok(handle) = std::fs::File::open(file) else {
+        return false;
+    };
+    let Ok(metadata) =
+        datafusion::parquet::file::metadata::ParquetMetaDataReader::new().parse_and_finish(&handle)
+    else {
+        return false;
+    };
+    let columns = metadata.file_metadata().schema_descr();
+    let row_groups = metadata.row_groups();
+    !row_groups.is_empty()
+        && row_groups.iter().all(|group| {
+            let Some(sorting) = group.sorting_columns() else {
+                return false;
+            };
+            sorting.len() >= order.len()
+                && order.iter().zip(sorting).all(|(key, column)| {
+                    usize::try_from(column.column_idx)
+                        .ok()
+                        .filter(|&i| i < columns.num_columns())
+                        .is_some_and(|i| columns.column(i).path().string() == key.column)
+                        && column.descending == key.descending
+                        // The order a sort by the key gives: NULLs last ascending, first
+                        // descending.
+                        && column.nulls_first == key.descending
+                })
+        })
+}
+
+/// Checks a partitioned input's directory: every data file under `col=value/` directories,
+/// one per partition column in the contract's order, each value of the column's type.
+fn hive_layout(
+    table: &str,
+    path: &Path,
+    files: &[std::path::PathBuf],
+    partitions: &[&ContractColumn],
+    contract: &Contract,
+) -> Vec<Diagnostic> {
+    let expected: Vec<String> = partitions.iter().map(|c| format!("{}=…", c.name)).collect();
+    let problem = |message: String| {
+        Diagnostic::error(codes::INPUT_LAYOUT, message)
+            .in_file(contract.file.clone())
+            .at_opt(partitions.first().and_then(|c| c.span))
+    };
+    if !path.is_dir() {
+        return vec![problem(format!(
+            "input `{table}` has partition columns, so `{}` must be a directory of `{}/` directories",
+            path.display(),
+            expected.join("/")
+        ))];
+    }
+    let mut problems = Vec::new();
+    let mut checked = std::collections::BTreeSet::new();
+    for file in files {
+        let relative = file.strip_prefix(path).unwrap_or(file);
+        let parts: Vec<String> = relative
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        let layout_ok = parts.len() == partitions.len() + 1
+            && partitions.iter().zip(&parts).all(|(column, part)| {
+                part.split_once('=')
+                    .is_some_and(|(name, _)| name == column.name)
+            });
+        if !layout_ok {
+            problems.push(problem(format!(
+                "input `{table}`: `{}` is not in a `{}/` directory",
+                relative.display(),
+                expected.join("/")
+            )));
+            continue;
+        }
+        for (column, part) in partitions.iter().zip(&parts) {
+            if !checked.insert(part.clone()) {
+                continue;
+            }
+            let value = percent_decode(part.split_once('=').map_or("", |(_, v)| v));
+            let parsed =
+                datafusion::common::ScalarValue::try_from_string(value.clone(), &column.data_type);
+            if parsed.is_err() {
+                problems.push(problem(format!(
+                    "input `{table}`: directory `{part}` names `{value}`, which is not a `{}` (partition column `{}`)",
+                    column.type_text, column.name
+                )));
+            }
+        }
+    }
+    problems
+}
+
+/// `%XX` escapes decoded (as Hive readers decode directory names).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(byte) = text
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(byte);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The Parquet files an input path names: the file itself, or every `.parquet` file under
@@ -190,6 +375,24 @@ fn compare(
 ) -> Vec<Diagnostic> {
     let mut problems = Vec::new();
     for column in &contract.columns {
+        if column.partition {
+            if file_schema.field_with_name(&column.name).is_ok() {
+                problems.push(
+                    Diagnostic::error(
+                        codes::INPUT_LAYOUT,
+                        format!(
+                            "input `{table}` (`{}`) holds column `{}`, which the contract declares a partition column (read from the `{}=…/` directory names)",
+                            path.display(),
+                            column.name,
+                            column.name
+                        ),
+                    )
+                    .in_file(contract.file.clone())
+                    .at_opt(column.span),
+                );
+            }
+            continue;
+        }
         match file_schema.field_with_name(&column.name) {
             Err(_) => problems.push(
                 Diagnostic::error(

@@ -20,6 +20,7 @@ pub mod publish;
 mod session;
 pub mod slices;
 pub mod state;
+mod store;
 mod view;
 mod write;
 
@@ -291,7 +292,8 @@ pub async fn run(
         let path = resolve(base, declared);
         input_paths.insert(table.clone(), path.clone());
         match check_input(&ctx.state(), table, &path, contract).await {
-            InputCheck::Ok(provider) => {
+            InputCheck::Ok(provider, warnings) => {
+                report.diagnostics.extend(warnings);
                 if let Err(e) = ctx.register_table(table.as_str(), provider) {
                     report.diagnostics.push(Diagnostic::error(
                         codes::EXECUTION_FAILED,

@@ -13,8 +13,16 @@ pub(crate) fn config(options: ConfigOptions) -> SessionConfig {
     SessionConfig::from(options).with_information_schema(false)
 }
 
-/// A session with `config`, `runtime` and DataFusion's default functions, no tables.
+/// A session with `config`, `runtime` and DataFusion's default functions, no tables. Local
+/// files are listed as data only ([`crate::store::DataOnly`]).
 pub(crate) fn session(config: SessionConfig, runtime: Arc<RuntimeEnv>) -> SessionState {
+    let local = datafusion::execution::object_store::ObjectStoreUrl::local_filesystem();
+    runtime.register_object_store(
+        local.as_ref(),
+        Arc::new(crate::store::DataOnly(Arc::new(
+            datafusion::object_store::local::LocalFileSystem::new(),
+        ))),
+    );
     SessionStateBuilder::new()
         .with_config(config)
         .with_runtime_env(runtime)

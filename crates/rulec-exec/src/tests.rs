@@ -238,7 +238,7 @@ async fn a_directory_input_reads_exactly_the_files_its_identity_counts() {
     .expect("contract");
     let ctx = datafusion::prelude::SessionContext::new_with_state(crate::runtime_session());
     let provider = match crate::check_input(&ctx.state(), "t", &dir, &contract).await {
-        crate::InputCheck::Ok(provider) => provider,
+        crate::InputCheck::Ok(provider, _) => provider,
         crate::InputCheck::Failed(d) => panic!("{d:?}"),
     };
     ctx.register_table("t", provider).expect("register");

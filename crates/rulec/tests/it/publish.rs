@@ -753,3 +753,125 @@ fn parallel_products_have_the_same_rows_and_bytes() {
     };
     assert_eq!(bytes(&outs[0]), bytes(&outs[1]));
 }
+
+/// Writes `batch` as a Parquet file that records `sorting_columns` on column 0, ascending.
+fn write_sorted_parquet(path: &Path, batch: &RecordBatch) {
+    let properties = parquet::file::properties::WriterProperties::builder()
+        .set_sorting_columns(Some(vec![parquet::file::metadata::SortingColumn {
+            column_idx: 0,
+            descending: false,
+            nulls_first: false,
+        }]))
+        .build();
+    let file = std::fs::File::create(path).expect("create");
+    let mut writer =
+        parquet::arrow::ArrowWriter::try_new(file, batch.schema(), Some(properties)).expect("w");
+    writer.write(batch).expect("write");
+    writer.close().expect("close");
+}
+
+/// A Hive-partitioned input: partition columns (`partition: true` in the contract) come
+/// from the `col=value/` directory names; `.` and `_` names are skipped by reading and by
+/// identity alike; a stray file or a value not of the column's type is `R009`, naming it.
+/// A contract `order_by` its files do not record is a warning (`R010`), not a failure.
+#[test]
+fn hive_partitioned_inputs_read_their_partition_columns_from_directories() {
+    let pack = scratch("publish-hive");
+    std::fs::create_dir_all(pack.join("contracts")).expect("contracts");
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("payload", DataType::Utf8, false),
+    ]));
+    let file = |repo: &str, day: &str, name: &str, from: i64, to: i64, sorted: bool| {
+        let dir = pack.join(format!("data/events/repo={repo}/day={day}"));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let batch = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![
+                Arc::new(Int64Array::from_iter_values(from..to)),
+                Arc::new(StringArray::from_iter_values(
+                    (from..to).map(|i| format!("e{i}")),
+                )),
+            ],
+        )
+        .expect("batch");
+        if sorted {
+            write_sorted_parquet(&dir.join(name), &batch);
+        } else {
+            write_parquet(&dir.join(name), &batch);
+        }
+    };
+    file("alpha", "2024-01-01", "part-0.parquet", 0, 100, true);
+    file("alpha", "2024-01-02", "part-0.parquet", 100, 150, true);
+    file("b%2Fc", "2024-01-01", "part-0.parquet", 150, 160, true);
+    // Not data: another writer's temporary and a hidden directory.
+    file("alpha", "2024-01-01", "_part-1.parquet", 1000, 2000, true);
+    file("alpha", "2024-01-01", ".part-2.parquet", 1000, 2000, true);
+    std::fs::create_dir_all(pack.join("data/events/.staging")).expect("dir");
+    std::fs::copy(
+        pack.join("data/events/repo=alpha/day=2024-01-01/part-0.parquet"),
+        pack.join("data/events/.staging/x.parquet"),
+    )
+    .expect("copy");
+    std::fs::write(
+        pack.join("contracts/events.yaml"),
+        "table: events\ncolumns:\n  - {name: repo, type: utf8, partition: true}\n  - {name: id, type: int64}\n  - {name: day, type: date32, partition: true}\n  - {name: payload, type: utf8}\norder_by: [id]\n",
+    )
+    .expect("contract");
+    std::fs::write(
+        pack.join("per_day.sql"),
+        "SELECT repo, day, count(*) AS n, min(id) AS first FROM events GROUP BY repo, day\n",
+    )
+    .expect("rule");
+    std::fs::write(
+        pack.join("pack.yaml"),
+        "name: hive\ninputs:\n  events: data/events\nproducts:\n  per_day: {order_by: [repo, day]}\n",
+    )
+    .expect("pack.yaml");
+    let (o, report) = run(&pack, &[]);
+    assert!(o.status.success(), "{report:#}");
+    assert_eq!(report["diagnostics"], serde_json::json!([]), "{report:#}");
+    let rows = product_rows(&pack.join("out/per_day"));
+    assert_eq!(
+        rows,
+        [
+            "alpha|2024-01-01|100|0",
+            "alpha|2024-01-02|50|100",
+            "b/c|2024-01-01|10|150"
+        ]
+    );
+    // Another hidden file: not data, so nothing changed.
+    file("alpha", "2024-01-02", "_SUCCESS.parquet", 0, 5, true);
+    let (o, report) = run(&pack, &[]);
+    assert!(o.status.success(), "{report:#}");
+    assert_eq!(status_of(&report, "per_day").0, "reused", "{report:#}");
+    // A file without the order recorded: read as unordered, with a warning.
+    file("alpha", "2024-01-03", "part-0.parquet", 200, 210, false);
+    let (o, report) = run(&pack, &[]);
+    assert!(o.status.success(), "{report:#}");
+    let warnings = report["diagnostics"].to_string();
+    assert!(
+        warnings.contains("R010") && warnings.contains("repo=alpha/day=2024-01-03"),
+        "{report:#}"
+    );
+    assert_eq!(product_rows(&pack.join("out/per_day")).len(), 4);
+    // A stray file, and a directory whose value is not a date.
+    std::fs::copy(
+        pack.join("data/events/repo=alpha/day=2024-01-01/part-0.parquet"),
+        pack.join("data/events/repo=alpha/stray.parquet"),
+    )
+    .expect("copy");
+    file("alpha", "someday", "part-0.parquet", 0, 1, true);
+    let (o, report) = run(&pack, &[]);
+    assert_eq!(o.status.code(), Some(1), "{report:#}");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("R009")
+            && stderr.contains("`repo=alpha/stray.parquet` is not in a `repo=…/day=…/` directory"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("directory `day=someday` names `someday`, which is not a `date32`"),
+        "{stderr}"
+    );
+}
