@@ -10,6 +10,7 @@
 //!   and per query on the TPC-H and TPC-DS packs against SQLGlot's `optimize` (see
 //!   `bench.rs` and BENCHMARKS.md).
 //! - `nvim`: the editor lane, headless Neovim against `rulec lsp` (see `nvim_lane.rs`).
+//! - `kills [--count N] [--seed S]`: the glob-reader kill test with N kills (CI runs 24).
 //! - `codegen [--check]`: writes generated documentation (the diagnostic code table in the
 //!   README); `--check` fails when it is stale.
 
@@ -95,6 +96,16 @@ enum Task {
         /// Copies of the CPG data in the run benchmark.
         #[arg(long, default_value_t = 16)]
         copies: u32,
+    },
+    /// The glob-reader kill test with more kills than CI runs: `rulec run` killed at random
+    /// moments while readers read the product by glob and by the engine's listing.
+    Kills {
+        /// How many runs to kill.
+        #[arg(long, default_value_t = 300)]
+        count: u32,
+        /// The seed of the kill moments (default: from the clock).
+        #[arg(long)]
+        seed: Option<u64>,
     },
     /// Generate benchmark data under <target>/bench/data: TPC-H (tpchgen) and copies of the
     /// CPG data under new ids.
@@ -205,6 +216,33 @@ fn main() -> anyhow::Result<()> {
             }
             let data = run_bench::gen_data(&root, &target_dir(&root), sf, copies, false)?;
             run_bench::run_benchmark(&rulec, &data, runs.min(3))
+        }
+        Task::Kills { count, seed } => {
+            let seed = seed.unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(1, |d| d.as_secs())
+            });
+            println!("{count} kills, seed {seed}");
+            let status = std::process::Command::new(
+                std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()),
+            )
+            .args([
+                "test",
+                "-p",
+                "rulec",
+                "--test",
+                "it",
+                "--",
+                "--exact",
+                "publish::glob_readers_always_see_one_complete_version_across_kills",
+            ])
+            .env("RULEC_KILLS", count.to_string())
+            .env("RULEC_KILL_SEED", seed.to_string())
+            .current_dir(workspace_root())
+            .status()?;
+            anyhow::ensure!(status.success(), "the kill test failed (seed {seed})");
+            Ok(())
         }
         Task::Nvim => {
             let root = workspace_root();

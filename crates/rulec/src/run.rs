@@ -47,10 +47,11 @@ pub struct RunArgs {
     /// duplicate key) to the product's error file instead of failing the product.
     #[arg(long)]
     pub tolerant: bool,
-    /// Products built at once, at most: independent products are built side by side (in
-    /// one engine, sharing its memory pool); results are the same whatever N.
-    #[arg(long, short = 'j', value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
-    pub jobs: u16,
+    /// Products built at once, at most (default: one per core, at most 4): independent
+    /// products are built side by side in one engine, sharing its memory pool; results are
+    /// the same whatever N.
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: Option<u16>,
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub format: OutputFormat,
 }
@@ -137,7 +138,9 @@ pub fn run(root: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
         (args.format != OutputFormat::Json && std::io::stderr().is_terminal()).then(Progress::new);
     options.progress = progress.as_ref().map(Progress::sink);
     options.tolerant = args.tolerant;
-    options.jobs = usize::from(args.jobs);
+    if let Some(jobs) = args.jobs {
+        options.jobs = usize::from(jobs);
+    }
     let lineage = rulec_lineage::PackLineage::build(pack, compiled);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

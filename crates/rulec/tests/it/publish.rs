@@ -255,10 +255,17 @@ fn glob_readers_always_see_one_complete_version_across_kills() {
             (versions, replaced, problems)
         })
     };
-    // Kill moments: a fixed pseudo-random spread over a forced run's time (and a little
-    // past it, to kill during publication and cleanup).
-    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-    let kills = 24;
+    // Kill moments: a pseudo-random spread over a forced run's time (and a little past it,
+    // to kill during publication and cleanup). `cargo xtask kills` runs more of them, from
+    // a seed of its own (RULEC_KILLS, RULEC_KILL_SEED).
+    let mut seed: u64 = std::env::var("RULEC_KILL_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x9e37_79b9_7f4a_7c15);
+    let kills: usize = std::env::var("RULEC_KILLS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(24);
     for _ in 0..kills {
         seed = seed
             .wrapping_mul(6_364_136_223_846_793_005)
