@@ -10,6 +10,7 @@
 //!   and per query on the TPC-H and TPC-DS packs against SQLGlot's `optimize` (see
 //!   `bench.rs` and BENCHMARKS.md).
 //! - `nvim`: the editor lane, headless Neovim against `rulec lsp` (see `nvim_lane.rs`).
+//! - `readers`: products read by pyarrow and DuckDB (from PyPI, in a venv the lane makes).
 //! - `kills [--count N] [--seed S]`: the glob-reader kill test with N kills (CI runs 24).
 //! - `codegen [--check]`: writes generated documentation (the diagnostic code table in the
 //!   README); `--check` fails when it is stale.
@@ -19,6 +20,7 @@
 mod bench;
 mod editor_bench;
 mod nvim_lane;
+mod readers_lane;
 mod run_bench;
 
 use anyhow::{Context as _, bail};
@@ -97,6 +99,10 @@ enum Task {
         #[arg(long, default_value_t = 16)]
         copies: u32,
     },
+    /// Products read as they are by pyarrow's dataset API and DuckDB's `read_parquet`
+    /// (flat, Hive-partitioned and appended products; the readers are installed from PyPI
+    /// into `<target>/readers-venv`).
+    Readers,
     /// The glob-reader kill test with more kills than CI runs: `rulec run` killed at random
     /// moments while readers read the product by glob and by the engine's listing.
     Kills {
@@ -243,6 +249,10 @@ fn main() -> anyhow::Result<()> {
             .status()?;
             anyhow::ensure!(status.success(), "the kill test failed (seed {seed})");
             Ok(())
+        }
+        Task::Readers => {
+            let root = workspace_root();
+            readers_lane::run(&root, &target_dir(&root))
         }
         Task::Nvim => {
             let root = workspace_root();

@@ -882,3 +882,36 @@ fn hive_partitioned_inputs_read_their_partition_columns_from_directories() {
         "{stderr}"
     );
 }
+
+/// A NULL in a partition column fails the product (a Hive directory has no NULL), saying
+/// which column, and the version published before stays as it was.
+#[test]
+fn a_null_partition_value_fails_the_product_and_keeps_the_last_version() {
+    let pack = pack(
+        "publish-null-partition",
+        &[(
+            "by_bucket",
+            "SELECT CASE WHEN id < 100000 THEN id % 4 END AS bucket, id FROM events WHERE id < 200\n",
+        )],
+        "products:\n  by_bucket:\n    partition_by: [bucket]\n",
+    );
+    let (o, report) = run(&pack, &[]);
+    assert!(o.status.success(), "{report:#}");
+    let product = pack.join("out/by_bucket");
+    let before = manifest_file_names(&product);
+    assert_eq!(before.len(), 4, "{before:?}");
+    std::fs::write(
+        pack.join("by_bucket.sql"),
+        "SELECT CASE WHEN id < 100 THEN id % 4 END AS bucket, id FROM events WHERE id < 200\n",
+    )
+    .expect("rule");
+    let (o, report) = run(&pack, &[]);
+    assert_eq!(o.status.code(), Some(1), "{report:#}");
+    let error = report["products"][0]["error"].as_str().unwrap_or_default();
+    assert!(
+        error.starts_with("R004") && error.contains("partition column `bucket` is null"),
+        "{report:#}"
+    );
+    assert_eq!(manifest_file_names(&product), before);
+    assert!(!pack.join("out/.rulec-staging").exists());
+}
