@@ -447,6 +447,21 @@ fn partitioned_products_are_hive_layouts_with_the_declared_files() {
         ids.windows(2).all(|w| w[0] > w[1]),
         "not in `id desc` order"
     );
+
+    // The layout is part of the build id: another compression rebuilds, and says why.
+    let yaml = std::fs::read_to_string(pack.join("pack.yaml")).expect("pack.yaml");
+    std::fs::write(
+        pack.join("pack.yaml"),
+        yaml.replace("compression: zstd(7)", "compression: none"),
+    )
+    .expect("write");
+    let (o, report) = run(&pack, &["--profile", "safe"]);
+    assert!(o.status.success(), "{report:#}");
+    assert_eq!(
+        status_of(&report, "sorted_by_kind"),
+        ("rebuilt", "output settings changed".to_owned())
+    );
+    assert_eq!(status_of(&report, "by_kind").0, "reused");
 }
 
 fn manifest_file_names(product: &Path) -> Vec<String> {
