@@ -94,6 +94,9 @@ codes! {
     NESTING_TOO_DEEP = "S007" "nesting-too-deep",
         "The rule nests expressions or subqueries too deeply.",
         "rulec reads rules up to a fixed depth: 256 levels of nested expressions (each operator of a chain like `a AND b AND c` is one level) and as many parentheses and subqueries as the parser's recursion limit allows. Deeper rules are refused rather than risk exhausting the stack. Flatten the rule: use IN lists instead of long OR chains, and CTEs instead of deeply nested subqueries.";
+    DIALECT_CONSTRUCT_REFUSED = "S008" "dialect-construct-refused",
+        "The rule uses a construct of its dialect whose meaning rulec cannot keep.",
+        "A pack's `dialect:` reads rules as that engine means them. Where the engine means something DataFusion's plan cannot say the same way (Spark's 0-based `arr[i]`), rulec refuses the construct rather than change its meaning; the message names the construct, the dialect and the spelling that works.";
     MALFORMED_CONTRACT = "C001" "malformed-contract",
         "The contract file is not a valid contract.",
         "A contract is a YAML mapping with `table` (a non-empty name), `columns` (a list of {name, type, nullable}) and optional `metadata` and `order_by`.";
@@ -226,6 +229,9 @@ codes! {
     INVALID_LINT_CONFIG = "P007" "invalid-lint-config",
         "pack.yaml configures a lint that does not exist, or with an unknown level.",
         "`lints:` maps a lint code or name (S101 or null-comparison) to allow, warn or deny. Only lints (warnings) can be configured.";
+    INVALID_DIALECT_POLICY = "P008" "invalid-dialect-policy",
+        "A dialect policy (`dialects/<name>.yaml`) is invalid.",
+        "A policy names its sqlparser dialect (`parser:`), the unparser dialect that prints canonical SQL (`unparser:` datafusion, duckdb, postgres, spark or trino), how unquoted identifiers fold (`identifiers:` lower or preserve) and the read rewrites it applies (`read_rewrites:`, known names only); its `name` is its file's stem.";
 }
 
 /// The codes that are lints: warnings by default, configurable per pack as

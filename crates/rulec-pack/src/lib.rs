@@ -199,7 +199,7 @@ pub fn load_pack_with(files: &PackFiles, memo: &dyn ParseMemo) -> (Option<Pack>,
                     format!(
                         "unknown dialect `{}` (known: {})",
                         manifest.dialect,
-                        SqlDialect::NAMES.join(", ")
+                        SqlDialect::names().join(", ")
                     ),
                 )
                 .in_file(manifest::MANIFEST_FILE)

@@ -4,10 +4,12 @@
 //! Architecture invariant: this crate has no DataFusion. It uses sqlparser at the exact
 //! version DataFusion depends on, so the AST it returns is the one the planner consumes.
 
+pub mod dialect;
 mod lateral;
 mod lints;
 mod locate;
 mod outline;
+mod rewrite;
 mod statement;
 
 pub use lints::{
@@ -24,34 +26,51 @@ pub use statement::{MAX_EXPRESSION_DEPTH, ParsedRule, TableRef, parse_rule};
 use rulec_diagnostics::Span;
 use sqlparser::dialect::{Dialect, GenericDialect};
 
-/// The SQL dialects a pack may declare in `pack.yaml` (`dialect:`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SqlDialect {
-    /// DataFusion's own dialect (sqlparser's generic dialect), the default.
-    DataFusion,
-}
+/// The SQL dialect a pack's rules are written in (`dialect:` in `pack.yaml`): a handle on
+/// one of the embedded dialect policies ([`dialect::policies`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SqlDialect(&'static str);
 
+#[allow(non_upper_case_globals, reason = "reads as the variant it used to be")]
 impl SqlDialect {
-    /// Names accepted in `pack.yaml`.
-    pub const NAMES: &'static [&'static str] = &["datafusion"];
+    /// DataFusion's own dialect (sqlparser's generic dialect), the default.
+    pub const DataFusion: SqlDialect = SqlDialect("datafusion");
+
+    /// The names accepted in `pack.yaml`.
+    pub fn names() -> Vec<&'static str> {
+        dialect::policies()
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect()
+    }
 
     pub fn from_name(name: &str) -> Option<Self> {
-        match name.to_ascii_lowercase().as_str() {
-            "datafusion" | "generic" => Some(SqlDialect::DataFusion),
-            _ => None,
-        }
+        let name = name.to_ascii_lowercase();
+        let name = if name == "generic" {
+            "datafusion"
+        } else {
+            name.as_str()
+        };
+        dialect::policies()
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| SqlDialect(p.name.as_str()))
     }
 
     pub fn name(self) -> &'static str {
-        match self {
-            SqlDialect::DataFusion => "datafusion",
-        }
+        self.0
     }
 
+    /// The dialect's policy.
+    pub fn policy(self) -> Option<&'static dialect::DialectPolicy> {
+        dialect::policies().iter().find(|p| p.name == self.0)
+    }
+
+    /// The sqlparser dialect that reads rules.
     pub fn parser_dialect(self) -> Box<dyn Dialect> {
-        match self {
-            SqlDialect::DataFusion => Box::new(GenericDialect {}),
-        }
+        self.policy()
+            .and_then(|p| sqlparser::dialect::dialect_from_str(&p.parser))
+            .unwrap_or_else(|| Box::new(GenericDialect {}))
     }
 }
 

@@ -195,6 +195,10 @@ fn parse_rule_here(
             })
             .collect());
     }
+    let refused = crate::rewrite::apply(&mut statement, dialect);
+    if !refused.is_empty() {
+        return Err(refused.into_iter().map(|d| d.in_file(file)).collect());
+    }
     let mut collector = RefCollector::default();
     let _ = statement.visit(&mut collector);
     let mut diagnostics = Vec::new();

@@ -261,3 +261,98 @@ fn dotted_names_and_completion_prefixes_are_read_from_tokens() {
     assert!(prefix.qualifiers.is_empty());
     assert_eq!(prefix.partial, "ab");
 }
+
+#[test]
+fn every_embedded_dialect_policy_is_valid() {
+    let mut names = Vec::new();
+    for (file, text) in crate::dialect::policy_files() {
+        let policy =
+            crate::dialect::parse_policy(file, text).unwrap_or_else(|d| panic!("{file}: {d:?}"));
+        names.push(policy.name);
+    }
+    assert_eq!(
+        names,
+        ["datafusion", "duckdb", "postgres", "spark", "trino"]
+    );
+    assert_eq!(SqlDialect::names(), names);
+    assert_eq!(
+        SqlDialect::from_name("DuckDB").map(SqlDialect::name),
+        Some("duckdb")
+    );
+    assert_eq!(
+        SqlDialect::from_name("generic"),
+        Some(SqlDialect::DataFusion)
+    );
+    assert_eq!(SqlDialect::from_name("oracle"), None);
+}
+
+#[test]
+fn a_bad_dialect_policy_is_a_coded_error_at_its_line() {
+    let base =
+        "name: x\nparser: generic\nunparser: duckdb\nidentifiers: lower\nread_rewrites: []\n";
+    for (text, line, says) in [
+        (
+            base.replace("parser: generic", "parser: cobol"),
+            2,
+            "not a sqlparser dialect",
+        ),
+        (
+            base.replace("unparser: duckdb", "unparser: oracle"),
+            3,
+            "not one of",
+        ),
+        (
+            base.replace("identifiers: lower", "identifiers: shout"),
+            4,
+            "not `lower`",
+        ),
+        (
+            base.replace("[]", "[explode_everything]"),
+            5,
+            "read rewrite `explode_everything`",
+        ),
+        (
+            base.replace("name: x", "name: y"),
+            1,
+            "its file is `x.yaml`",
+        ),
+        (format!("{base}emit: []\n"), 6, "unknown field `emit`"),
+    ] {
+        let problems = crate::dialect::parse_policy("dialects/x.yaml", &text).expect_err(&text);
+        let d = &problems[0];
+        assert_eq!(
+            d.code,
+            rulec_diagnostics::codes::INVALID_DIALECT_POLICY,
+            "{text}"
+        );
+        assert!(d.message.contains(says), "{text}: {}", d.message);
+        assert_eq!(d.span.map(|s| s.start.line), Some(line), "{text}: {d:?}");
+        assert_eq!(d.file.as_deref(), Some("dialects/x.yaml"));
+    }
+}
+
+#[test]
+fn if_and_iif_read_as_case_in_the_dialects_that_have_them() {
+    let in_dialect = |name: &str, text: &str| {
+        let dialect = SqlDialect::from_name(name).expect("dialect");
+        crate::parse_rule("r.sql", text, dialect)
+            .map(|p| p.statement.to_string())
+            .expect("parses")
+    };
+    let text = "SELECT IF(a > 1, 'big', 'small') AS size, IIF(b, 1, 2) AS n FROM t";
+    for dialect in ["duckdb", "spark", "trino"] {
+        let read = in_dialect(dialect, text);
+        assert!(
+            read.contains("CASE WHEN a > 1 THEN 'big' ELSE 'small' END")
+                && read.contains("CASE WHEN b THEN 1 ELSE 2 END"),
+            "{dialect}: {read}"
+        );
+    }
+    // DataFusion has no IF: left for the planner to name.
+    assert!(in_dialect("datafusion", text).contains("IF(a > 1"));
+    // Postgres reads `::` casts (planned as CAST).
+    assert_eq!(
+        in_dialect("postgres", "SELECT a::int AS a FROM t"),
+        "SELECT a::INT AS a FROM t"
+    );
+}

@@ -5,6 +5,7 @@ mod canonical;
 mod check_fixtures;
 mod cli;
 mod cpg_products;
+mod dialects;
 mod diff;
 mod equivalent_pairs;
 mod execute;

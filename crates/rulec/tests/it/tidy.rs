@@ -132,7 +132,7 @@ fn dialect_policies_match_the_dialects_rulec_knows() {
         })
         .collect();
     names.sort();
-    let mut known: Vec<String> = rulec_syntax::SqlDialect::NAMES
+    let mut known: Vec<String> = rulec_syntax::SqlDialect::names()
         .iter()
         .map(|s| (*s).to_owned())
         .collect();
