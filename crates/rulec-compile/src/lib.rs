@@ -464,7 +464,18 @@ pub fn plan_sql(
     rule_name: &str,
     sql: &str,
 ) -> Result<LogicalPlan, String> {
-    let parsed = rulec_syntax::parse_rule(rule_name, sql, pack.dialect).map_err(|d| {
+    plan_sql_in(pack, compiled, rule_name, sql, pack.dialect)
+}
+
+/// [`plan_sql`] with `sql` read in `dialect` instead of the pack's.
+pub fn plan_sql_in(
+    pack: &Pack,
+    compiled: &CompiledPack,
+    rule_name: &str,
+    sql: &str,
+    dialect: rulec_syntax::SqlDialect,
+) -> Result<LogicalPlan, String> {
+    let parsed = rulec_syntax::parse_rule(rule_name, sql, dialect).map_err(|d| {
         d.iter()
             .map(|d| d.message.clone())
             .collect::<Vec<_>>()
@@ -491,37 +502,76 @@ pub fn plan_sql(
     pipeline.run(plan, |_, _| {}).map_err(|e| clean_message(&e))
 }
 
-/// The canonical SQL of a compiled rule: DataFusion's unparser over the canonical plan or,
-/// when that cannot be printed faithfully, over the plan as first planned. SQL is kept only
-/// when it plans back to the rule's fingerprint; otherwise the error says why no SQL is
-/// shown (printing SQL that means something else would be worse).
+/// The canonical SQL of a rule in DataFusion's dialect: the canonical plan printed by the
+/// unparser, kept only if it plans back to the rule's fingerprint (else the initial plan's,
+/// under the same check); otherwise why there is none.
 pub fn canonical_sql(
     pack: &Pack,
     compiled: &CompiledPack,
     rule_name: &str,
 ) -> Result<String, String> {
-    with_planning_stack(|| canonical_sql_here(pack, compiled, rule_name))
+    canonical_sql_for(
+        pack,
+        compiled,
+        rule_name,
+        rulec_syntax::SqlDialect::DataFusion,
+    )
+}
+
+/// The canonical SQL of a rule written for `dialect`'s engine (its policy's unparser), kept
+/// only if it reads back through rulec's reader for that dialect to the rule's fingerprint;
+/// otherwise why it cannot be printed for that engine.
+pub fn canonical_sql_for(
+    pack: &Pack,
+    compiled: &CompiledPack,
+    rule_name: &str,
+    dialect: rulec_syntax::SqlDialect,
+) -> Result<String, String> {
+    with_planning_stack(|| canonical_sql_here(pack, compiled, rule_name, dialect))
 }
 
 fn canonical_sql_here(
     pack: &Pack,
     compiled: &CompiledPack,
     rule_name: &str,
+    dialect: rulec_syntax::SqlDialect,
 ) -> Result<String, String> {
     let rule = compiled
         .rule(rule_name)
         .ok_or_else(|| format!("no rule `{rule_name}`"))?;
     let plan = rule.plan.as_ref().ok_or("the rule does not compile")?;
-    let from_canonical = unparse_checked(pack, compiled, rule, plan);
+    let from_canonical = unparse_checked(pack, compiled, rule, plan, dialect);
     if from_canonical.is_ok() {
         return from_canonical;
     }
     if let Some(initial) = &rule.initial_plan
-        && let Ok(sql) = unparse_checked(pack, compiled, rule, initial)
+        && let Ok(sql) = unparse_checked(pack, compiled, rule, initial, dialect)
     {
         return Ok(sql);
     }
     from_canonical
+}
+
+/// The unparser dialect a policy names.
+fn unparser_dialect(name: &str) -> Box<dyn datafusion_sql::unparser::dialect::Dialect> {
+    use datafusion_sql::unparser::dialect::{
+        CustomDialectBuilder, DefaultDialect, DuckDBDialect, PostgreSqlDialect,
+    };
+    match name {
+        "duckdb" => Box::new(DuckDBDialect::new()),
+        "postgres" => Box::new(PostgreSqlDialect {}),
+        "spark" => Box::new(
+            CustomDialectBuilder::new()
+                .with_identifier_quote_style('`')
+                .build(),
+        ),
+        "trino" => Box::new(
+            CustomDialectBuilder::new()
+                .with_identifier_quote_style('"')
+                .build(),
+        ),
+        _ => Box::new(DefaultDialect {}),
+    }
 }
 
 fn unparse_checked(
@@ -529,22 +579,39 @@ fn unparse_checked(
     compiled: &CompiledPack,
     rule: &CompiledRule,
     plan: &LogicalPlan,
+    dialect: rulec_syntax::SqlDialect,
 ) -> Result<String, String> {
-    let statement = datafusion_sql::unparser::plan_to_sql(plan).map_err(|e| {
-        format!(
-            "the unparser cannot print this plan: {}",
-            first_line(&clean_message(&e))
-        )
-    })?;
+    let unparser_name = dialect
+        .policy()
+        .map_or("datafusion", |p| p.unparser.as_str());
+    let unparser = unparser_dialect(unparser_name);
+    let statement = datafusion_sql::unparser::Unparser::new(unparser.as_ref())
+        .plan_to_sql(plan)
+        .map_err(|e| {
+            format!(
+                "the {} unparser cannot print this plan: {}",
+                dialect.name(),
+                first_line(&clean_message(&e))
+            )
+        })?;
     // sqlparser's pretty form: one clause per line, so that diffs of canonical SQL read well.
     let sql = format!("{statement:#}");
-    let replanned = plan_sql(pack, compiled, &rule.name, &sql)
-        .map_err(|e| format!("the unparser's SQL does not plan back: {}", first_line(&e)))?;
+    let replanned = plan_sql_in(pack, compiled, &rule.name, &sql, dialect).map_err(|e| {
+        format!(
+            "the SQL printed for {} does not plan back through rulec's {} reader: {}",
+            dialect.name(),
+            dialect.name(),
+            first_line(&e)
+        )
+    })?;
     let pipeline = Pipeline::new();
     if Some(fingerprint(&pipeline, &replanned)) == rule.fingerprint {
         Ok(sql)
     } else {
-        Err("the unparser's SQL plans back to a different plan".to_owned())
+        Err(format!(
+            "the SQL printed for {} plans back to a different plan",
+            dialect.name()
+        ))
     }
 }
 

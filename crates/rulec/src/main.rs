@@ -67,6 +67,10 @@ enum Command {
         /// With --format binary: the file to write the Substrait protobuf to.
         #[arg(long, short)]
         output: Option<PathBuf>,
+        /// Print the canonical SQL for this engine: datafusion (default), duckdb, postgres,
+        /// spark or trino (`dialects/*.yaml`).
+        #[arg(long, value_name = "NAME")]
+        dialect: Option<String>,
     },
     /// Materialize products: run each rule's Substrait plan and write Parquet, reusing
     /// every product whose build id is unchanged.
@@ -195,7 +199,15 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             format,
             show,
             output,
-        } => plan::run(&pack, rule.as_deref(), format, show, output.as_deref()),
+            dialect,
+        } => plan::run(
+            &pack,
+            rule.as_deref(),
+            format,
+            show,
+            output.as_deref(),
+            dialect.as_deref(),
+        ),
         Command::Run { pack, args } => run::run(&pack, args),
         Command::Lineage {
             pack,

@@ -8,7 +8,8 @@ use std::io::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
 
-use rulec_compile::canonical_sql;
+use rulec_compile::canonical_sql_for;
+use rulec_syntax::SqlDialect;
 
 pub fn run(
     root: &Path,
@@ -16,7 +17,21 @@ pub fn run(
     format: PlanFormat,
     show: Show,
     output: Option<&Path>,
+    dialect: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
+    let dialect = match dialect {
+        None => SqlDialect::DataFusion,
+        Some(name) => match SqlDialect::from_name(name) {
+            Some(d) => d,
+            None => {
+                eprintln!(
+                    "rulec: unknown dialect `{name}` (known: {})",
+                    SqlDialect::names().join(", ")
+                );
+                return Ok(ExitCode::from(2));
+            }
+        },
+    };
     let project = Project::load(root)?;
     let (Some(pack), Some(compiled)) = (&project.pack, &project.compiled) else {
         eprint!("{}", project.render(&project.all_diagnostics()));
@@ -78,8 +93,12 @@ pub fn run(
                     c.fingerprint.as_deref().unwrap_or("-")
                 )?;
                 if matches!(show, Show::Sql | Show::All) {
-                    writeln!(stdout, "\n--- canonical SQL")?;
-                    match canonical_sql(pack, compiled, name) {
+                    if dialect == SqlDialect::DataFusion {
+                        writeln!(stdout, "\n--- canonical SQL")?;
+                    } else {
+                        writeln!(stdout, "\n--- canonical SQL ({})", dialect.name())?;
+                    }
+                    match canonical_sql_for(pack, compiled, name, dialect) {
                         Ok(sql) => writeln!(stdout, "{sql}")?,
                         Err(why) => writeln!(stdout, "(cannot be printed as SQL: {why})")?,
                     }
@@ -107,7 +126,7 @@ pub fn run(
                 writeln!(stdout)?;
             }
             PlanFormat::Json => {
-                let sql = canonical_sql(pack, compiled, name);
+                let sql = canonical_sql_for(pack, compiled, name, dialect);
                 let substrait_json: Value = match &substrait {
                     Ok(s) => serde_json::from_str(&rulec_substrait::plan_to_json(s))?,
                     Err(e) => {

@@ -139,3 +139,38 @@ fn every_dialect_spelling_has_the_fingerprint_of_its_datafusion_spelling() {
         );
     }
 }
+
+/// `rulec plan --dialect`: the canonical SQL of each TPC-H and CPG rule printed for each
+/// engine reads back through rulec's reader for that dialect to the rule's fingerprint
+/// (`canonical_sql_for` checks it), or says why not. The floors are what prints today; a
+/// rule that stops printing is a regression.
+#[test]
+fn canonical_sql_for_each_engine_reads_back_to_the_fingerprint() {
+    let floors = [("tpch", [22, 19, 22, 21, 22]), ("cpg", [9, 9, 5, 5, 9])];
+    let dialects = ["datafusion", "duckdb", "postgres", "spark", "trino"];
+    for (pack_name, floor) in floors {
+        let (pack, compiled) = crate::support::compile(&root().join("rules").join(pack_name));
+        for (dialect, floor) in dialects.iter().zip(floor) {
+            let d = rulec_syntax::SqlDialect::from_name(dialect).expect("dialect");
+            let mut printed = 0;
+            let mut refused = Vec::new();
+            for rule in &pack.rules {
+                match rulec_compile::canonical_sql_for(&pack, &compiled, &rule.name, d) {
+                    Ok(sql) => {
+                        assert!(!sql.is_empty());
+                        printed += 1;
+                    }
+                    Err(why) => {
+                        assert!(why.contains(dialect), "{pack_name}/{}: {why}", rule.name);
+                        refused.push(format!("{}: {why}", rule.name));
+                    }
+                }
+            }
+            assert!(
+                printed >= floor,
+                "{pack_name} for {dialect}: {printed} printed, {floor} before; refused:\n{}",
+                refused.join("\n")
+            );
+        }
+    }
+}
