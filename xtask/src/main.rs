@@ -11,6 +11,7 @@
 //!   `bench.rs` and BENCHMARKS.md).
 //! - `nvim`: the editor lane, headless Neovim against `rulec lsp` (see `nvim_lane.rs`).
 //! - `readers`: products read by pyarrow and DuckDB (from PyPI, in a venv the lane makes).
+//! - `duckdb`: each TPC-H and CPG rule's SQL printed for DuckDB, run there, rows compared.
 //! - `kills [--count N] [--seed S]`: the glob-reader kill test with N kills (CI runs 24).
 //! - `codegen [--check]`: writes generated documentation (the diagnostic code table in the
 //!   README); `--check` fails when it is stale.
@@ -18,6 +19,7 @@
 #![expect(clippy::print_stdout, reason = "xtask is a command-line tool")]
 
 mod bench;
+mod duckdb_lane;
 mod editor_bench;
 mod nvim_lane;
 mod readers_lane;
@@ -103,6 +105,9 @@ enum Task {
     /// (flat, Hive-partitioned and appended products; the readers are installed from PyPI
     /// into `<target>/readers-venv`).
     Readers,
+    /// Each TPC-H and CPG rule's canonical SQL printed for DuckDB, run in DuckDB (from PyPI,
+    /// in the readers lane's venv), against rulec's products as multisets.
+    Duckdb,
     /// The glob-reader kill test with more kills than CI runs: `rulec run` killed at random
     /// moments while readers read the product by glob and by the engine's listing.
     Kills {
@@ -250,6 +255,10 @@ fn main() -> anyhow::Result<()> {
             anyhow::ensure!(status.success(), "the kill test failed (seed {seed})");
             Ok(())
         }
+        Task::Duckdb => {
+            let root = workspace_root();
+            duckdb_lane::run(&root, &target_dir(&root))
+        }
         Task::Readers => {
             let root = workspace_root();
             readers_lane::run(&root, &target_dir(&root))
@@ -263,6 +272,25 @@ fn main() -> anyhow::Result<()> {
             run_bench::gen_data(&root, &target_dir(&root), sf, copies, force).map(|_| ())
         }
     }
+}
+
+/// Copies a directory tree, leaving out entries named in `skip` and hidden ones.
+fn copy_dir(from: &Path, to: &Path, skip: &[&str]) -> anyhow::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let text = name.to_string_lossy();
+        if skip.contains(&text.as_ref()) || text.starts_with('.') {
+            continue;
+        }
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &to.join(&name), skip)?;
+        } else {
+            std::fs::copy(entry.path(), to.join(&name))?;
+        }
+    }
+    Ok(())
 }
 
 fn target_dir(root: &Path) -> PathBuf {

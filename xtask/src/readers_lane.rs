@@ -119,7 +119,7 @@ fn rulec_run(rulec: &Path, pack: &Path, args: &[&str]) -> anyhow::Result<String>
 }
 
 /// The venv's Python, with [`PACKAGES`] installed (once).
-fn venv(target: &Path) -> anyhow::Result<std::path::PathBuf> {
+pub(crate) fn venv(target: &Path) -> anyhow::Result<std::path::PathBuf> {
     let dir = target.join("readers-venv");
     let python = dir.join("bin/python");
     let stamp = dir.join("installed.txt");

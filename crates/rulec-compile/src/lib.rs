@@ -555,10 +555,10 @@ fn canonical_sql_here(
 /// The unparser dialect a policy names.
 fn unparser_dialect(name: &str) -> Box<dyn datafusion_sql::unparser::dialect::Dialect> {
     use datafusion_sql::unparser::dialect::{
-        CustomDialectBuilder, DefaultDialect, DuckDBDialect, PostgreSqlDialect,
+        CustomDialectBuilder, DefaultDialect, PostgreSqlDialect,
     };
     match name {
-        "duckdb" => Box::new(DuckDBDialect::new()),
+        "duckdb" => Box::new(DuckDb),
         "postgres" => Box::new(PostgreSqlDialect {}),
         "spark" => Box::new(
             CustomDialectBuilder::new()
@@ -571,6 +571,30 @@ fn unparser_dialect(name: &str) -> Box<dyn datafusion_sql::unparser::dialect::Di
                 .build(),
         ),
         _ => Box::new(DefaultDialect {}),
+    }
+}
+
+/// DuckDB as rulec prints it: DataFusion's DuckDB dialect (double quotes, `length`,
+/// `IS DISTINCT FROM`), but with every derived table aliased (DuckDB does not see a table's
+/// name through an unaliased subquery, as DataFusion does) and `/` for division (the
+/// DuckDB dialect's `//` floors, and would apply to every division, not only integers').
+struct DuckDb;
+
+impl datafusion_sql::unparser::dialect::Dialect for DuckDb {
+    fn identifier_quote_style(&self, _: &str) -> Option<char> {
+        Some('"')
+    }
+
+    fn character_length_style(&self) -> datafusion_sql::unparser::dialect::CharacterLengthStyle {
+        datafusion_sql::unparser::dialect::CharacterLengthStyle::Length
+    }
+
+    fn requires_derived_table_alias(&self) -> bool {
+        true
+    }
+
+    fn distinct_from_style(&self) -> datafusion_sql::unparser::dialect::DistinctFromStyle {
+        datafusion_sql::unparser::dialect::DistinctFromStyle::FullText
     }
 }
 
