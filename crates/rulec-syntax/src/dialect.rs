@@ -23,6 +23,10 @@ pub enum ReadRewrite {
     RefuseZeroBasedSubscripts,
     /// `(composite).field` (PostgreSQL) as the field access DataFusion plans.
     CompositeFieldAccess,
+    /// Spark's `explode(list)` as `unnest(list)` (both drop NULL and empty lists); the
+    /// forms that keep them or add positions (`explode_outer`, `posexplode`, `inline`) are
+    /// refused.
+    Explode,
 }
 
 impl ReadRewrite {
@@ -30,6 +34,7 @@ impl ReadRewrite {
         "if_function",
         "refuse_zero_based_subscripts",
         "composite_field_access",
+        "explode",
     ];
 
     fn from_name(name: &str) -> Option<Self> {
@@ -37,6 +42,7 @@ impl ReadRewrite {
             "if_function" => Some(ReadRewrite::IfFunction),
             "refuse_zero_based_subscripts" => Some(ReadRewrite::RefuseZeroBasedSubscripts),
             "composite_field_access" => Some(ReadRewrite::CompositeFieldAccess),
+            "explode" => Some(ReadRewrite::Explode),
             _ => None,
         }
     }

@@ -23,6 +23,14 @@ pub fn apply(statement: &mut Statement, dialect: SqlDialect) -> Vec<Diagnostic> 
             ReadRewrite::IfFunction => {
                 let _ = statement.visit(&mut IfFunction);
             }
+            ReadRewrite::Explode => {
+                let mut explode = Explode {
+                    dialect: dialect.name(),
+                    refused: Vec::new(),
+                };
+                let _ = statement.visit(&mut explode);
+                refused.extend(explode.refused);
+            }
             ReadRewrite::CompositeFieldAccess => {
                 let _ = statement.visit(&mut CompositeFieldAccess);
             }
@@ -37,6 +45,51 @@ pub fn apply(statement: &mut Statement, dialect: SqlDialect) -> Vec<Diagnostic> 
         }
     }
     refused
+}
+
+/// `explode(x)` → `unnest(x)`; `explode_outer`, `posexplode`, `posexplode_outer` and
+/// `inline` are refused (rows of NULL or empty lists kept, positions, structs spread).
+struct Explode {
+    dialect: &'static str,
+    refused: Vec<Diagnostic>,
+}
+
+impl VisitorMut for Explode {
+    type Break = ();
+
+    fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        let Expr::Function(function) = expr else {
+            return ControlFlow::Continue(());
+        };
+        if function.name.0.len() != 1 {
+            return ControlFlow::Continue(());
+        }
+        let name = function.name.to_string().to_ascii_lowercase();
+        match name.as_str() {
+            "explode" => {
+                let span = function.name.span();
+                function.name =
+                    sqlparser::ast::ObjectName::from(vec![sqlparser::ast::Ident::with_span(
+                        span, "unnest",
+                    )]);
+            }
+            "explode_outer" | "posexplode" | "posexplode_outer" | "inline" | "inline_outer" => {
+                self.refused.push(
+                    Diagnostic::error(
+                        codes::DIALECT_CONSTRUCT_REFUSED,
+                        format!(
+                            "`{name}` ({}) has no DataFusion equivalent: rulec's unnest drops NULL and empty lists and gives no positions",
+                            self.dialect
+                        ),
+                    )
+                    .at_opt(crate::to_span(function.name.span()))
+                    .with_help("use `explode(x)` (rows of NULL or empty lists dropped); number elements with a window function over the exploded rows if positions are needed"),
+                );
+            }
+            _ => {}
+        }
+        ControlFlow::Continue(())
+    }
 }
 
 /// `(s).a.b` → `s['a']['b']`: a field of a parenthesized composite, which DataFusion plans
