@@ -131,6 +131,25 @@ fn unnest_factor(factor: &TableFactor) -> Option<UnnestFactor> {
                 .collect(),
             ordinality: *with_ordinality,
         }),
+        // DuckDB's parser reads `unnest(…)` in FROM as a table-valued function.
+        TableFactor::Table {
+            name,
+            args: Some(args),
+            alias,
+            with_ordinality,
+            ..
+        } if is_unnest_name(name) && args.settings.is_none() => Some(UnnestFactor {
+            alias: alias.clone(),
+            lists: args
+                .args
+                .iter()
+                .filter_map(|arg| match arg {
+                    FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e.clone()),
+                    _ => None,
+                })
+                .collect(),
+            ordinality: *with_ordinality,
+        }),
         TableFactor::Derived {
             lateral: true,
             subquery,
