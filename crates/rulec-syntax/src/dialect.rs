@@ -78,7 +78,7 @@ struct RawPolicy {
     read_rewrites: Vec<String>,
 }
 
-/// Parses and validates a policy; `file` names it in diagnostics (`D`-less: `P008`).
+/// Parses and validates a policy; `file` names it in its diagnostics (`P008`).
 pub fn parse_policy(file: &str, text: &str) -> Result<DialectPolicy, Vec<Diagnostic>> {
     let invalid = |message: String, span: Option<Span>| {
         Diagnostic::error(codes::INVALID_DIALECT_POLICY, message)
