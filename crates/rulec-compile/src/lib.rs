@@ -560,11 +560,7 @@ fn unparser_dialect(name: &str) -> Box<dyn datafusion_sql::unparser::dialect::Di
     match name {
         "duckdb" => Box::new(DuckDb),
         "postgres" => Box::new(PostgreSqlDialect {}),
-        "spark" => Box::new(
-            CustomDialectBuilder::new()
-                .with_identifier_quote_style('`')
-                .build(),
-        ),
+        "spark" => Box::new(Spark),
         "trino" => Box::new(
             CustomDialectBuilder::new()
                 .with_identifier_quote_style('"')
@@ -595,6 +591,51 @@ impl datafusion_sql::unparser::dialect::Dialect for DuckDb {
 
     fn distinct_from_style(&self) -> datafusion_sql::unparser::dialect::DistinctFromStyle {
         datafusion_sql::unparser::dialect::DistinctFromStyle::FullText
+    }
+}
+
+/// Spark SQL as rulec prints it: backquoted identifiers, and structs built with Spark's own
+/// `named_struct('a', x, …)` (DataFusion's printer writes a `{a: x}` literal, which Spark does
+/// not read).
+struct Spark;
+
+impl datafusion_sql::unparser::dialect::Dialect for Spark {
+    fn identifier_quote_style(&self, _: &str) -> Option<char> {
+        Some('`')
+    }
+
+    fn scalar_function_to_sql_overrides(
+        &self,
+        unparser: &datafusion_sql::unparser::Unparser,
+        func_name: &str,
+        args: &[datafusion_expr::Expr],
+    ) -> datafusion_common::Result<Option<sqlparser::ast::Expr>> {
+        use sqlparser::ast;
+        if func_name != "named_struct" {
+            return Ok(None);
+        }
+        let args = args
+            .iter()
+            .map(|a| {
+                unparser
+                    .expr_to_sql(a)
+                    .map(|e| ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)))
+            })
+            .collect::<datafusion_common::Result<Vec<_>>>()?;
+        Ok(Some(ast::Expr::Function(ast::Function {
+            name: ast::ObjectName::from(vec![ast::Ident::new("named_struct")]),
+            uses_odbc_syntax: false,
+            parameters: ast::FunctionArguments::None,
+            args: ast::FunctionArguments::List(ast::FunctionArgumentList {
+                duplicate_treatment: None,
+                args,
+                clauses: vec![],
+            }),
+            filter: None,
+            null_treatment: None,
+            over: None,
+            within_group: vec![],
+        })))
     }
 }
 
