@@ -11,14 +11,8 @@ use std::path::Path;
 use std::process::Command;
 
 pub fn run(root: &Path, target: &Path) -> anyhow::Result<()> {
-    let status = super::cargo()
-        .args(["build", "-p", "rulec", "-p", "rulec-bench"])
-        .current_dir(root)
-        .status()?;
-    if !status.success() {
-        bail!("cargo build failed");
-    }
-    let rulec = target.join("debug/rulec");
+    let debug = super::build_debug(root, target, &["rulec", "rulec-bench"])?;
+    let rulec = debug.join("rulec");
     let python = crate::readers_lane::venv(target)?;
     let lane = target.join("duckdb-lane");
     if lane.exists() {
@@ -26,7 +20,7 @@ pub fn run(root: &Path, target: &Path) -> anyhow::Result<()> {
     }
     std::fs::create_dir_all(&lane)?;
     let tpch = lane.join("tpch");
-    let status = Command::new(target.join("debug/bench-tool"))
+    let status = Command::new(debug.join("bench-tool"))
         .args(["gen-tpch", "0.01"])
         .arg(&tpch)
         .status()

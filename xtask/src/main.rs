@@ -274,6 +274,22 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
+/// Builds `packages` (debug) for a lane; returns the debug directory of the target.
+fn build_debug(root: &Path, target: &Path, packages: &[&str]) -> anyhow::Result<PathBuf> {
+    let mut build = cargo();
+    build.arg("build");
+    for package in packages {
+        build.args(["-p", package]);
+    }
+    let status = build.current_dir(root).status()?;
+    anyhow::ensure!(
+        status.success(),
+        "cargo build -p {} failed",
+        packages.join(" -p ")
+    );
+    Ok(target.join("debug"))
+}
+
 /// Copies a directory tree, leaving out entries named in `skip` and hidden ones.
 fn copy_dir(from: &Path, to: &Path, skip: &[&str]) -> anyhow::Result<()> {
     std::fs::create_dir_all(to)?;

@@ -12,14 +12,7 @@ use std::time::{Duration, Instant};
 
 pub fn run(root: &Path, target: &Path) -> anyhow::Result<()> {
     ensure_neovim()?;
-    let status = super::cargo()
-        .args(["build", "-p", "rulec"])
-        .current_dir(root)
-        .status()?;
-    if !status.success() {
-        bail!("cargo build -p rulec failed");
-    }
-    let rulec = target.join("debug/rulec");
+    let rulec = super::build_debug(root, target, &["rulec"])?.join("rulec");
     let lane = target.join("editor-lane");
     let pack = lane.join("cpg");
     if lane.exists() {

@@ -11,14 +11,7 @@ use std::process::Command;
 const PACKAGES: &[&str] = &["pyarrow==21.0.0", "duckdb==1.3.2"];
 
 pub fn run(root: &Path, target: &Path) -> anyhow::Result<()> {
-    let status = super::cargo()
-        .args(["build", "-p", "rulec"])
-        .current_dir(root)
-        .status()?;
-    if !status.success() {
-        bail!("cargo build -p rulec failed");
-    }
-    let rulec = target.join("debug/rulec");
+    let rulec = super::build_debug(root, target, &["rulec"])?.join("rulec");
     let python = venv(target)?;
     let lane = target.join("readers-lane");
     if lane.exists() {

@@ -10,8 +10,8 @@
 //! refuses what combines rows (an aggregate, DISTINCT, a window, an ORDER BY, a LIMIT, a
 //! subquery, a join that keeps rows of the other side whole).
 
-use datafusion_common::tree_node::TreeNode as _;
-use datafusion_expr::{Expr, JoinType, LogicalPlan};
+use crate::slices::has_subquery;
+use datafusion_expr::{JoinType, LogicalPlan};
 use std::collections::BTreeSet;
 
 /// Why a query cannot be appended to.
@@ -115,17 +115,4 @@ pub fn scanned_tables(plan: &LogicalPlan) -> BTreeSet<String> {
         Ok(datafusion_common::tree_node::TreeNodeRecursion::Continue)
     });
     tables
-}
-
-fn has_subquery(expr: &Expr) -> bool {
-    expr.exists(|e| {
-        Ok(matches!(
-            e,
-            Expr::ScalarSubquery(_)
-                | Expr::Exists(_)
-                | Expr::InSubquery(_)
-                | Expr::OuterReferenceColumn(..)
-        ))
-    })
-    .unwrap_or(true)
 }

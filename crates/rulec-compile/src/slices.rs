@@ -76,7 +76,8 @@ fn lossless_integer_cast(from: &DataType, to: &DataType) -> bool {
         }
 }
 
-fn has_subquery(expr: &Expr) -> bool {
+/// Whether an expression holds a subquery (or refers to an outer query's row).
+pub(crate) fn has_subquery(expr: &Expr) -> bool {
     expr.exists(|e| {
         Ok(matches!(
             e,

@@ -77,15 +77,8 @@ fn default_nullable() -> bool {
 /// Parses a contract. `file` is used for diagnostics only.
 pub fn parse_contract(file: &str, text: &str) -> Result<Contract, Vec<Diagnostic>> {
     let raw: RawContract = serde_yaml::from_str(text).map_err(|err| {
-        let span = err
-            .location()
-            .map(|l| Span::point(to_u32(l.line()), to_u32(l.column())));
-        let message = err.to_string();
-        let message = message
-            .split(" at line ")
-            .next()
-            .unwrap_or(&message)
-            .to_owned();
+        let location = err.location().map(|l| (l.line(), l.column()));
+        let (message, span) = rulec_diagnostics::yaml_error(&err.to_string(), location);
         let mut d = Diagnostic::error(
             codes::MALFORMED_CONTRACT,
             format!("invalid contract: {message}"),

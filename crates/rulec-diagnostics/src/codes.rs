@@ -231,7 +231,7 @@ codes! {
         "`lints:` maps a lint code or name (S101 or null-comparison) to allow, warn or deny. Only lints (warnings) can be configured.";
     INVALID_DIALECT_POLICY = "P008" "invalid-dialect-policy",
         "A dialect policy (`dialects/<name>.yaml`) is invalid.",
-        "A policy names its sqlparser dialect (`parser:`), the unparser dialect that prints canonical SQL (`unparser:` datafusion, duckdb, postgres, spark or trino), how unquoted identifiers fold (`identifiers:` lower or preserve) and the read rewrites it applies (`read_rewrites:`, known names only); its `name` is its file's stem.";
+        "A policy names its sqlparser dialect (`parser:`), the unparser dialect that prints canonical SQL (`unparser:` datafusion, duckdb, postgres, spark or trino), how unquoted identifiers fold (`identifiers: lower`, the one folding DataFusion plans with) and the read rewrites it applies (`read_rewrites:`, known names only); its `name` is its file's stem.";
 }
 
 /// The codes that are lints: warnings by default, configurable per pack as

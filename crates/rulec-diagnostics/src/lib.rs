@@ -169,6 +169,15 @@ impl Diagnostic {
 
 /// The span of the `nth` (0-based) occurrence of `key:` as a YAML key in `text`, in block
 /// style (`key: …`, `- key: …`) or as the first key of a flow map (`{key: …}`).
+/// A YAML parser's error as a diagnostic's message and span: the message without the
+/// position the parser appends (`… at line 3 column 5`), which the span carries instead.
+pub fn yaml_error(message: &str, line_column: Option<(usize, usize)>) -> (String, Option<Span>) {
+    let to_u32 = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+    let span = line_column.map(|(line, column)| Span::point(to_u32(line), to_u32(column)));
+    let message = message.split(" at line ").next().unwrap_or(message);
+    (message.to_owned(), span)
+}
+
 pub fn yaml_key_span(text: &str, key: &str, nth: usize) -> Option<Span> {
     let mut seen = 0;
     for (i, line) in text.lines().enumerate() {

@@ -232,15 +232,9 @@ pub(crate) async fn build_product(
         .map_err(|e| Diagnostic::error(codes::EXECUTION_FAILED, e.to_string()))?;
     let logical = match &job.append {
         None => logical,
-        Some(append) => inputs::product_table(
-            state,
-            Path::new(""),
-            &append.files,
-            &[],
-            Arc::clone(&append.schema),
-        )
-        .and_then(|new| scan_only(logical, append.input, new))
-        .map_err(|e| Diagnostic::error(codes::EXECUTION_FAILED, e.to_string()))?,
+        Some(append) => inputs::files_table(state, &append.files, Arc::clone(&append.schema))
+            .and_then(|new| scan_only(logical, append.input, new))
+            .map_err(|e| Diagnostic::error(codes::EXECUTION_FAILED, e.to_string()))?,
     };
     let plans = match &settings.slices {
         None => vec![logical],

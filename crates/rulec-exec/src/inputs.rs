@@ -83,6 +83,23 @@ pub fn listing_table(
     Ok(Arc::new(ListingTable::try_new(config)?))
 }
 
+/// Exactly `files` as a table with `schema`.
+pub fn files_table(
+    state: &SessionState,
+    files: &[std::path::PathBuf],
+    schema: SchemaRef,
+) -> datafusion::error::Result<Arc<dyn TableProvider>> {
+    let config = ListingTableConfig::new_with_multi_paths(
+        files
+            .iter()
+            .map(|f| table_url(f))
+            .collect::<datafusion::error::Result<Vec<_>>>()?,
+    )
+    .with_listing_options(listing_options(state))
+    .with_schema(schema);
+    Ok(Arc::new(ListingTable::try_new(config)?))
+}
+
 /// A product's files as a table with the product's schema. Unpartitioned: exactly the files
 /// its manifest names. Partitioned: its directory as a Hive-partitioned listing (the
 /// partition values parsed from the `col=value/` paths; `_rulec/` is below no partition, so
@@ -95,15 +112,7 @@ pub fn product_table(
     schema: SchemaRef,
 ) -> datafusion::error::Result<Arc<dyn TableProvider>> {
     if partition_by.is_empty() {
-        let config = ListingTableConfig::new_with_multi_paths(
-            files
-                .iter()
-                .map(|f| table_url(f))
-                .collect::<datafusion::error::Result<Vec<_>>>()?,
-        )
-        .with_listing_options(listing_options(state))
-        .with_schema(schema);
-        return Ok(Arc::new(ListingTable::try_new(config)?));
+        return files_table(state, files, schema);
     }
     let partition_cols = partition_by
         .iter()

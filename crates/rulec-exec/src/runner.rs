@@ -53,10 +53,6 @@ impl Finished {
             volatile,
         }
     }
-
-    fn not_built(report: ProductReport) -> Self {
-        Finished::of(report, false)
-    }
 }
 
 impl Runner<'_> {
@@ -170,7 +166,7 @@ impl Runner<'_> {
                 )
                 .in_file(rule.file.clone()),
             );
-            return Finished::not_built(product);
+            return Finished::of(product, false);
         }
         let has_errors = compiled_rule.diagnostics.iter().any(Diagnostic::is_error);
         let (Some(plan), Some(schema), Some(build), false) = (
@@ -189,14 +185,14 @@ impl Runner<'_> {
                         .in_file(rule.file.clone())
                 });
             product.status = ProductStatus::Failed(first);
-            return Finished::not_built(product);
+            return Finished::of(product, false);
         };
 
         let layout = match rulec_compile::product_layout(pack, &rule.name, plan, schema) {
             Ok(layout) => layout,
             Err(d) => {
                 product.status = ProductStatus::Failed(d);
-                return Finished::not_built(product);
+                return Finished::of(product, false);
             }
         };
         if layout.settings.materialize == Materialize::Ephemeral {

@@ -103,18 +103,8 @@ struct RawManifest {
 impl PackManifest {
     pub fn parse(text: &str) -> Result<Self, Vec<Diagnostic>> {
         let raw: RawManifest = serde_yaml::from_str(text).map_err(|err| {
-            let span = err.location().map(|l| {
-                Span::point(
-                    u32::try_from(l.line()).unwrap_or(u32::MAX),
-                    u32::try_from(l.column()).unwrap_or(u32::MAX),
-                )
-            });
-            let message = err.to_string();
-            let message = message
-                .split(" at line ")
-                .next()
-                .unwrap_or(&message)
-                .to_owned();
+            let location = err.location().map(|l| (l.line(), l.column()));
+            let (message, span) = rulec_diagnostics::yaml_error(&err.to_string(), location);
             vec![
                 Diagnostic::error(
                     codes::MALFORMED_PACK,

@@ -48,11 +48,13 @@ impl ReadRewrite {
     }
 }
 
-/// How unquoted identifiers are folded when a rule is read.
+/// How unquoted identifiers are folded when a rule is read. DataFusion's planner folds them
+/// to lower case, and so does every engine with a policy here; a dialect that keeps their
+/// case would need the planner's identifier normalization switched per pack, which rulec
+/// does not do, so no other value is accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IdentifierCase {
     Lower,
-    Preserve,
 }
 
 /// A loaded, valid dialect policy.
@@ -86,18 +88,8 @@ pub fn parse_policy(file: &str, text: &str) -> Result<DialectPolicy, Vec<Diagnos
             .at_opt(span)
     };
     let raw: RawPolicy = serde_yaml::from_str(text).map_err(|err| {
-        let span = err.location().map(|l| {
-            Span::point(
-                u32::try_from(l.line()).unwrap_or(u32::MAX),
-                u32::try_from(l.column()).unwrap_or(u32::MAX),
-            )
-        });
-        let message = err.to_string();
-        let message = message
-            .split(" at line ")
-            .next()
-            .unwrap_or(&message)
-            .to_owned();
+        let location = err.location().map(|l| (l.line(), l.column()));
+        let (message, span) = rulec_diagnostics::yaml_error(&err.to_string(), location);
         vec![invalid(format!("invalid dialect policy: {message}"), span)]
     })?;
     let mut problems = Vec::new();
@@ -123,10 +115,9 @@ pub fn parse_policy(file: &str, text: &str) -> Result<DialectPolicy, Vec<Diagnos
     }
     let identifiers = match raw.identifiers.as_str() {
         "lower" => Some(IdentifierCase::Lower),
-        "preserve" => Some(IdentifierCase::Preserve),
         other => {
             problems.push(invalid(
-                format!("`identifiers: {other}` is not `lower` or `preserve`"),
+                format!("`identifiers: {other}` is not `lower`, the one folding rulec plans with"),
                 at("identifiers"),
             ));
             None

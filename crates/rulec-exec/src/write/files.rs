@@ -25,6 +25,10 @@ const MAX_OPEN_FILES: usize = 32;
 pub struct FileLayout {
     /// Indices of the partition columns in the product's schema.
     pub partition_by: Vec<usize>,
+    /// Indices of the other columns: those the files hold.
+    pub data_columns: Vec<usize>,
+    /// The data files' schema: the product's without its partition columns.
+    pub file_schema: SchemaRef,
     pub max_rows_per_file: Option<u64>,
     pub row_group_bytes: usize,
     /// Re-cut each file's rows into batches of [`WRITE_BATCH_ROWS`] (sorted products: the
@@ -54,9 +58,6 @@ pub struct ProductFiles {
     dir: PathBuf,
     prefix: String,
     layout: FileLayout,
-    /// The data files' schema: the product's without its partition columns.
-    file_schema: SchemaRef,
-    data_columns: Vec<usize>,
     open: Vec<OpenFile>,
     /// A sorted product's rows held back per partition, until a whole batch is there.
     pending: HashMap<String, Rebatcher>,
@@ -72,27 +73,11 @@ pub struct ProductFiles {
 
 impl ProductFiles {
     /// Files named `<prefix>-<n>.parquet` in `dir` (in partition directories below it).
-    pub fn new(
-        dir: &Path,
-        prefix: &str,
-        schema: &SchemaRef,
-        layout: FileLayout,
-        bytes: Arc<AtomicU64>,
-    ) -> Self {
-        let data_columns: Vec<usize> = (0..schema.fields().len())
-            .filter(|i| !layout.partition_by.contains(i))
-            .collect();
-        let file_schema = Arc::new(
-            schema
-                .project(&data_columns)
-                .unwrap_or_else(|_| schema.as_ref().clone()),
-        );
+    pub fn new(dir: &Path, prefix: &str, layout: FileLayout, bytes: Arc<AtomicU64>) -> Self {
         ProductFiles {
             dir: dir.to_path_buf(),
             prefix: prefix.to_owned(),
             layout,
-            file_schema,
-            data_columns,
             open: Vec::new(),
             pending: HashMap::new(),
             started: HashMap::new(),
@@ -142,8 +127,11 @@ impl ProductFiles {
     }
 
     fn route(&mut self, partition: String, batch: RecordBatch) -> Result<()> {
-        let batch = batch.project(&self.data_columns)?;
-        let batch = RecordBatch::try_new(Arc::clone(&self.file_schema), batch.columns().to_vec())?;
+        let batch = batch.project(&self.layout.data_columns)?;
+        let batch = RecordBatch::try_new(
+            Arc::clone(&self.layout.file_schema),
+            batch.columns().to_vec(),
+        )?;
         if !self.layout.rebatch {
             return self.append(&partition, batch);
         }
@@ -237,7 +225,7 @@ impl ProductFiles {
         }
         let writer = ArrowWriter::try_new(
             File::create(&path)?,
-            Arc::clone(&self.file_schema),
+            Arc::clone(&self.layout.file_schema),
             Some(self.layout.properties.clone()),
         )?;
         self.open.push(OpenFile {

@@ -147,6 +147,8 @@ pub async fn write_product(
     }
     let layout = FileLayout {
         partition_by,
+        data_columns,
+        file_schema,
         max_rows_per_file: target.max_rows_per_file,
         row_group_bytes: usize::try_from(target.row_group_bytes).unwrap_or(usize::MAX),
         rebatch: !target.order.is_empty(),
@@ -154,7 +156,7 @@ pub async fn write_product(
     };
     let prefix = format!("part-{}", target.nonce);
     let bytes = Arc::new(AtomicU64::new(0));
-    let files = ProductFiles::new(target.dir, &prefix, &schema, layout, Arc::clone(&bytes));
+    let files = ProductFiles::new(target.dir, &prefix, layout, Arc::clone(&bytes));
     let writer = WriterThread::start(files);
     let executed = execute_into(
         state,

@@ -14,35 +14,38 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 const ROWS: i64 = 120_000;
 
-/// A pack with one input of [`ROWS`] events and the rules and settings given.
-fn pack(name: &str, rules: &[(&str, &str)], products: &str) -> PathBuf {
-    let pack = scratch(name);
-    std::fs::create_dir_all(pack.join("data")).expect("data");
-    std::fs::create_dir_all(pack.join("contracts")).expect("contracts");
+/// The contract of the events the tests write.
+const EVENTS_CONTRACT: &str = "table: events\ncolumns:\n  - {name: id, type: int64, nullable: false}\n  - {name: kind, type: utf8, nullable: false}\n  - {name: payload, type: utf8, nullable: false}\n";
+
+/// Events `from..to`: an id, one of four kinds, and some text.
+fn events(from: i64, to: i64) -> RecordBatch {
     let schema = Arc::new(Schema::new(vec![
         Field::new("id", DataType::Int64, false),
         Field::new("kind", DataType::Utf8, false),
         Field::new("payload", DataType::Utf8, false),
     ]));
-    let batch = RecordBatch::try_new(
+    RecordBatch::try_new(
         schema,
         vec![
-            Arc::new(Int64Array::from_iter_values(0..ROWS)),
+            Arc::new(Int64Array::from_iter_values(from..to)),
             Arc::new(StringArray::from_iter_values(
-                (0..ROWS).map(|i| ["call", "name", "attr", "def"][(i % 4) as usize]),
+                (from..to).map(|i| ["call", "name", "attr", "def"][(i % 4) as usize]),
             )),
-            Arc::new(StringArray::from_iter_values((0..ROWS).map(|i| {
+            Arc::new(StringArray::from_iter_values((from..to).map(|i| {
                 format!("payload of event {i:08} with some text to write")
             }))),
         ],
     )
-    .expect("batch");
-    write_parquet(&pack.join("data/events.parquet"), &batch);
-    std::fs::write(
-        pack.join("contracts/events.yaml"),
-        "table: events\ncolumns:\n  - {name: id, type: int64, nullable: false}\n  - {name: kind, type: utf8, nullable: false}\n  - {name: payload, type: utf8, nullable: false}\n",
-    )
-    .expect("contract");
+    .expect("batch")
+}
+
+/// A pack with one input of [`ROWS`] events and the rules and settings given.
+fn pack(name: &str, rules: &[(&str, &str)], products: &str) -> PathBuf {
+    let pack = scratch(name);
+    std::fs::create_dir_all(pack.join("data")).expect("data");
+    std::fs::create_dir_all(pack.join("contracts")).expect("contracts");
+    write_parquet(&pack.join("data/events.parquet"), &events(0, ROWS));
+    std::fs::write(pack.join("contracts/events.yaml"), EVENTS_CONTRACT).expect("contract");
     for (rule, sql) in rules {
         std::fs::write(pack.join(format!("{rule}.sql")), sql).expect("rule");
     }
@@ -512,51 +515,16 @@ fn products_with_metadata_beside_the_data_are_still_read() {
 
 /// Events `from..to` as one Parquet file of the `events` directory input.
 fn events_file(pack: &Path, name: &str, from: i64, to: i64) {
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("id", DataType::Int64, false),
-        Field::new("kind", DataType::Utf8, false),
-        Field::new("payload", DataType::Utf8, false),
-    ]));
-    let batch = RecordBatch::try_new(
-        schema,
-        vec![
-            Arc::new(Int64Array::from_iter_values(from..to)),
-            Arc::new(StringArray::from_iter_values(
-                (from..to).map(|i| ["call", "name", "attr", "def"][(i % 4) as usize]),
-            )),
-            Arc::new(StringArray::from_iter_values(
-                (from..to).map(|i| format!("event {i}")),
-            )),
-        ],
-    )
-    .expect("batch");
-    write_parquet(&pack.join("data/events").join(name), &batch);
+    write_parquet(&pack.join("data/events").join(name), &events(from, to));
 }
 
 /// Every row of a product, formatted and sorted (a multiset).
 fn product_rows(product: &Path) -> Vec<String> {
-    let mut rows = Vec::new();
-    for name in manifest_file_names(product) {
-        for batch in read_parquet(&product.join(name)) {
-            let options = arrow::util::display::FormatOptions::default();
-            let formatters: Vec<_> = batch
-                .columns()
-                .iter()
-                .map(|c| arrow::util::display::ArrayFormatter::try_new(c, &options).expect("fmt"))
-                .collect();
-            for row in 0..batch.num_rows() {
-                rows.push(
-                    formatters
-                        .iter()
-                        .map(|f| f.value(row).to_string())
-                        .collect::<Vec<_>>()
-                        .join("|"),
-                );
-            }
-        }
-    }
-    rows.sort();
-    rows
+    let batches: Vec<RecordBatch> = manifest_file_names(product)
+        .iter()
+        .flat_map(|name| read_parquet(&product.join(name)))
+        .collect();
+    crate::support::sorted_rows(&batches)
 }
 
 fn status_of<'a>(report: &'a Value, product: &str) -> (&'a str, String) {
@@ -605,11 +573,7 @@ fn append_incremental_products_process_only_new_files() {
     )
     .expect("kinds");
     write_parquet(&pack.join("data/kinds.parquet"), &kinds);
-    std::fs::write(
-        pack.join("contracts/events.yaml"),
-        "table: events\ncolumns:\n  - {name: id, type: int64, nullable: false}\n  - {name: kind, type: utf8, nullable: false}\n  - {name: payload, type: utf8, nullable: false}\n",
-    )
-    .expect("contract");
+    std::fs::write(pack.join("contracts/events.yaml"), EVENTS_CONTRACT).expect("contract");
     std::fs::write(
         pack.join("contracts/kinds.yaml"),
         "table: kinds\ncolumns:\n  - {name: kind, type: utf8, nullable: false}\n  - {name: label, type: utf8, nullable: false}\n",

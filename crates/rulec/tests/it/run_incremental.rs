@@ -695,26 +695,7 @@ fn a_sliced_product_holds_the_rows_of_the_whole_one() {
     );
     let out = pack.join("out");
     let rows = |product: &str| -> Vec<String> {
-        let mut rows = Vec::new();
-        for batch in read_parquet(&product_file(&out, product)) {
-            let options = arrow::util::display::FormatOptions::default();
-            let formatters: Vec<_> = batch
-                .columns()
-                .iter()
-                .map(|c| arrow::util::display::ArrayFormatter::try_new(c, &options).expect("fmt"))
-                .collect();
-            for row in 0..batch.num_rows() {
-                rows.push(
-                    formatters
-                        .iter()
-                        .map(|f| f.value(row).to_string())
-                        .collect::<Vec<_>>()
-                        .join(" | "),
-                );
-            }
-        }
-        rows.sort();
-        rows
+        crate::support::sorted_rows(&read_parquet(&product_file(&out, product)))
     };
     let whole = rows("user_kinds_whole");
     assert_eq!(whole.len(), 997);

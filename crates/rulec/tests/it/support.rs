@@ -104,6 +104,29 @@ pub fn read_parquet(path: &Path) -> Vec<arrow::array::RecordBatch> {
         .expect("batches")
 }
 
+/// Every row of `batches`, its values formatted and joined by `|`, sorted: a multiset of
+/// rows to compare.
+pub fn sorted_rows(batches: &[arrow::array::RecordBatch]) -> Vec<String> {
+    let options = arrow::util::display::FormatOptions::default();
+    let mut rows = Vec::new();
+    for batch in batches {
+        let formatters: Vec<_> = batch
+            .columns()
+            .iter()
+            .map(|c| arrow::util::display::ArrayFormatter::try_new(c, &options).expect("fmt"))
+            .collect();
+        for row in 0..batch.num_rows() {
+            let values: Vec<String> = formatters
+                .iter()
+                .map(|f| f.value(row).to_string())
+                .collect();
+            rows.push(values.join("|"));
+        }
+    }
+    rows.sort();
+    rows
+}
+
 /// Writes `batch` as one Parquet file.
 pub fn write_parquet(path: &Path, batch: &arrow::array::RecordBatch) {
     let file = std::fs::File::create(path).expect("create");
