@@ -7,8 +7,9 @@ use anyhow::{Context as _, bail};
 use std::path::Path;
 use std::process::Command;
 
-/// The readers the lane installs, pinned.
-const PACKAGES: &[&str] = &["pyarrow==21.0.0", "duckdb==1.3.2"];
+/// The readers the lane installs, pinned (and SQLGlot, at the bench's pin, for the DuckDB
+/// lane's parse check of SQL printed for other engines).
+const PACKAGES: &[&str] = &["pyarrow==21.0.0", "duckdb==1.3.2", "sqlglot==30.30.0"];
 
 pub fn run(root: &Path, target: &Path) -> anyhow::Result<()> {
     let rulec = super::build_debug(root, target, &["rulec"])?.join("rulec");

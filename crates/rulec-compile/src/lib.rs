@@ -7,6 +7,7 @@
 
 pub mod append;
 mod canonicalize;
+mod emit;
 mod encode;
 mod errors;
 mod fingerprint;
@@ -20,6 +21,7 @@ pub mod slices;
 mod unnest;
 
 pub use canonicalize::{CNF_MAX_CLAUSES, CNF_WORK_LIMIT, Canonicalize};
+pub use emit::{EngineSql, canonical_sql, canonical_sql_for};
 pub use encode::{ENCODING_VERSION, encode_expr, encode_plan_structure, explain_plan_structure};
 pub use errors::{clean_message, plan_error_diagnostic};
 pub use fingerprint::{
@@ -502,186 +504,8 @@ pub fn plan_sql_in(
     pipeline.run(plan, |_, _| {}).map_err(|e| clean_message(&e))
 }
 
-/// The canonical SQL of a rule in DataFusion's dialect: the canonical plan printed by the
-/// unparser, kept only if it plans back to the rule's fingerprint (else the initial plan's,
-/// under the same check); otherwise why there is none.
-pub fn canonical_sql(
-    pack: &Pack,
-    compiled: &CompiledPack,
-    rule_name: &str,
-) -> Result<String, String> {
-    canonical_sql_for(
-        pack,
-        compiled,
-        rule_name,
-        rulec_syntax::SqlDialect::DataFusion,
-    )
-}
-
-/// The canonical SQL of a rule written for `dialect`'s engine (its policy's unparser), kept
-/// only if it reads back through rulec's reader for that dialect to the rule's fingerprint;
-/// otherwise why it cannot be printed for that engine.
-pub fn canonical_sql_for(
-    pack: &Pack,
-    compiled: &CompiledPack,
-    rule_name: &str,
-    dialect: rulec_syntax::SqlDialect,
-) -> Result<String, String> {
-    with_planning_stack(|| canonical_sql_here(pack, compiled, rule_name, dialect))
-}
-
-fn canonical_sql_here(
-    pack: &Pack,
-    compiled: &CompiledPack,
-    rule_name: &str,
-    dialect: rulec_syntax::SqlDialect,
-) -> Result<String, String> {
-    let rule = compiled
-        .rule(rule_name)
-        .ok_or_else(|| format!("no rule `{rule_name}`"))?;
-    let plan = rule.plan.as_ref().ok_or("the rule does not compile")?;
-    let from_canonical = unparse_checked(pack, compiled, rule, plan, dialect);
-    if from_canonical.is_ok() {
-        return from_canonical;
-    }
-    if let Some(initial) = &rule.initial_plan
-        && let Ok(sql) = unparse_checked(pack, compiled, rule, initial, dialect)
-    {
-        return Ok(sql);
-    }
-    from_canonical
-}
-
-/// The unparser dialect a policy names.
-fn unparser_dialect(name: &str) -> Box<dyn datafusion_sql::unparser::dialect::Dialect> {
-    use datafusion_sql::unparser::dialect::{
-        CustomDialectBuilder, DefaultDialect, PostgreSqlDialect,
-    };
-    match name {
-        "duckdb" => Box::new(DuckDb),
-        "postgres" => Box::new(PostgreSqlDialect {}),
-        "spark" => Box::new(Spark),
-        "trino" => Box::new(
-            CustomDialectBuilder::new()
-                .with_identifier_quote_style('"')
-                .build(),
-        ),
-        _ => Box::new(DefaultDialect {}),
-    }
-}
-
-/// DuckDB as rulec prints it: DataFusion's DuckDB dialect (double quotes, `length`,
-/// `IS DISTINCT FROM`), but with every derived table aliased (DuckDB does not see a table's
-/// name through an unaliased subquery, as DataFusion does) and `/` for division (the
-/// DuckDB dialect's `//` floors, and would apply to every division, not only integers').
-struct DuckDb;
-
-impl datafusion_sql::unparser::dialect::Dialect for DuckDb {
-    fn identifier_quote_style(&self, _: &str) -> Option<char> {
-        Some('"')
-    }
-
-    fn character_length_style(&self) -> datafusion_sql::unparser::dialect::CharacterLengthStyle {
-        datafusion_sql::unparser::dialect::CharacterLengthStyle::Length
-    }
-
-    fn requires_derived_table_alias(&self) -> bool {
-        true
-    }
-
-    fn distinct_from_style(&self) -> datafusion_sql::unparser::dialect::DistinctFromStyle {
-        datafusion_sql::unparser::dialect::DistinctFromStyle::FullText
-    }
-}
-
-/// Spark SQL as rulec prints it: backquoted identifiers, and structs built with Spark's own
-/// `named_struct('a', x, …)` (DataFusion's printer writes a `{a: x}` literal, which Spark does
-/// not read).
-struct Spark;
-
-impl datafusion_sql::unparser::dialect::Dialect for Spark {
-    fn identifier_quote_style(&self, _: &str) -> Option<char> {
-        Some('`')
-    }
-
-    fn scalar_function_to_sql_overrides(
-        &self,
-        unparser: &datafusion_sql::unparser::Unparser,
-        func_name: &str,
-        args: &[datafusion_expr::Expr],
-    ) -> datafusion_common::Result<Option<sqlparser::ast::Expr>> {
-        use sqlparser::ast;
-        if func_name != "named_struct" {
-            return Ok(None);
-        }
-        let args = args
-            .iter()
-            .map(|a| {
-                unparser
-                    .expr_to_sql(a)
-                    .map(|e| ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)))
-            })
-            .collect::<datafusion_common::Result<Vec<_>>>()?;
-        Ok(Some(ast::Expr::Function(ast::Function {
-            name: ast::ObjectName::from(vec![ast::Ident::new("named_struct")]),
-            uses_odbc_syntax: false,
-            parameters: ast::FunctionArguments::None,
-            args: ast::FunctionArguments::List(ast::FunctionArgumentList {
-                duplicate_treatment: None,
-                args,
-                clauses: vec![],
-            }),
-            filter: None,
-            null_treatment: None,
-            over: None,
-            within_group: vec![],
-        })))
-    }
-}
-
-fn unparse_checked(
-    pack: &Pack,
-    compiled: &CompiledPack,
-    rule: &CompiledRule,
-    plan: &LogicalPlan,
-    dialect: rulec_syntax::SqlDialect,
-) -> Result<String, String> {
-    let unparser_name = dialect
-        .policy()
-        .map_or("datafusion", |p| p.unparser.as_str());
-    let unparser = unparser_dialect(unparser_name);
-    let statement = datafusion_sql::unparser::Unparser::new(unparser.as_ref())
-        .plan_to_sql(plan)
-        .map_err(|e| {
-            format!(
-                "the {} unparser cannot print this plan: {}",
-                dialect.name(),
-                first_line(&clean_message(&e))
-            )
-        })?;
-    // sqlparser's pretty form: one clause per line, so that diffs of canonical SQL read well.
-    let sql = format!("{statement:#}");
-    let replanned = plan_sql_in(pack, compiled, &rule.name, &sql, dialect).map_err(|e| {
-        format!(
-            "the SQL printed for {} does not plan back through rulec's {} reader: {}",
-            dialect.name(),
-            dialect.name(),
-            first_line(&e)
-        )
-    })?;
-    let pipeline = Pipeline::new();
-    if Some(fingerprint(&pipeline, &replanned)) == rule.fingerprint {
-        Ok(sql)
-    } else {
-        Err(format!(
-            "the SQL printed for {} plans back to a different plan",
-            dialect.name()
-        ))
-    }
-}
-
 /// The first line of a message, at most 200 characters (engine messages can embed plan dumps).
-fn first_line(message: &str) -> String {
+pub(crate) fn first_line(message: &str) -> String {
     let line = message.lines().next().unwrap_or_default();
     match line.char_indices().nth(200) {
         Some((cut, _)) => format!("{}…", &line[..cut]),

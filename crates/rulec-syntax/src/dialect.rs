@@ -1,8 +1,10 @@
 //! Dialect policies: `dialects/<name>.yaml`, embedded at build time. A policy names the
 //! sqlparser dialect that reads rules, the unparser dialect that writes canonical SQL for
-//! the engine, how unquoted identifiers fold, and the syntax rewrites applied to a rule's
-//! AST before planning (see [`crate::rewrite`]). The canonical form is dialect-free: the
-//! same rule written in two dialects plans to one fingerprint.
+//! the engine, how unquoted identifiers fold, the syntax rewrites applied to a rule's AST
+//! before planning (see [`crate::rewrite`]), the rewrites applied when canonical SQL is
+//! printed for the engine (carried out by `rulec-compile`'s emitter), and the constructs the
+//! engine cannot express. The canonical form is dialect-free: the same rule written in two
+//! dialects plans to one fingerprint.
 
 use rulec_diagnostics::{Diagnostic, Span, codes, yaml_key_span};
 use serde::Deserialize;
@@ -27,6 +29,8 @@ pub enum ReadRewrite {
     /// forms that keep them or add positions (`explode_outer`, `posexplode`, `inline`) are
     /// refused.
     Explode,
+    /// `array(a, b, …)` (Spark, Hive) as the list `make_array(a, b, …)`.
+    ArrayFunction,
 }
 
 impl ReadRewrite {
@@ -35,10 +39,12 @@ impl ReadRewrite {
         "refuse_zero_based_subscripts",
         "composite_field_access",
         "explode",
+        "array_function",
     ];
 
     fn from_name(name: &str) -> Option<Self> {
         match name {
+            "array_function" => Some(ReadRewrite::ArrayFunction),
             "if_function" => Some(ReadRewrite::IfFunction),
             "refuse_zero_based_subscripts" => Some(ReadRewrite::RefuseZeroBasedSubscripts),
             "composite_field_access" => Some(ReadRewrite::CompositeFieldAccess),
@@ -47,6 +53,59 @@ impl ReadRewrite {
         }
     }
 }
+
+/// A rewrite applied when canonical SQL is printed for the dialect's engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmitRewrite {
+    /// Struct fields as `(s).a` (PostgreSQL reads `s.a` as a table's column).
+    CompositeFieldAccess,
+    /// Struct values as `named_struct('a', x, …)`.
+    NamedStructFunction,
+    /// Map values as `map(k1, v1, k2, v2, …)`.
+    MapPairsFunction,
+    /// Map values as `map(ARRAY[k1, …], ARRAY[v1, …])`.
+    MapOfArrays,
+    /// List values as `array(a, b, …)`.
+    ArrayFunction,
+    /// An unnest in a select list as `explode(x)`.
+    Explode,
+    /// An unnest in a select list as `CROSS JOIN UNNEST(x) AS u(v)` in the FROM clause.
+    CrossJoinUnnest,
+    /// Casts to text as `STRING`.
+    StringType,
+}
+
+impl EmitRewrite {
+    pub const NAMES: &'static [&'static str] = &[
+        "composite_field_access",
+        "named_struct_function",
+        "map_pairs_function",
+        "map_of_arrays",
+        "array_function",
+        "explode",
+        "cross_join_unnest",
+        "string_type",
+    ];
+
+    fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "composite_field_access" => EmitRewrite::CompositeFieldAccess,
+            "named_struct_function" => EmitRewrite::NamedStructFunction,
+            "map_pairs_function" => EmitRewrite::MapPairsFunction,
+            "map_of_arrays" => EmitRewrite::MapOfArrays,
+            "array_function" => EmitRewrite::ArrayFunction,
+            "explode" => EmitRewrite::Explode,
+            "cross_join_unnest" => EmitRewrite::CrossJoinUnnest,
+            "string_type" => EmitRewrite::StringType,
+            _ => return None,
+        })
+    }
+}
+
+/// The constructs a policy can mark as beyond its engine (`unsupported:`): canonical SQL
+/// using one is still printed (in the spelling the policy's rewrites give it, which rulec's
+/// reader for the dialect reads back), with a note naming the construct and the reason.
+pub const CONSTRUCTS: &[&str] = &["struct", "map", "unnest"];
 
 /// How unquoted identifiers are folded when a rule is read. DataFusion's planner folds them
 /// to lower case, and so does every engine with a policy here; a dialect that keeps their
@@ -67,6 +126,24 @@ pub struct DialectPolicy {
     pub unparser: String,
     pub identifiers: IdentifierCase,
     pub read_rewrites: Vec<ReadRewrite>,
+    pub emit_rewrites: Vec<EmitRewrite>,
+    /// Constructs (of [`CONSTRUCTS`]) the engine cannot express, with the reason.
+    pub unsupported: Vec<(String, String)>,
+}
+
+impl DialectPolicy {
+    /// True when the policy applies `rewrite` on emit.
+    pub fn emits(&self, rewrite: EmitRewrite) -> bool {
+        self.emit_rewrites.contains(&rewrite)
+    }
+
+    /// Why the engine cannot express `construct`, if the policy says it cannot.
+    pub fn unsupported(&self, construct: &str) -> Option<&str> {
+        self.unsupported
+            .iter()
+            .find(|(c, _)| c == construct)
+            .map(|(_, why)| why.as_str())
+    }
 }
 
 #[derive(Deserialize)]
@@ -78,6 +155,10 @@ struct RawPolicy {
     identifiers: String,
     #[serde(default)]
     read_rewrites: Vec<String>,
+    #[serde(default)]
+    emit_rewrites: Vec<String>,
+    #[serde(default)]
+    unsupported: std::collections::BTreeMap<String, String>,
 }
 
 /// Parses and validates a policy; `file` names it in its diagnostics (`P008`).
@@ -136,6 +217,30 @@ pub fn parse_policy(file: &str, text: &str) -> Result<DialectPolicy, Vec<Diagnos
             )),
         }
     }
+    let mut emit_rewrites = Vec::new();
+    for name in &raw.emit_rewrites {
+        match EmitRewrite::from_name(name) {
+            Some(r) => emit_rewrites.push(r),
+            None => problems.push(invalid(
+                format!(
+                    "emit rewrite `{name}` is not one of {}",
+                    EmitRewrite::NAMES.join(", ")
+                ),
+                at("emit_rewrites"),
+            )),
+        }
+    }
+    for construct in raw.unsupported.keys() {
+        if !CONSTRUCTS.contains(&construct.as_str()) {
+            problems.push(invalid(
+                format!(
+                    "unsupported construct `{construct}` is not one of {}",
+                    CONSTRUCTS.join(", ")
+                ),
+                yaml_key_span(text, construct, 0).or_else(|| at("unsupported")),
+            ));
+        }
+    }
     let stem = file
         .rsplit('/')
         .next()
@@ -157,6 +262,8 @@ pub fn parse_policy(file: &str, text: &str) -> Result<DialectPolicy, Vec<Diagnos
             unparser: raw.unparser,
             identifiers,
             read_rewrites,
+            emit_rewrites,
+            unsupported: raw.unsupported.into_iter().collect(),
         }),
         _ => Err(problems),
     }

@@ -31,6 +31,9 @@ pub fn apply(statement: &mut Statement, dialect: SqlDialect) -> Vec<Diagnostic> 
                 let _ = statement.visit(&mut explode);
                 refused.extend(explode.refused);
             }
+            ReadRewrite::ArrayFunction => {
+                let _ = statement.visit(&mut ArrayFunction);
+            }
             ReadRewrite::CompositeFieldAccess => {
                 let _ = statement.visit(&mut CompositeFieldAccess);
             }
@@ -87,6 +90,30 @@ impl VisitorMut for Explode {
                 );
             }
             _ => {}
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// `array(a, b, …)` → `make_array(a, b, …)`: Spark's list constructor, which DataFusion
+/// names `make_array` (it has no function `array`).
+struct ArrayFunction;
+
+impl VisitorMut for ArrayFunction {
+    type Break = ();
+
+    fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        if let Expr::Function(function) = expr
+            && function.name.0.len() == 1
+            && function.name.to_string().eq_ignore_ascii_case("array")
+            && matches!(function.args, FunctionArguments::List(_))
+        {
+            let span = function.name.span();
+            function.name =
+                sqlparser::ast::ObjectName::from(vec![sqlparser::ast::Ident::with_span(
+                    span,
+                    "make_array",
+                )]);
         }
         ControlFlow::Continue(())
     }

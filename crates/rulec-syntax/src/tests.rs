@@ -317,6 +317,16 @@ fn a_bad_dialect_policy_is_a_coded_error_at_its_line() {
             "its file is `x.yaml`",
         ),
         (format!("{base}emit: []\n"), 6, "unknown field `emit`"),
+        (
+            format!("{base}emit_rewrites: [to_cobol]\n"),
+            6,
+            "emit rewrite `to_cobol`",
+        ),
+        (
+            format!("{base}unsupported:\n  maps: no\n  struct: no\n"),
+            7,
+            "unsupported construct `maps`",
+        ),
     ] {
         let problems = crate::dialect::parse_policy("dialects/x.yaml", &text).expect_err(&text);
         let d = &problems[0];
@@ -329,6 +339,25 @@ fn a_bad_dialect_policy_is_a_coded_error_at_its_line() {
         assert_eq!(d.span.map(|s| s.start.line), Some(line), "{text}: {d:?}");
         assert_eq!(d.file.as_deref(), Some("dialects/x.yaml"));
     }
+}
+
+#[test]
+fn sparks_array_function_reads_as_a_list() {
+    let spark = SqlDialect::from_name("spark").expect("spark");
+    let read = |text: &str, dialect| {
+        crate::parse_rule("r.sql", text, dialect)
+            .map(|p| p.statement.to_string())
+            .expect("parses")
+    };
+    assert_eq!(
+        read("SELECT array(1, x), ARRAY(2) FROM t", spark),
+        "SELECT make_array(1, x), make_array(2) FROM t"
+    );
+    // Only Spark's policy rewrites it; elsewhere `array` is whatever the planner makes of it.
+    assert_eq!(
+        read("SELECT array(1, x) FROM t", SqlDialect::DataFusion),
+        "SELECT array(1, x) FROM t"
+    );
 }
 
 #[test]

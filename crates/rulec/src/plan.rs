@@ -99,7 +99,12 @@ pub fn run(
                         writeln!(stdout, "\n--- canonical SQL ({})", dialect.name())?;
                     }
                     match canonical_sql_for(pack, compiled, name, dialect) {
-                        Ok(sql) => writeln!(stdout, "{sql}")?,
+                        Ok(printed) => {
+                            for note in &printed.unsupported {
+                                writeln!(stdout, "-- not {} SQL: {note}", dialect.name())?;
+                            }
+                            writeln!(stdout, "{}", printed.sql)?;
+                        }
                         Err(why) => writeln!(stdout, "(cannot be printed as SQL: {why})")?,
                     }
                 }
@@ -137,7 +142,8 @@ pub fn run(
                 json_rules.push(json!({
                     "name": name,
                     "fingerprint": c.fingerprint,
-                    "canonical_sql": sql.as_ref().ok(),
+                    "canonical_sql": sql.as_ref().ok().map(|s| &s.sql),
+                    "canonical_sql_unsupported": sql.as_ref().ok().map(|s| &s.unsupported),
                     "canonical_sql_error": sql.as_ref().err(),
                     "logical_plan": plan.display_indent_schema().to_string(),
                     "substrait": substrait_json,
