@@ -25,9 +25,10 @@ pub enum ReadRewrite {
     RefuseZeroBasedSubscripts,
     /// `(composite).field` (PostgreSQL) as the field access DataFusion plans.
     CompositeFieldAccess,
-    /// Spark's `explode(list)` as `unnest(list)` (both drop NULL and empty lists); the
-    /// forms that keep them or add positions (`explode_outer`, `posexplode`, `inline`) are
-    /// refused.
+    /// Spark's `explode(list)` as `unnest(list)` (both drop NULL and empty lists),
+    /// `explode_outer` as the unnest that keeps them (one NULL element), `posexplode` alone
+    /// in a select list as its `pos` and `col` columns; `inline` is refused. (`LATERAL VIEW`
+    /// is read with the lateral unnests, in every dialect whose parser has it.)
     Explode,
     /// `array(a, b, …)` (Spark, Hive) as the list `make_array(a, b, …)`.
     ArrayFunction,

@@ -1,12 +1,12 @@
-//! Lateral unnest, as PostgreSQL, DuckDB and Trino users write it, rewritten into the form
-//! DataFusion 55.2 plans.
+//! Lateral unnest, as PostgreSQL, DuckDB, Trino and Spark users write it, rewritten into the
+//! form DataFusion 55.2 plans.
 //!
 //! `FROM t CROSS JOIN unnest(t.list) AS u(x)` (also `, unnest(…)`, `JOIN unnest(…) ON TRUE`,
-//! `CROSS JOIN LATERAL unnest(…)` and `CROSS JOIN LATERAL (SELECT unnest(t.list) AS x) AS
-//! u`) pairs every row of `t` with each element of its own
-//! list. DataFusion cannot plan the lateral reference; it plans the same thing written as
-//! an unnest in the select list of a derived table. So the table the list belongs to is
-//! wrapped, under its own name:
+//! `CROSS JOIN LATERAL unnest(…)`, `CROSS JOIN LATERAL (SELECT unnest(t.list) AS x) AS u`
+//! and Spark's `LATERAL VIEW explode(t.list) u AS x`) pairs every row of `t` with each
+//! element of its own list. DataFusion cannot plan the lateral reference; it plans the same
+//! thing written as an unnest in the select list of a derived table. So the table the list
+//! belongs to is wrapped, under its own name:
 //!
 //! ```sql
 //! FROM (SELECT t.*, unnest(t.list) AS x FROM t) AS t
@@ -18,10 +18,15 @@
 //! above zip them. A second unnest over the first one's output wraps again (a two-level
 //! unnest is two nested derived tables). Expressions keep their source spans.
 //!
-//! What cannot be written this way is an error with a span and a suggestion: an unnest
-//! that keeps rows with empty lists (`LEFT JOIN … ON TRUE`), `WITH ORDINALITY` / `WITH
-//! OFFSET`, a list of a table on the NULL-padded side of an outer join, or a list whose
-//! table cannot be told (several tables, no qualifier).
+//! `WITH ORDINALITY` (numbers from 1), `WITH OFFSET` and Spark's `posexplode` (from 0) add
+//! the element numbers as one more unnest of the same select; `LEFT JOIN unnest(…) ON TRUE`,
+//! `OUTER APPLY` and `LATERAL VIEW OUTER` keep a row with a NULL element for a NULL or empty
+//! list (see [`crate::unnest_forms`]).
+//!
+//! What cannot be written this way is an error with a span and a suggestion: a join
+//! condition other than TRUE, a list of a table on the NULL-padded side of an outer join, a
+//! list whose table cannot be told (several tables, no qualifier), a `LATERAL VIEW` of
+//! anything but `explode`/`posexplode` of a list.
 
 use crate::normalize_ident;
 use crate::to_span;
@@ -98,7 +103,24 @@ enum Position {
 struct UnnestFactor {
     alias: Option<TableAlias>,
     lists: Vec<Expr>,
-    ordinality: bool,
+    ordinality: Option<Ordinality>,
+}
+
+/// The element numbers an unnest adds: `WITH ORDINALITY` (from 1, named by the alias's last
+/// column) or `WITH OFFSET` (from 0, named by its own alias, `offset` by default).
+#[derive(Clone)]
+struct Ordinality {
+    base: i64,
+    column: Option<Ident>,
+}
+
+impl Ordinality {
+    fn of(with_ordinality: bool) -> Option<Ordinality> {
+        with_ordinality.then_some(Ordinality {
+            base: 1,
+            column: None,
+        })
+    }
 }
 
 fn unnest_factor(factor: &TableFactor) -> Option<UnnestFactor> {
@@ -107,12 +129,23 @@ fn unnest_factor(factor: &TableFactor) -> Option<UnnestFactor> {
             alias,
             array_exprs,
             with_offset,
+            with_offset_alias,
             with_ordinality,
-            ..
         } => Some(UnnestFactor {
             alias: alias.clone(),
             lists: array_exprs.clone(),
-            ordinality: *with_offset || *with_ordinality,
+            ordinality: if *with_offset {
+                Some(Ordinality {
+                    base: 0,
+                    column: Some(
+                        with_offset_alias
+                            .clone()
+                            .unwrap_or_else(|| Ident::new("offset")),
+                    ),
+                })
+            } else {
+                Ordinality::of(*with_ordinality)
+            },
         }),
         TableFactor::Function {
             name,
@@ -129,7 +162,7 @@ fn unnest_factor(factor: &TableFactor) -> Option<UnnestFactor> {
                     _ => None,
                 })
                 .collect(),
-            ordinality: *with_ordinality,
+            ordinality: Ordinality::of(*with_ordinality),
         }),
         // DuckDB's parser reads `unnest(…)` in FROM as a table-valued function.
         TableFactor::Table {
@@ -148,7 +181,7 @@ fn unnest_factor(factor: &TableFactor) -> Option<UnnestFactor> {
                     _ => None,
                 })
                 .collect(),
-            ordinality: *with_ordinality,
+            ordinality: Ordinality::of(*with_ordinality),
         }),
         TableFactor::Derived {
             lateral: true,
@@ -217,7 +250,7 @@ fn lateral_select_of_unnests(subquery: &Query, alias: Option<&TableAlias>) -> Op
     Some(UnnestFactor {
         alias: Some(alias),
         lists,
-        ordinality: false,
+        ordinality: None,
     })
 }
 
@@ -242,6 +275,10 @@ fn find_unnest(select: &Select) -> Option<Position> {
 
 fn rewrite_select(select: &mut Select, diagnostics: &mut Vec<Diagnostic>) -> Vec<Rename> {
     let mut renames: Vec<Rename> = Vec::new();
+    if let Err(diagnostic) = lateral_views_as_joins(select) {
+        diagnostics.push(*diagnostic);
+        return renames;
+    }
     while let Some(position) = find_unnest(select) {
         match rewrite_one(select, position) {
             Ok(rename) => {
@@ -287,17 +324,10 @@ fn rewrite_one(select: &mut Select, position: Position) -> Result<Rename, Box<Di
         }
     };
     let unnest = unnest_factor(factor).expect("found as an unnest");
-    if let Some(operator) = operator {
-        check_operator(factor, operator)?;
-    }
-    if unnest.ordinality {
-        return Err(unsupported(
-            factor,
-            "`WITH ORDINALITY` / `WITH OFFSET` on an unnest is not supported".to_owned(),
-            "number the elements with `row_number() OVER (PARTITION BY <the row's key>)` \
-             over the unnested rows instead",
-        ));
-    }
+    let keeps_empty = match operator {
+        Some(operator) => check_operator(factor, operator)?,
+        None => false,
+    };
     if unnest.lists.is_empty() {
         return Err(unsupported(
             factor,
@@ -305,12 +335,34 @@ fn rewrite_one(select: &mut Select, position: Position) -> Result<Rename, Box<Di
             HOW_TO_WRITE,
         ));
     }
-    let columns: Vec<Ident> = match &unnest.alias {
+    let mut columns: Vec<Ident> = match &unnest.alias {
         Some(alias) if !alias.columns.is_empty() => {
             alias.columns.iter().map(|c| c.name.clone()).collect()
         }
         Some(alias) => vec![alias.name.clone()],
         None => vec![Ident::new("unnest")],
+    };
+    // The ordinality column, if any: its name and first number.
+    let numbered = match &unnest.ordinality {
+        None => None,
+        Some(Ordinality {
+            base,
+            column: Some(column),
+        }) => Some((*base, column.clone())),
+        Some(Ordinality { base, column: None }) => {
+            let named = unnest.alias.as_ref().is_some_and(|a| !a.columns.is_empty());
+            if !named || columns.len() != unnest.lists.len() + 1 {
+                return Err(unsupported(
+                    factor,
+                    "an unnest `WITH ORDINALITY` needs a name for each list and one for the \
+                     ordinality"
+                        .to_owned(),
+                    "name the columns: `unnest(t.list) WITH ORDINALITY AS u(x, n)`",
+                ));
+            }
+            let column = columns.pop().expect("checked above");
+            Some((*base, column))
+        }
     };
     if columns.len() != unnest.lists.len() {
         return Err(unsupported(
@@ -362,7 +414,14 @@ fn rewrite_one(select: &mut Select, position: Position) -> Result<Rename, Box<Di
     }
     let relation = relation_mut(select, target);
     let name = relation_name(relation).expect("a target has a name");
-    *relation = wrap(relation.clone(), &name, &unnest.lists, &columns);
+    *relation = wrap(
+        relation.clone(),
+        &name,
+        &unnest.lists,
+        &columns,
+        numbered.as_ref(),
+        keeps_empty,
+    );
     Ok(Rename {
         alias: unnest_alias.unwrap_or_default(),
         target: name,
@@ -370,8 +429,122 @@ fn rewrite_one(select: &mut Select, position: Position) -> Result<Rename, Box<Di
     })
 }
 
-/// Accepts the join operators that mean "each row with each of its elements".
-fn check_operator(factor: &TableFactor, operator: &JoinOperator) -> Result<(), Box<Diagnostic>> {
+/// Spark's `LATERAL VIEW [OUTER] explode(l) v AS x` and `posexplode(l) v AS pos, x` as the
+/// joins they mean: `[LEFT] JOIN UNNEST(l) [WITH OFFSET AS pos] AS v(x) ON TRUE`, after the
+/// FROM clause's last table (`_outer` function names are `OUTER`). Unnamed columns are
+/// Spark's `col` and `pos`.
+fn lateral_views_as_joins(select: &mut Select) -> Result<(), Box<Diagnostic>> {
+    let views = std::mem::take(&mut select.lateral_views);
+    for view in views {
+        let refuse = |message: String, help: &str| {
+            Box::new(
+                Diagnostic::error(codes::UNSUPPORTED_SQL, message)
+                    .at_opt(to_span(view.lateral_view.span()))
+                    .with_help(help),
+            )
+        };
+        let function = match &view.lateral_view {
+            Expr::Function(function) if function.name.0.len() == 1 => function,
+            other => {
+                return Err(refuse(
+                    format!("`LATERAL VIEW {other}` is not supported"),
+                    "write `LATERAL VIEW explode(t.list) v AS x` or `posexplode`",
+                ));
+            }
+        };
+        let name = function.name.to_string().to_ascii_lowercase();
+        let (numbered, outer) = match name.as_str() {
+            "explode" => (false, view.outer),
+            "explode_outer" => (false, true),
+            "posexplode" => (true, view.outer),
+            "posexplode_outer" => (true, true),
+            _ => {
+                return Err(refuse(
+                    format!("`LATERAL VIEW {name}(…)` is not supported"),
+                    "write `LATERAL VIEW explode(t.list) v AS x` or `posexplode`",
+                ));
+            }
+        };
+        let list = match &function.args {
+            FunctionArguments::List(args) => match args.args.as_slice() {
+                [FunctionArg::Unnamed(FunctionArgExpr::Expr(list))] => list.clone(),
+                _ => return Err(refuse(format!("`{name}` takes one list"), HOW_TO_WRITE)),
+            },
+            _ => return Err(refuse(format!("`{name}` takes one list"), HOW_TO_WRITE)),
+        };
+        let mut columns = view.lateral_col_alias.clone();
+        let wanted = if numbered { 2 } else { 1 };
+        if columns.is_empty() {
+            columns = if numbered {
+                vec![Ident::new("pos"), Ident::new("col")]
+            } else {
+                vec![Ident::new("col")]
+            };
+        }
+        if columns.len() != wanted {
+            return Err(refuse(
+                format!(
+                    "`LATERAL VIEW {name}` names {} column(s), not {wanted}: rulec unnests lists, \
+                     not maps (whose explode gives a key and a value)",
+                    columns.len()
+                ),
+                "name one column for `explode` of a list, two (position, element) for \
+                 `posexplode`; for a map, explode `map_entries(m)` and read `e.key`, `e.value`",
+            ));
+        }
+        let offset = numbered.then(|| columns.remove(0));
+        let Some(last) = view.lateral_view_name.0.last() else {
+            return Err(refuse(
+                "a LATERAL VIEW needs a name".to_owned(),
+                HOW_TO_WRITE,
+            ));
+        };
+        let alias = match last {
+            ObjectNamePart::Identifier(ident) => ident.clone(),
+            ObjectNamePart::Function(f) => f.name.clone(),
+        };
+        let relation = TableFactor::UNNEST {
+            alias: Some(TableAlias {
+                explicit: true,
+                name: alias,
+                columns: columns
+                    .into_iter()
+                    .map(|name| sqlparser::ast::TableAliasColumnDef {
+                        name,
+                        data_type: None,
+                    })
+                    .collect(),
+                at: None,
+            }),
+            array_exprs: vec![list],
+            with_offset: offset.is_some(),
+            with_offset_alias: offset,
+            with_ordinality: false,
+        };
+        let on_true = JoinConstraint::On(Expr::Value(Value::Boolean(true).into()));
+        let join_operator = if outer {
+            JoinOperator::LeftOuter(on_true)
+        } else {
+            JoinOperator::CrossJoin(JoinConstraint::None)
+        };
+        let Some(from) = select.from.last_mut() else {
+            return Err(refuse(
+                "a LATERAL VIEW needs a table to follow".to_owned(),
+                HOW_TO_WRITE,
+            ));
+        };
+        from.joins.push(Join {
+            relation,
+            global: false,
+            join_operator,
+        });
+    }
+    Ok(())
+}
+
+/// Accepts the join operators that mean "each row with each of its elements": true for
+/// those that also keep a row (with a NULL element) for a NULL or empty list.
+fn check_operator(factor: &TableFactor, operator: &JoinOperator) -> Result<bool, Box<Diagnostic>> {
     let on_true = |c: &JoinConstraint| match c {
         JoinConstraint::None => true,
         JoinConstraint::On(Expr::Value(v)) => matches!(v.value, Value::Boolean(true)),
@@ -381,28 +554,15 @@ fn check_operator(factor: &TableFactor, operator: &JoinOperator) -> Result<(), B
         JoinOperator::CrossJoin(c) | JoinOperator::Join(c) | JoinOperator::Inner(c)
             if on_true(c) =>
         {
-            Ok(())
+            Ok(false)
         }
-        JoinOperator::CrossApply => Ok(()),
-        JoinOperator::Left(c) | JoinOperator::LeftOuter(c) if on_true(c) => Err(unsupported(
-            factor,
-            "`LEFT JOIN unnest(…) ON TRUE` keeps rows whose list is empty, which DataFusion \
-             55.2 cannot express"
-                .to_owned(),
-            "write `CROSS JOIN unnest(…)` if rows with empty lists may go, or unnest a list \
-             that is never empty: `unnest(CASE WHEN cardinality(l) > 0 THEN l ELSE [NULL] END)`",
-        )),
-        JoinOperator::OuterApply => Err(unsupported(
-            factor,
-            "`OUTER APPLY unnest(…)` keeps rows whose list is empty, which DataFusion 55.2 \
-             cannot express"
-                .to_owned(),
-            "write `CROSS JOIN unnest(…)` if rows with empty lists may go",
-        )),
+        JoinOperator::CrossApply => Ok(false),
+        JoinOperator::Left(c) | JoinOperator::LeftOuter(c) if on_true(c) => Ok(true),
+        JoinOperator::OuterApply => Ok(true),
         _ => Err(unsupported(
             factor,
-            "an unnest can only be cross joined (`CROSS JOIN unnest(…)`, `, unnest(…)` or \
-             `JOIN unnest(…) ON TRUE`)"
+            "an unnest can only be joined on TRUE (`CROSS JOIN unnest(…)`, `, unnest(…)`, \
+             `JOIN unnest(…) ON TRUE` or `LEFT JOIN unnest(…) ON TRUE`)"
                 .to_owned(),
             "filter the unnested rows in WHERE instead of a join condition",
         )),
@@ -534,8 +694,18 @@ fn relation_name(factor: &TableFactor) -> Option<Ident> {
     }
 }
 
-/// `(SELECT name.*, unnest(l1) AS c1, … FROM relation) AS name`.
-fn wrap(relation: TableFactor, name: &Ident, lists: &[Expr], columns: &[Ident]) -> TableFactor {
+/// `(SELECT name.*, unnest(l1) AS c1, … FROM relation) AS name`; with element numbers from
+/// `base` named `n`, also `unnest(range(base, CAST(array_length(l1) AS BIGINT) + base)) AS
+/// n`, which DataFusion zips with the elements as it zips several unnests of one select
+/// (with several lists, the longest one's length: `greatest(array_length(l1), …)`).
+fn wrap(
+    relation: TableFactor,
+    name: &Ident,
+    lists: &[Expr],
+    columns: &[Ident],
+    numbered: Option<&(i64, Ident)>,
+    keeps_empty: bool,
+) -> TableFactor {
     let template = "SELECT q.*, unnest(NULL) AS c FROM q";
     let mut statements =
         Parser::parse_sql(&GenericDialect {}, template).expect("the template parses");
@@ -565,10 +735,21 @@ fn wrap(relation: TableFactor, name: &Ident, lists: &[Expr], columns: &[Ident]) 
         if let Expr::Function(function) = &mut call
             && let FunctionArguments::List(args) = &mut function.args
         {
-            args.args = vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(list.clone()))];
+            let list = if keeps_empty {
+                crate::unnest_forms::nonempty_or_null(list.clone())
+            } else {
+                list.clone()
+            };
+            args.args = vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(list))];
         }
         projection.push(SelectItem::ExprWithAlias {
             expr: call,
+            alias: column.clone(),
+        });
+    }
+    if let Some((base, column)) = numbered {
+        projection.push(SelectItem::ExprWithAlias {
+            expr: crate::unnest_forms::element_numbers(lists, *base),
             alias: column.clone(),
         });
     }

@@ -11,6 +11,7 @@ mod locate;
 mod outline;
 mod rewrite;
 mod statement;
+mod unnest_forms;
 
 pub use lints::{
     RuleLints, context_free_diagnostics, lint_statement, output_item_span, top_level_select_span,

@@ -6,8 +6,9 @@ use crate::dialect::ReadRewrite;
 use rulec_diagnostics::{Diagnostic, codes};
 use sqlparser::ast::helpers::attached_token::AttachedToken;
 use sqlparser::ast::{
-    AccessExpr, CaseWhen, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Spanned as _,
-    Statement, Subscript, Value, ValueWithSpan, VisitMut, VisitorMut,
+    AccessExpr, CaseWhen, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, Query,
+    SelectItem, SetExpr, Spanned as _, Statement, Subscript, Value, ValueWithSpan, VisitMut,
+    VisitorMut,
 };
 use sqlparser::tokenizer::{Token, TokenWithSpan};
 use std::ops::ControlFlow;
@@ -50,15 +51,82 @@ pub fn apply(statement: &mut Statement, dialect: SqlDialect) -> Vec<Diagnostic> 
     refused
 }
 
-/// `explode(x)` → `unnest(x)`; `explode_outer`, `posexplode`, `posexplode_outer` and
-/// `inline` are refused (rows of NULL or empty lists kept, positions, structs spread).
+/// `explode(x)` → `unnest(x)`; `explode_outer(x)` → the unnest that keeps a row for a NULL
+/// or empty list; `posexplode(x)` (and `_outer`) alone in a select list → its two columns
+/// `pos` (from 0) and `col` (see [`crate::unnest_forms`]). `inline` (structs spread into
+/// columns) and a `posexplode` elsewhere are refused.
 struct Explode {
     dialect: &'static str,
     refused: Vec<Diagnostic>,
 }
 
+impl Explode {
+    fn select_lists(&mut self, body: &mut SetExpr) {
+        match body {
+            SetExpr::Select(select) => {
+                let mut projection = Vec::with_capacity(select.projection.len() + 1);
+                for item in std::mem::take(&mut select.projection) {
+                    match positions_and_elements(&item) {
+                        Some((list, outer)) => {
+                            let element = if outer {
+                                crate::unnest_forms::nonempty_or_null(list.clone())
+                            } else {
+                                list.clone()
+                            };
+                            projection.push(SelectItem::ExprWithAlias {
+                                expr: crate::unnest_forms::element_numbers(
+                                    std::slice::from_ref(&list),
+                                    0,
+                                ),
+                                alias: Ident::new("pos"),
+                            });
+                            projection.push(SelectItem::ExprWithAlias {
+                                expr: crate::unnest_forms::call("unnest", vec![element]),
+                                alias: Ident::new("col"),
+                            });
+                        }
+                        None => projection.push(item),
+                    }
+                }
+                select.projection = projection;
+            }
+            SetExpr::SetOperation { left, right, .. } => {
+                self.select_lists(left);
+                self.select_lists(right);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// `posexplode(x)` / `posexplode_outer(x)` as a whole unaliased select item: `x`, and
+/// whether it is the outer form.
+fn positions_and_elements(item: &SelectItem) -> Option<(Expr, bool)> {
+    let SelectItem::UnnamedExpr(Expr::Function(function)) = item else {
+        return None;
+    };
+    let name = function.name.to_string().to_ascii_lowercase();
+    let outer = match name.as_str() {
+        "posexplode" => false,
+        "posexplode_outer" => true,
+        _ => return None,
+    };
+    let FunctionArguments::List(list) = &function.args else {
+        return None;
+    };
+    match list.args.as_slice() {
+        [FunctionArg::Unnamed(FunctionArgExpr::Expr(x))] => Some((x.clone(), outer)),
+        _ => None,
+    }
+}
+
 impl VisitorMut for Explode {
     type Break = ();
+
+    fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
+        self.select_lists(&mut query.body);
+        ControlFlow::Continue(())
+    }
 
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
         let Expr::Function(function) = expr else {
@@ -69,24 +137,43 @@ impl VisitorMut for Explode {
         }
         let name = function.name.to_string().to_ascii_lowercase();
         match name.as_str() {
-            "explode" => {
+            "explode" | "explode_outer" => {
                 let span = function.name.span();
                 function.name =
                     sqlparser::ast::ObjectName::from(vec![sqlparser::ast::Ident::with_span(
                         span, "unnest",
                     )]);
+                if name == "explode_outer"
+                    && let FunctionArguments::List(list) = &mut function.args
+                    && let [FunctionArg::Unnamed(FunctionArgExpr::Expr(x))] =
+                        list.args.as_mut_slice()
+                {
+                    *x = crate::unnest_forms::nonempty_or_null(x.clone());
+                }
             }
-            "explode_outer" | "posexplode" | "posexplode_outer" | "inline" | "inline_outer" => {
-                self.refused.push(
-                    Diagnostic::error(
-                        codes::DIALECT_CONSTRUCT_REFUSED,
-                        format!(
-                            "`{name}` ({}) has no DataFusion equivalent: rulec's unnest drops NULL and empty lists and gives no positions",
-                            self.dialect
-                        ),
+            "posexplode" | "posexplode_outer" | "inline" | "inline_outer" => {
+                let help = if name.starts_with("posexplode") {
+                    "write `posexplode(x)` alone and unaliased in the select list (columns \
+                     `pos` and `col`), or `LATERAL VIEW posexplode(x) v AS pos, x`"
+                } else {
+                    "explode the list and read the struct's fields: `SELECT e.a, e.b FROM \
+                     (SELECT explode(x) AS e FROM t)`"
+                };
+                let message = if name.starts_with("posexplode") {
+                    format!(
+                        "`{name}` ({}) is read only alone in a select list or in a LATERAL VIEW",
+                        self.dialect
                     )
-                    .at_opt(crate::to_span(function.name.span()))
-                    .with_help("use `explode(x)` (rows of NULL or empty lists dropped); number elements with a window function over the exploded rows if positions are needed"),
+                } else {
+                    format!(
+                        "`{name}` ({}) spreads structs into columns, which rulec does not read",
+                        self.dialect
+                    )
+                };
+                self.refused.push(
+                    Diagnostic::error(codes::DIALECT_CONSTRUCT_REFUSED, message)
+                        .at_opt(crate::to_span(function.name.span()))
+                        .with_help(help),
                 );
             }
             _ => {}

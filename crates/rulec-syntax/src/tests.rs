@@ -147,22 +147,42 @@ fn lateral_unnest_names_the_element_after_its_alias_or_zips_lists() {
         rewritten("SELECT u.x FROM t JOIN s ON s.id = t.id CROSS JOIN unnest(t.l) AS u(x)"),
         "SELECT t.x FROM (SELECT t.*, unnest(t.l) AS x FROM t) AS t JOIN s ON s.id = t.id"
     );
+    // Element numbers, from 1 (ORDINALITY) or 0 (OFFSET), zipped with the elements.
+    assert_eq!(
+        rewritten("SELECT u.x, u.i FROM t CROSS JOIN unnest(t.l) WITH ORDINALITY AS u(x, i)"),
+        "SELECT t.x, t.i FROM (SELECT t.*, unnest(t.l) AS x, \
+         unnest(range(1, CAST(array_length(t.l) AS BIGINT) + 1)) AS i FROM t) AS t"
+    );
+    assert_eq!(
+        rewritten(
+            "SELECT u.x, u.y, u.i FROM t CROSS JOIN unnest(t.a, t.b) WITH ORDINALITY AS u(x, y, i)"
+        ),
+        "SELECT t.x, t.y, t.i FROM (SELECT t.*, unnest(t.a) AS x, unnest(t.b) AS y, \
+         unnest(range(1, CAST(greatest(array_length(t.a), array_length(t.b)) AS BIGINT) + 1)) AS i \
+         FROM t) AS t"
+    );
+    // Rows of NULL and empty lists kept, with one NULL element.
+    let kept = "SELECT t.x FROM (SELECT t.*, unnest(CASE WHEN array_length(t.l) > 0 THEN t.l \
+                ELSE [NULL] END) AS x FROM t) AS t";
+    for text in [
+        "SELECT u.x FROM t LEFT JOIN unnest(t.l) AS u(x) ON TRUE",
+        "SELECT u.x FROM t LEFT JOIN LATERAL (SELECT unnest(t.l) AS x) AS u ON TRUE",
+        "SELECT u.x FROM t OUTER APPLY unnest(t.l) AS u(x)",
+    ] {
+        assert_eq!(rewritten(text), kept, "{text}");
+    }
 }
 
 #[test]
 fn lateral_unnest_that_cannot_be_rewritten_is_an_error_at_the_unnest() {
     for (text, says) in [
         (
-            "SELECT u.x FROM t LEFT JOIN unnest(t.l) AS u(x) ON TRUE",
-            "keeps rows whose list is empty",
+            "SELECT u.x FROM t CROSS JOIN unnest(t.l) WITH ORDINALITY AS u(x)",
+            "one for the ordinality",
         ),
         (
-            "SELECT u.x FROM t LEFT JOIN LATERAL (SELECT unnest(t.l) AS x) AS u ON TRUE",
-            "keeps rows whose list is empty",
-        ),
-        (
-            "SELECT u.x FROM t CROSS JOIN unnest(t.l) WITH ORDINALITY AS u(x, i)",
-            "WITH ORDINALITY",
+            "SELECT u.x FROM t LEFT JOIN unnest(t.l) AS u(x) ON u.x > 1",
+            "joined on TRUE",
         ),
         (
             "SELECT u.x FROM t JOIN s ON TRUE CROSS JOIN unnest(l) AS u(x)",
@@ -174,7 +194,7 @@ fn lateral_unnest_that_cannot_be_rewritten_is_an_error_at_the_unnest() {
         ),
         (
             "SELECT u.x FROM t JOIN unnest(t.l) AS u(x) ON u.x > 1",
-            "can only be cross joined",
+            "can only be joined on TRUE",
         ),
         (
             "SELECT t.a FROM t CROSS JOIN unnest(t.l) AS t",

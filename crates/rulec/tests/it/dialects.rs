@@ -325,3 +325,136 @@ fn canonical_sql_is_spelled_for_each_engine() {
         duck.sql
     );
 }
+
+/// Runs `rules` (name, SQL) as a pack in `dialect` over `t(id, tags)` with the lists
+/// `[a, b, c]`, `[]`, NULL, `[z]` and `[NULL, y]`: each product's rows, sorted, as
+/// `id|…` strings.
+fn run_over_lists(dialect: &str, rules: &[(&str, &str)]) -> BTreeMap<String, Vec<String>> {
+    use arrow::array::{ArrayRef, Int64Array, ListBuilder, RecordBatch, StringBuilder};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use std::sync::Arc;
+    let pack = scratch(&format!("lists-{dialect}"));
+    std::fs::create_dir_all(pack.join("contracts")).expect("contracts");
+    std::fs::create_dir_all(pack.join("data")).expect("data");
+    std::fs::write(
+        pack.join("contracts/t.yaml"),
+        "table: t\ncolumns:\n  - {name: id, type: int64}\n  - {name: tags, type: \"list<utf8>\"}\n",
+    )
+    .expect("contract");
+    std::fs::write(
+        pack.join("pack.yaml"),
+        format!("name: lists\ndialect: {dialect}\ninputs:\n  t: data/t.parquet\n"),
+    )
+    .expect("pack.yaml");
+    let element = Arc::new(Field::new("element", DataType::Utf8, true));
+    let mut tags = ListBuilder::new(StringBuilder::new()).with_field(Arc::clone(&element));
+    let lists: [Option<&[Option<&str>]>; 5] = [
+        Some(&[Some("a"), Some("b"), Some("c")]),
+        Some(&[]),
+        None,
+        Some(&[Some("z")]),
+        Some(&[None, Some("y")]),
+    ];
+    for list in lists {
+        match list {
+            Some(items) => {
+                for item in items {
+                    tags.values().append_option(*item);
+                }
+                tags.append(true);
+            }
+            None => tags.append(false),
+        }
+    }
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, true),
+        Field::new("tags", DataType::List(element), true),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(Int64Array::from_iter_values(1..=5)) as ArrayRef,
+            Arc::new(tags.finish()) as ArrayRef,
+        ],
+    )
+    .expect("batch");
+    crate::support::write_parquet(&pack.join("data/t.parquet"), &batch);
+    for (name, sql) in rules {
+        std::fs::write(pack.join(format!("{name}.sql")), sql).expect("rule");
+    }
+    let out = pack.join("out");
+    let run = crate::support::rulec(&[
+        "run",
+        pack.to_str().expect("utf-8"),
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    rules
+        .iter()
+        .map(|(name, _)| {
+            let batches = crate::support::read_parquet(&crate::support::product_file(&out, name));
+            (name.to_string(), crate::support::sorted_rows(&batches))
+        })
+        .collect()
+}
+
+fn rows(rows: &[&str]) -> Vec<String> {
+    let mut rows: Vec<String> = rows.iter().map(|r| r.to_string()).collect();
+    rows.sort();
+    rows
+}
+
+/// The numbered and row-keeping unnests, run: `WITH ORDINALITY` numbers from 1 and `LEFT
+/// JOIN … ON TRUE` keeps NULL and empty lists as one NULL element (Trino, PostgreSQL);
+/// Spark's `posexplode` numbers from 0 and `explode_outer` / `LATERAL VIEW OUTER` keep rows
+/// as Spark does. The rows are what those engines give for these lists.
+#[test]
+fn numbered_and_row_keeping_unnests_give_the_engines_rows() {
+    let trino = run_over_lists(
+        "trino",
+        &[
+            (
+                "ordinality",
+                "SELECT t.id, u.tag, u.n FROM t CROSS JOIN UNNEST(t.tags) WITH ORDINALITY AS u(tag, n)",
+            ),
+            (
+                "left_ordinality",
+                "SELECT t.id, u.tag, u.n FROM t LEFT JOIN UNNEST(t.tags) WITH ORDINALITY AS u(tag, n) ON TRUE",
+            ),
+        ],
+    );
+    let numbered = ["1|a|1", "1|b|2", "1|c|3", "4|z|1", "5||1", "5|y|2"];
+    assert_eq!(trino["ordinality"], rows(&numbered));
+    let kept = [&numbered[..], &["2||", "3||"]].concat();
+    assert_eq!(trino["left_ordinality"], rows(&kept));
+
+    let spark = run_over_lists(
+        "spark",
+        &[
+            ("posexplode", "SELECT id, posexplode(tags) FROM t"),
+            (
+                "lateral_view",
+                "SELECT t.id, v.p, v.x FROM t LATERAL VIEW posexplode(t.tags) v AS p, x",
+            ),
+            (
+                "explode_outer",
+                "SELECT id, explode_outer(tags) AS tag FROM t",
+            ),
+            (
+                "lateral_view_outer",
+                "SELECT id, x FROM t LATERAL VIEW OUTER explode(tags) v AS x",
+            ),
+        ],
+    );
+    let positions = rows(&["1|0|a", "1|1|b", "1|2|c", "4|0|z", "5|0|", "5|1|y"]);
+    assert_eq!(spark["posexplode"], positions);
+    assert_eq!(spark["lateral_view"], positions);
+    let outer = rows(&["1|a", "1|b", "1|c", "2|", "3|", "4|z", "5|", "5|y"]);
+    assert_eq!(spark["explode_outer"], outer);
+    assert_eq!(spark["lateral_view_outer"], outer);
+}
