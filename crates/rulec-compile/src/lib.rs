@@ -7,6 +7,7 @@
 
 pub mod append;
 mod canonicalize;
+mod dialect_functions;
 mod emit;
 mod encode;
 mod errors;

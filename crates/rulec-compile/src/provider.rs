@@ -28,7 +28,9 @@ impl TableSource for SchemaTable {
 }
 
 /// The built-in functions: the same registry DataFusion's default session has, so that what
-/// `check` accepts is what `run` executes.
+/// `check` accepts is what `run` executes, plus the dialect functions of
+/// [`crate::dialect_functions`], which the pipeline resolves into DataFusion's before
+/// anything runs.
 pub struct Functions {
     pub scalar: BTreeMap<String, Arc<ScalarUDF>>,
     pub higher_order: BTreeMap<String, Arc<HigherOrderUDF>>,
@@ -42,7 +44,10 @@ impl Functions {
         let scalar = by_name(
             datafusion_functions::all_default_functions()
                 .into_iter()
-                .chain(datafusion_functions_nested::all_default_nested_functions()),
+                .chain(datafusion_functions_nested::all_default_nested_functions())
+                .chain([Arc::new(ScalarUDF::new_from_impl(
+                    crate::dialect_functions::SubscriptFromZero::default(),
+                ))]),
             |f| f.name(),
             |f| f.aliases(),
         );

@@ -20,9 +20,10 @@ pub const UNPARSERS: &[&str] = &["datafusion", "duckdb", "postgres", "spark", "t
 pub enum ReadRewrite {
     /// `IF(c, a, b)` and `IIF(c, a, b)` as `CASE WHEN c THEN a ELSE b END`.
     IfFunction,
-    /// `x[i]` with a non-string index is refused: the dialect's arrays are 0-based
-    /// (Spark), DataFusion's lists 1-based, and the AST does not say which is a list.
-    RefuseZeroBasedSubscripts,
+    /// `x[i]` with a non-string index as `subscript_from_zero(x, i)`: the dialect's arrays
+    /// are 0-based (Spark), DataFusion's lists 1-based, and which `x` is a list is known only
+    /// when the rule is planned (where the function becomes `array_element(x, i + 1)`).
+    ZeroBasedSubscripts,
     /// `(composite).field` (PostgreSQL) as the field access DataFusion plans.
     CompositeFieldAccess,
     /// Spark's `explode(list)` as `unnest(list)` (both drop NULL and empty lists),
@@ -37,7 +38,7 @@ pub enum ReadRewrite {
 impl ReadRewrite {
     pub const NAMES: &'static [&'static str] = &[
         "if_function",
-        "refuse_zero_based_subscripts",
+        "zero_based_subscripts",
         "composite_field_access",
         "explode",
         "array_function",
@@ -47,7 +48,7 @@ impl ReadRewrite {
         match name {
             "array_function" => Some(ReadRewrite::ArrayFunction),
             "if_function" => Some(ReadRewrite::IfFunction),
-            "refuse_zero_based_subscripts" => Some(ReadRewrite::RefuseZeroBasedSubscripts),
+            "zero_based_subscripts" => Some(ReadRewrite::ZeroBasedSubscripts),
             "composite_field_access" => Some(ReadRewrite::CompositeFieldAccess),
             "explode" => Some(ReadRewrite::Explode),
             _ => None,
@@ -74,6 +75,8 @@ pub enum EmitRewrite {
     CrossJoinUnnest,
     /// Casts to text as `STRING`.
     StringType,
+    /// A list element `array_element(x, i)` as `x[i - 1]` (the dialect subscripts from 0).
+    ZeroBasedSubscripts,
 }
 
 impl EmitRewrite {
@@ -86,6 +89,7 @@ impl EmitRewrite {
         "explode",
         "cross_join_unnest",
         "string_type",
+        "zero_based_subscripts",
     ];
 
     fn from_name(name: &str) -> Option<Self> {
@@ -98,6 +102,7 @@ impl EmitRewrite {
             "explode" => EmitRewrite::Explode,
             "cross_join_unnest" => EmitRewrite::CrossJoinUnnest,
             "string_type" => EmitRewrite::StringType,
+            "zero_based_subscripts" => EmitRewrite::ZeroBasedSubscripts,
             _ => return None,
         })
     }

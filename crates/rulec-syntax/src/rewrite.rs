@@ -38,7 +38,7 @@ pub fn apply(statement: &mut Statement, dialect: SqlDialect) -> Vec<Diagnostic> 
             ReadRewrite::CompositeFieldAccess => {
                 let _ = statement.visit(&mut CompositeFieldAccess);
             }
-            ReadRewrite::RefuseZeroBasedSubscripts => {
+            ReadRewrite::ZeroBasedSubscripts => {
                 let mut check = ZeroBasedSubscripts {
                     dialect: dialect.name(),
                     refused: Vec::new(),
@@ -231,9 +231,11 @@ impl VisitorMut for CompositeFieldAccess {
     }
 }
 
-/// Refuses `x[i]` unless `i` is a string literal (a map key): in the dialect an array's
-/// subscript is 0-based, in DataFusion 1-based, and which `x` is a list is known only
-/// when the rule is planned.
+/// `x[i]` with an index other than a string literal → `subscript_from_zero(x, i)`: in the
+/// dialect an array's subscript is 0-based, in DataFusion 1-based, and which `x` is a list
+/// (rather than a map) is known only when the rule is planned, where that function becomes
+/// `array_element(x, i + 1)` or the map lookup. A string key reads as it is (a map key or a
+/// struct field either way); a slice `x[a:b]` is refused.
 struct ZeroBasedSubscripts {
     dialect: &'static str,
     refused: Vec<Diagnostic>,
@@ -242,40 +244,82 @@ struct ZeroBasedSubscripts {
 impl VisitorMut for ZeroBasedSubscripts {
     type Break = ();
 
-    fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
-        let Expr::CompoundFieldAccess { access_chain, .. } = expr else {
+    fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        let Expr::CompoundFieldAccess { access_chain, .. } = &*expr else {
             return ControlFlow::Continue(());
         };
-        for access in access_chain.iter() {
-            let AccessExpr::Subscript(subscript) = access else {
-                continue;
-            };
-            let key_like = matches!(
-                subscript,
-                Subscript::Index {
-                    index: Expr::Value(ValueWithSpan {
-                        value: Value::SingleQuotedString(_) | Value::DoubleQuotedString(_),
-                        ..
-                    })
+        if !access_chain
+            .iter()
+            .any(|a| matches!(a, AccessExpr::Subscript(s) if !key_like(s)))
+        {
+            return ControlFlow::Continue(());
+        }
+        let span = expr.span();
+        let Expr::CompoundFieldAccess { root, access_chain } =
+            std::mem::replace(expr, Expr::Value(Value::Null.into()))
+        else {
+            unreachable!("matched above")
+        };
+        let mut current = *root;
+        let mut rest: Vec<AccessExpr> = Vec::new();
+        for access in access_chain {
+            match access {
+                AccessExpr::Subscript(Subscript::Index { index }) if !is_key(&index) => {
+                    if !rest.is_empty() {
+                        current = Expr::CompoundFieldAccess {
+                            root: Box::new(current),
+                            access_chain: std::mem::take(&mut rest),
+                        };
+                    }
+                    let mut call =
+                        crate::unnest_forms::call("subscript_from_zero", vec![current, index]);
+                    if let Expr::Function(function) = &mut call {
+                        function.name = sqlparser::ast::ObjectName::from(vec![Ident::with_span(
+                            span,
+                            "subscript_from_zero",
+                        )]);
+                    }
+                    current = call;
                 }
-            );
-            if !key_like {
-                self.refused.push(
-                    Diagnostic::error(
-                        codes::DIALECT_CONSTRUCT_REFUSED,
-                        format!(
-                            "`{expr}` subscripts from 0 in {}, from 1 in rulec's lists",
-                            self.dialect
-                        ),
-                    )
-                    .at_opt(crate::to_span(expr.span()))
-                    .with_help("write `array_element(x, i + 1)` for a list element (1-based), or `x['key']` for a map value"),
-                );
-                break;
+                AccessExpr::Subscript(Subscript::Slice { .. }) => {
+                    self.refused.push(
+                        Diagnostic::error(
+                            codes::DIALECT_CONSTRUCT_REFUSED,
+                            format!("a slice `x[a:b]` is not {} syntax", self.dialect),
+                        )
+                        .at_opt(crate::to_span(span))
+                        .with_help("write `slice(x, start, length)` (Spark's, 1-based) as `array_slice(x, start, start + length - 1)`"),
+                    );
+                    return ControlFlow::Continue(());
+                }
+                other => rest.push(other),
             }
         }
+        *expr = if rest.is_empty() {
+            current
+        } else {
+            Expr::CompoundFieldAccess {
+                root: Box::new(current),
+                access_chain: rest,
+            }
+        };
         ControlFlow::Continue(())
     }
+}
+
+/// A string literal subscript: a map key or a struct field, the same in every dialect.
+fn is_key(index: &Expr) -> bool {
+    matches!(
+        index,
+        Expr::Value(ValueWithSpan {
+            value: Value::SingleQuotedString(_) | Value::DoubleQuotedString(_),
+            ..
+        })
+    )
+}
+
+fn key_like(subscript: &Subscript) -> bool {
+    matches!(subscript, Subscript::Index { index } if is_key(index))
 }
 
 /// `IF(c, a, b)` / `IIF(c, a, b)` → `CASE WHEN c THEN a ELSE b END` (DuckDB, Spark, Trino).

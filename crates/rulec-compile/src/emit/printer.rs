@@ -212,6 +212,21 @@ impl Dialect for Printer {
                 }
             }
             "map" if args.len() == 2 => return self.map_value(unparser, args),
+            "array_element" if args.len() == 2 && self.emits(EmitRewrite::ZeroBasedSubscripts) => {
+                let root = unparser.expr_to_sql(&args[0])?;
+                let index = match &args[1] {
+                    Expr::Literal(ScalarValue::Int64(Some(i)), _) => {
+                        unparser.expr_to_sql(&datafusion_expr::lit(i - 1))?
+                    }
+                    index => {
+                        unparser.expr_to_sql(&(index.clone() - datafusion_expr::lit(1_i64)))?
+                    }
+                };
+                return Ok(Some(ast::Expr::CompoundFieldAccess {
+                    root: Box::new(root),
+                    access_chain: vec![ast::AccessExpr::Subscript(ast::Subscript::Index { index })],
+                }));
+            }
             "make_array" if self.emits(EmitRewrite::ArrayFunction) => {
                 let args = args
                     .iter()
