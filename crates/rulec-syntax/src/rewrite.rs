@@ -255,6 +255,20 @@ impl VisitorMut for ZeroBasedSubscripts {
             return ControlFlow::Continue(());
         }
         let span = expr.span();
+        if access_chain
+            .iter()
+            .any(|a| matches!(a, AccessExpr::Subscript(Subscript::Slice { .. })))
+        {
+            self.refused.push(
+                Diagnostic::error(
+                    codes::DIALECT_CONSTRUCT_REFUSED,
+                    format!("a slice `x[a:b]` is not {} syntax", self.dialect),
+                )
+                .at_opt(crate::to_span(span))
+                .with_help("write `slice(x, start, length)` (Spark's, 1-based) as `array_slice(x, start, start + length - 1)`"),
+            );
+            return ControlFlow::Continue(());
+        }
         let Expr::CompoundFieldAccess { root, access_chain } =
             std::mem::replace(expr, Expr::Value(Value::Null.into()))
         else {
@@ -280,17 +294,6 @@ impl VisitorMut for ZeroBasedSubscripts {
                         )]);
                     }
                     current = call;
-                }
-                AccessExpr::Subscript(Subscript::Slice { .. }) => {
-                    self.refused.push(
-                        Diagnostic::error(
-                            codes::DIALECT_CONSTRUCT_REFUSED,
-                            format!("a slice `x[a:b]` is not {} syntax", self.dialect),
-                        )
-                        .at_opt(crate::to_span(span))
-                        .with_help("write `slice(x, start, length)` (Spark's, 1-based) as `array_slice(x, start, start + length - 1)`"),
-                    );
-                    return ControlFlow::Continue(());
                 }
                 other => rest.push(other),
             }
