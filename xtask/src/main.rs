@@ -331,7 +331,16 @@ fn cargo() -> Command {
     command
 }
 
+/// The one-copy policy, for the default build and with every feature (Ballista's too).
 fn deps() -> anyhow::Result<()> {
+    for features in [&[][..], &["--all-features"][..]] {
+        single_copies(features)?;
+    }
+    println!("one copy each of: {}", SINGLE_COPY.join(", "));
+    Ok(())
+}
+
+fn single_copies(features: &[&str]) -> anyhow::Result<()> {
     let output = cargo()
         .args([
             "tree",
@@ -344,6 +353,7 @@ fn deps() -> anyhow::Result<()> {
             "--format",
             "{p}",
         ])
+        .args(features)
         .output()
         .context("cannot run cargo tree")?;
     if !output.status.success() {
@@ -378,11 +388,11 @@ fn deps() -> anyhow::Result<()> {
         .collect();
     if !offenders.is_empty() {
         bail!(
-            "more than one copy of an engine crate:\n  {}",
+            "more than one copy of an engine crate (cargo tree {}):\n  {}",
+            features.join(" "),
             offenders.join("\n  ")
         );
     }
-    println!("one copy each of: {}", SINGLE_COPY.join(", "));
     Ok(())
 }
 

@@ -193,6 +193,9 @@ codes! {
     INPUT_ORDER_UNRECORDED = "R010" "input-order-unrecorded",
         "An input's contract declares an order that its files do not record.",
         "A contract's `order_by` lets the engine skip sorting the input, but only where each file's Parquet metadata says so (`sorting_columns`, as writers that sort record it). Files that do not say so are read as unordered: nothing is wrong with the rows, but the declared order goes unused. Write the files with sorting_columns, or remove `order_by`.";
+    ENGINE_UNAVAILABLE = "R011" "engine-unavailable",
+        "The engine the run names cannot be used.",
+        "`--engine ballista` runs products on a Ballista cluster: it needs rulec built with the `ballista` feature (`cargo build --release -p rulec --features ballista`) and a scheduler, `--scheduler df://HOST:PORT` (a running `ballista-scheduler` with executors that see the same files), or `--scheduler standalone` (an in-process scheduler and executors, for trying it out and tests).";
     OUTPUT_COLUMN_MISSING = "O001" "output-column-missing",
         "The rule does not produce a column its output contract declares.",
         "The output contract (contracts/<rule>.yaml) pins the product's schema. Add the column to the rule's select list, or remove it from the contract.";

@@ -13,6 +13,7 @@
 )]
 
 mod build;
+pub mod cluster;
 pub mod identity;
 mod inputs;
 pub mod lock;
@@ -96,6 +97,19 @@ pub struct RunOptions {
     pub jobs: usize,
     /// Told about each product's progress.
     pub progress: Option<ProgressSink>,
+    /// Where products are computed.
+    pub engine: Engine,
+}
+
+/// Where products are computed (see [`cluster`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Engine {
+    /// In this process.
+    #[default]
+    Local,
+    /// On a Ballista cluster: its scheduler, `df://HOST:PORT`, or `standalone` for a scheduler
+    /// and executors started in this process (the `ballista` feature).
+    Ballista { scheduler: String },
 }
 
 impl RunOptions {
@@ -112,6 +126,7 @@ impl RunOptions {
             tolerant: false,
             jobs: default_jobs(),
             progress: None,
+            engine: Engine::Local,
         }
     }
 }
@@ -214,6 +229,13 @@ pub async fn run(
     };
     let wanted = wanted_rules(pack, &options.only);
     let state = match options.profile.session() {
+        Ok(state) => state,
+        Err(d) => {
+            report.diagnostics.push(d);
+            return report;
+        }
+    };
+    let state = match cluster::session_for(&options.engine, state).await {
         Ok(state) => state,
         Err(d) => {
             report.diagnostics.push(d);

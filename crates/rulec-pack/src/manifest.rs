@@ -38,6 +38,12 @@ pub struct RunSection {
     /// DataFusion settings over the profile's, `datafusion.execution.batch_size: 4096`.
     #[serde(default)]
     pub settings: BTreeMap<String, serde_yaml::Value>,
+    /// Where products are computed: `local` (default) or `ballista`.
+    #[serde(default)]
+    pub engine: Option<String>,
+    /// The Ballista scheduler, `df://HOST:PORT` or `standalone` (with `engine: ballista`).
+    #[serde(default)]
+    pub scheduler: Option<String>,
 }
 
 /// One product's entry under `products:` in pack.yaml.

@@ -3,7 +3,7 @@
 use crate::OutputFormat;
 use anyhow::Context as _;
 use rulec_driver::Project;
-use rulec_exec::{InputIdentity, ProductStatus, Profile, RunOptions};
+use rulec_exec::{Engine, InputIdentity, ProductStatus, Profile, RunOptions};
 use serde_json::json;
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
@@ -52,8 +52,35 @@ pub struct RunArgs {
     /// the same whatever N.
     #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub jobs: Option<u16>,
+    /// Where products are computed: local (default; or pack.yaml `run.engine`) or ballista
+    /// (a Ballista cluster; rulec built with the `ballista` feature).
+    #[arg(long, value_name = "ENGINE")]
+    pub engine: Option<String>,
+    /// The Ballista scheduler: df://HOST:PORT, or `standalone` for a scheduler and two
+    /// executors in this process (default: pack.yaml `run.scheduler`).
+    #[arg(long, value_name = "URL")]
+    pub scheduler: Option<String>,
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub format: OutputFormat,
+}
+
+/// The engine named by the flags, else by pack.yaml's `run:`.
+fn engine(args: &RunArgs, run: &rulec_pack::RunSection) -> Result<Engine, String> {
+    let name = args.engine.as_deref().or(run.engine.as_deref());
+    let scheduler = args.scheduler.as_deref().or(run.scheduler.as_deref());
+    match (name, scheduler) {
+        (None | Some("local"), None) => Ok(Engine::Local),
+        (None | Some("local"), Some(_)) => {
+            Err("a scheduler is given but the engine is local: add --engine ballista".to_owned())
+        }
+        (Some("ballista"), Some(scheduler)) => Ok(Engine::Ballista {
+            scheduler: scheduler.to_owned(),
+        }),
+        (Some("ballista"), None) => {
+            Err("--engine ballista needs --scheduler df://HOST:PORT (or `standalone`)".to_owned())
+        }
+        (Some(other), _) => Err(format!("unknown engine `{other}` (local or ballista)")),
+    }
 }
 
 pub fn run(root: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -100,6 +127,13 @@ pub fn run(root: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
+    let engine = match engine(&args, &pack.manifest.run) {
+        Ok(engine) => engine,
+        Err(message) => {
+            eprintln!("rulec: {message}");
+            return Ok(ExitCode::from(2));
+        }
+    };
     let errors: Vec<_> = project
         .all_diagnostics()
         .into_iter()
@@ -141,6 +175,7 @@ pub fn run(root: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(jobs) = args.jobs {
         options.jobs = usize::from(jobs);
     }
+    options.engine = engine;
     let lineage = rulec_lineage::PackLineage::build(pack, compiled);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -423,3 +423,39 @@ fn plan_shows_the_pipeline_pass_by_pass() {
         "{unchanged}"
     );
 }
+
+/// `--engine` and `--scheduler` (or pack.yaml `run.engine` / `run.scheduler`): a wrong
+/// combination is a usage error before anything runs; without the `ballista` feature a
+/// Ballista run is `R011` and builds nothing.
+#[test]
+fn engine_flags_are_checked_before_anything_runs() {
+    let work = scratch("engine-flags");
+    let pack = work.join("cpg");
+    crate::support::copy_tree(&root().join("rules/cpg"), &pack, &["out"]);
+    let out = work.join("out");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", pack.to_str().expect("utf-8"), "--out"];
+        args.push(out.to_str().expect("utf-8"));
+        args.extend_from_slice(extra);
+        rulec(&args)
+    };
+    for (extra, says) in [
+        (&["--engine", "ballista"][..], "needs --scheduler"),
+        (&["--engine", "spark"][..], "unknown engine `spark`"),
+        (&["--scheduler", "df://h:50050"][..], "the engine is local"),
+    ] {
+        let output = run(extra);
+        assert_eq!(output.status.code(), Some(2), "{extra:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(says), "{extra:?}: {stderr}");
+        assert!(!out.join("libcst_nodes").exists());
+    }
+    if cfg!(not(feature = "ballista")) {
+        let output = run(&["--engine", "ballista", "--scheduler", "standalone"]);
+        assert_eq!(output.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("R011"), "{stderr}");
+        assert!(stderr.contains("--features ballista"), "{stderr}");
+        assert!(!out.join("libcst_nodes").exists());
+    }
+}

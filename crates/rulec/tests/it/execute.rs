@@ -85,16 +85,24 @@ fn generated_tpch() -> &'static BTreeMap<&'static str, Vec<RecordBatch>> {
 
 /// The TPC-H tables at [`TPCH_SCALE`], cast to the pack's contracts (`utf8` strings).
 pub fn tpch_tables(pack: &Pack) -> Tables {
+    tpch_batches(pack)
+        .into_iter()
+        .map(|(name, batches)| {
+            let schema = Arc::clone(&pack.contracts[&name].schema);
+            let table = MemTable::try_new(schema, vec![batches]).expect("memtable");
+            (name, Arc::new(table) as Arc<dyn TableProvider>)
+        })
+        .collect()
+}
+
+/// The TPC-H tables' batches at [`TPCH_SCALE`], cast to the pack's contracts.
+pub fn tpch_batches(pack: &Pack) -> BTreeMap<String, Vec<RecordBatch>> {
     generated_tpch()
         .iter()
         .map(|(name, batches)| {
             let schema = Arc::clone(&pack.contracts[*name].schema);
             let cast: Vec<RecordBatch> = batches.iter().map(|b| cast_batch(b, &schema)).collect();
-            let table = MemTable::try_new(schema, vec![cast]).expect("memtable");
-            (
-                (*name).to_owned(),
-                Arc::new(table) as Arc<dyn TableProvider>,
-            )
+            ((*name).to_owned(), cast)
         })
         .collect()
 }

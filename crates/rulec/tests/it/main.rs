@@ -1,6 +1,8 @@
 //! The one integration-test binary: whole packs through the library and the `rulec`
 //! binary, against the bundled data and the fixtures under `tests/`.
 
+#[cfg(feature = "ballista")]
+mod ballista;
 mod canonical;
 mod check_fixtures;
 mod cli;
