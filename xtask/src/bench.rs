@@ -276,8 +276,21 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<PathBuf> {
 }
 
 pub fn build_rulec(root: &Path, target: &Path, debug: bool) -> anyhow::Result<PathBuf> {
+    build_rulec_with(root, target, debug, &[])
+}
+
+/// [`build_rulec`] with cargo features of the `rulec` package (`ballista`).
+pub fn build_rulec_with(
+    root: &Path,
+    target: &Path,
+    debug: bool,
+    features: &[&str],
+) -> anyhow::Result<PathBuf> {
     let mut build = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     build.args(["build", "-p", "rulec"]);
+    if !features.is_empty() {
+        build.args(["--features", &features.join(",")]);
+    }
     if !debug {
         build.arg("--release");
     }

@@ -5,10 +5,11 @@
 //! - `bless [FILTER] [--accept NAME...] [--accept-all]`: re-runs the snapshot tests,
 //!   prints every pending snapshot as a unified diff against the accepted one, and accepts
 //!   only what is named. Nothing is accepted unread by default.
-//! - `bench [--rules N] [--runs K] [--no-sqlglot] [--editor] [--run-only]`: times `rulec check` on a
-//!   generated pack, `rulec lsp` and the check cache on it (`--editor`: only those),
-//!   and per query on the TPC-H and TPC-DS packs against SQLGlot's `optimize` (see
-//!   `bench.rs` and BENCHMARKS.md).
+//! - `bench [--rules N] [--runs K] [--no-sqlglot] [--editor] [--run-only] [--ballista]`: times
+//!   `rulec check` on a generated pack, `rulec lsp` and the check cache on it (`--editor`:
+//!   only those), and per query on the TPC-H and TPC-DS packs against SQLGlot's `optimize`
+//!   (see `bench.rs` and BENCHMARKS.md); `--ballista`: TPC-H built locally and on an
+//!   in-process Ballista cluster with 1 and 2 executors.
 //! - `nvim`: the editor lane, headless Neovim against `rulec lsp` (see `nvim_lane.rs`).
 //! - `readers`: products read by pyarrow and DuckDB (from PyPI, in a venv the lane makes).
 //! - `duckdb`: each TPC-H and CPG rule's SQL printed for DuckDB, run there, rows compared.
@@ -94,6 +95,10 @@ enum Task {
         /// Only the `rulec run` benchmarks (TPC-H, scaled CPG, ephemeral, append, jobs).
         #[arg(long, conflicts_with_all = ["editor", "no_run"])]
         run_only: bool,
+        /// Only the Ballista benchmark: TPC-H built locally and on an in-process Ballista
+        /// cluster with 1 and 2 executors (rulec built with the `ballista` feature).
+        #[arg(long, conflicts_with_all = ["editor", "no_run", "run_only"])]
+        ballista: bool,
         /// TPC-H scale factor of the run benchmark.
         #[arg(long, default_value_t = 1.0)]
         sf: f64,
@@ -200,10 +205,21 @@ fn main() -> anyhow::Result<()> {
             no_run,
             editor,
             run_only,
+            ballista,
             sf,
             copies,
         } => {
             let root = workspace_root();
+            if ballista {
+                let rulec = match rulec {
+                    Some(path) => path,
+                    None => {
+                        bench::build_rulec_with(&root, &target_dir(&root), debug, &["ballista"])?
+                    }
+                };
+                let data = run_bench::gen_data(&root, &target_dir(&root), sf, copies, false)?;
+                return run_bench::ballista_benchmark(&rulec, &data, runs.min(3));
+            }
             if run_only {
                 let rulec = match rulec {
                     Some(path) => path,

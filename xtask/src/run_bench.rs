@@ -273,6 +273,61 @@ fn jobs_benchmark(rulec: &Path, data: &Data) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// TPC-H built whole, locally and on an in-process Ballista cluster (`--scheduler
+/// standalone:N`) with 1 and 2 executors: wall time and peak memory (the cluster runs in the
+/// measured process), median over `runs`. Local also with one partition per stage, as rulec
+/// sends plans to Ballista.
+pub fn ballista_benchmark(rulec: &Path, data: &Data, runs: usize) -> anyhow::Result<()> {
+    let pack = &data.tpch;
+    let out = pack.join("out-ballista");
+    let configurations: [(&str, &[&str]); 4] = [
+        ("local", &[]),
+        (
+            "local, 1 partition",
+            &["--set", "datafusion.execution.target_partitions=1"],
+        ),
+        (
+            "Ballista, 1 executor",
+            &["--engine", "ballista", "--scheduler", "standalone:1"],
+        ),
+        (
+            "Ballista, 2 executors",
+            &["--engine", "ballista", "--scheduler", "standalone:2"],
+        ),
+    ];
+    println!(
+        "\nrulec run on TPC-H ({}), every product built, median of {runs}:",
+        pack.display()
+    );
+    let mut results = Vec::new();
+    for (name, extra) in configurations {
+        let mut measured = Vec::new();
+        for _ in 0..runs.max(1) {
+            let _ = std::fs::remove_dir_all(&out);
+            let mut args = vec!["run", path(pack), "--out", path(&out)];
+            args.extend_from_slice(extra);
+            measured.push(measure(rulec, &args)?);
+        }
+        let m = median(measured);
+        println!(
+            "  {name:<22} {:>7.2} s  peak {:>6.0} MB",
+            m.wall.as_secs_f64(),
+            m.peak_mb
+        );
+        results.push((name, m));
+    }
+    let local = &results[0].1;
+    for (name, m) in &results[1..] {
+        println!(
+            "  {name} / local: {:.2}x time, {:.2}x peak memory",
+            m.wall.as_secs_f64() / local.wall.as_secs_f64(),
+            m.peak_mb / local.peak_mb
+        );
+    }
+    let _ = std::fs::remove_dir_all(&out);
+    Ok(())
+}
+
 /// Per product of a run: its name, its status and its seconds.
 type ProductTimes = Vec<(String, String, f64)>;
 

@@ -46,8 +46,24 @@ mod ballista {
     use super::*;
     use ballista_core::extension::SessionStateExt as _;
 
-    /// Executors an in-process cluster (`--scheduler standalone`) starts.
+    /// Executors an in-process cluster (`--scheduler standalone`) starts unless it says
+    /// how many (`standalone:N`).
     const STANDALONE_EXECUTORS: usize = 2;
+
+    /// The executors of `standalone` or `standalone:N` (1 to 64), if `scheduler` is one.
+    fn standalone_executors(scheduler: &str) -> Option<Result<usize, Diagnostic>> {
+        let rest = scheduler.strip_prefix("standalone")?;
+        if rest.is_empty() {
+            return Some(Ok(STANDALONE_EXECUTORS));
+        }
+        let n = rest.strip_prefix(':').and_then(|n| n.parse::<usize>().ok());
+        Some(match n {
+            Some(n @ 1..=64) => Ok(n),
+            _ => Err(unavailable(format!(
+                "`{scheduler}` is not `standalone` or `standalone:N` with N executors (1 to 64)"
+            ))),
+        })
+    }
 
     pub(super) async fn session(
         scheduler: &str,
@@ -59,9 +75,9 @@ mod ballista {
         // executors); with one, every TPC-H and CPG product equals the local run's. Stages
         // still run on the executors, and products side by side (`--jobs`).
         state.config_mut().options_mut().execution.target_partitions = 1;
-        let url = match scheduler {
-            "standalone" => start_standalone(&state, STANDALONE_EXECUTORS).await?,
-            _ => scheduler_url(scheduler)?,
+        let url = match standalone_executors(scheduler) {
+            Some(executors) => start_standalone(&state, executors?).await?,
+            None => scheduler_url(scheduler)?,
         };
         state
             .upgrade_for_ballista(url)
