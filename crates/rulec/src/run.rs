@@ -56,30 +56,37 @@ pub struct RunArgs {
     /// (a Ballista cluster; rulec built with the `ballista` feature).
     #[arg(long, value_name = "ENGINE")]
     pub engine: Option<String>,
-    /// The Ballista scheduler: df://HOST:PORT, or `standalone` for a scheduler and two
-    /// executors in this process (default: pack.yaml `run.scheduler`).
+    /// The Ballista scheduler: df://HOST:PORT, or `standalone[:N]` for a scheduler and N
+    /// executors (default 2) in this process (default: pack.yaml `run.scheduler`).
     #[arg(long, value_name = "URL")]
     pub scheduler: Option<String>,
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub format: OutputFormat,
 }
 
-/// The engine named by the flags, else by pack.yaml's `run:`.
+/// The engine named by the flags, else by pack.yaml's `run:` (a flag wins: `--engine
+/// local` runs locally whatever scheduler pack.yaml names).
 fn engine(args: &RunArgs, run: &rulec_pack::RunSection) -> Result<Engine, String> {
-    let name = args.engine.as_deref().or(run.engine.as_deref());
-    let scheduler = args.scheduler.as_deref().or(run.scheduler.as_deref());
-    match (name, scheduler) {
-        (None | Some("local"), None) => Ok(Engine::Local),
-        (None | Some("local"), Some(_)) => {
+    let name = args
+        .engine
+        .as_deref()
+        .or(run.engine.as_deref())
+        .unwrap_or("local");
+    match name {
+        "local" if args.scheduler.is_some() => {
             Err("a scheduler is given but the engine is local: add --engine ballista".to_owned())
         }
-        (Some("ballista"), Some(scheduler)) => Ok(Engine::Ballista {
-            scheduler: scheduler.to_owned(),
-        }),
-        (Some("ballista"), None) => {
-            Err("--engine ballista needs --scheduler df://HOST:PORT (or `standalone`)".to_owned())
-        }
-        (Some(other), _) => Err(format!("unknown engine `{other}` (local or ballista)")),
+        "local" => Ok(Engine::Local),
+        "ballista" => match args.scheduler.as_deref().or(run.scheduler.as_deref()) {
+            Some(scheduler) => Ok(Engine::Ballista {
+                scheduler: scheduler.to_owned(),
+            }),
+            None => Err(
+                "--engine ballista needs --scheduler df://HOST:PORT (or `standalone[:N]`)"
+                    .to_owned(),
+            ),
+        },
+        other => Err(format!("unknown engine `{other}` (local or ballista)")),
     }
 }
 

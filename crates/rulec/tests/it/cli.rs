@@ -450,6 +450,22 @@ fn engine_flags_are_checked_before_anything_runs() {
         assert!(stderr.contains(says), "{extra:?}: {stderr}");
         assert!(!out.join("libcst_nodes").exists());
     }
+    // A flag wins over pack.yaml: `--engine local` ignores the scheduler the pack names.
+    let manifest = std::fs::read_to_string(pack.join("pack.yaml")).expect("pack.yaml");
+    std::fs::write(
+        pack.join("pack.yaml"),
+        format!("{manifest}run:\n  engine: ballista\n  scheduler: df://nowhere:1\n"),
+    )
+    .expect("pack.yaml");
+    let output = run(&["--engine", "local", "--only", "libcst_nodes"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(out.join("libcst_nodes").exists());
+    std::fs::remove_dir_all(&out).expect("clear out");
+    std::fs::write(pack.join("pack.yaml"), &manifest).expect("pack.yaml");
     if cfg!(not(feature = "ballista")) {
         let output = run(&["--engine", "ballista", "--scheduler", "standalone"]);
         assert_eq!(output.status.code(), Some(1));
