@@ -12,6 +12,7 @@ mod outline;
 mod rewrite;
 mod statement;
 mod unnest_forms;
+pub use unnest_forms::call as function_call;
 
 pub use lints::{
     RuleLints, context_free_diagnostics, lint_statement, output_item_span, top_level_select_span,

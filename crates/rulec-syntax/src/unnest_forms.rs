@@ -14,8 +14,8 @@ use sqlparser::ast::{
     FunctionArgExpr, FunctionArgumentList, FunctionArguments, Ident, ObjectName, Value,
 };
 
-/// `name(args)`.
-pub(crate) fn call(name: &str, args: Vec<Expr>) -> Expr {
+/// `name(args)`: a plain call (also what `rulec-compile`'s printer writes).
+pub fn call(name: &str, args: Vec<Expr>) -> Expr {
     Expr::Function(Function {
         name: ObjectName::from(vec![Ident::new(name)]),
         uses_odbc_syntax: false,

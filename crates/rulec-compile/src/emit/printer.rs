@@ -103,11 +103,11 @@ impl Printer {
                 pairs.push(k);
                 pairs.push(v);
             }
-            return Ok(Some(function("map", pairs)));
+            return Ok(Some(rulec_syntax::function_call("map", pairs)));
         }
         if self.emits(EmitRewrite::MapOfArrays) {
             let array = |elem| ast::Expr::Array(ast::Array { elem, named: true });
-            return Ok(Some(function(
+            return Ok(Some(rulec_syntax::function_call(
                 "map",
                 vec![array(to_sql(keys)?), array(to_sql(values)?)],
             )));
@@ -138,27 +138,6 @@ fn ident(printer: &Printer, name: &str) -> ast::Ident {
         Some(quote) => ast::Ident::with_quote(quote, name),
         None => ast::Ident::new(name),
     }
-}
-
-/// `name(args)`.
-fn function(name: &str, args: Vec<ast::Expr>) -> ast::Expr {
-    ast::Expr::Function(ast::Function {
-        name: ast::ObjectName::from(vec![ast::Ident::new(name)]),
-        uses_odbc_syntax: false,
-        parameters: ast::FunctionArguments::None,
-        args: ast::FunctionArguments::List(ast::FunctionArgumentList {
-            duplicate_treatment: None,
-            args: args
-                .into_iter()
-                .map(|e| ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)))
-                .collect(),
-            clauses: vec![],
-        }),
-        filter: None,
-        null_treatment: None,
-        over: None,
-        within_group: vec![],
-    })
 }
 
 /// The unparser dialect a policy names.
@@ -208,7 +187,7 @@ impl Dialect for Printer {
                         .iter()
                         .map(|a| unparser.expr_to_sql(a))
                         .collect::<Result<Vec<_>>>()?;
-                    return Ok(Some(function("named_struct", args)));
+                    return Ok(Some(rulec_syntax::function_call("named_struct", args)));
                 }
             }
             "map" if args.len() == 2 => return self.map_value(unparser, args),
@@ -232,7 +211,7 @@ impl Dialect for Printer {
                     .iter()
                     .map(|a| unparser.expr_to_sql(a))
                     .collect::<Result<Vec<_>>>()?;
-                return Ok(Some(function("array", args)));
+                return Ok(Some(rulec_syntax::function_call("array", args)));
             }
             _ => {}
         }
