@@ -17,7 +17,7 @@ use std::process::Command;
 pub fn run(root: &Path, target: &Path) -> anyhow::Result<()> {
     let debug = super::build_debug(root, target, &["rulec", "rulec-bench"])?;
     let rulec = debug.join("rulec");
-    let python = crate::readers_lane::venv(target)?;
+    let python = crate::readers_lane::venv(target, "readers-venv", crate::readers_lane::PACKAGES)?;
     let lane = target.join("duckdb-lane");
     if lane.exists() {
         std::fs::remove_dir_all(&lane)?;

@@ -25,6 +25,7 @@ mod editor_bench;
 mod nvim_lane;
 mod readers_lane;
 mod run_bench;
+mod s3_lane;
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
@@ -110,6 +111,9 @@ enum Task {
     /// (flat, Hive-partitioned and appended products; the readers are installed from PyPI
     /// into `<target>/readers-venv`).
     Readers,
+    /// Inputs and products on S3: the `s3::` tests of rulec (features `s3` and `ballista`)
+    /// against moto's S3 server on loopback (from PyPI, in `<target>/s3-venv`).
+    S3,
     /// Each TPC-H and CPG rule's canonical SQL printed for DuckDB, run in DuckDB (from PyPI,
     /// in the readers lane's venv), against rulec's products as multisets.
     Duckdb,
@@ -274,6 +278,10 @@ fn main() -> anyhow::Result<()> {
         Task::Duckdb => {
             let root = workspace_root();
             duckdb_lane::run(&root, &target_dir(&root))
+        }
+        Task::S3 => {
+            let root = workspace_root();
+            s3_lane::run(&root, &target_dir(&root))
         }
         Task::Readers => {
             let root = workspace_root();

@@ -9,11 +9,11 @@ use std::process::Command;
 
 /// The readers the lane installs, pinned (and SQLGlot, at the bench's pin, for the DuckDB
 /// lane's parse check of SQL printed for other engines).
-const PACKAGES: &[&str] = &["pyarrow==21.0.0", "duckdb==1.3.2", "sqlglot==30.30.0"];
+pub(crate) const PACKAGES: &[&str] = &["pyarrow==21.0.0", "duckdb==1.3.2", "sqlglot==30.30.0"];
 
 pub fn run(root: &Path, target: &Path) -> anyhow::Result<()> {
     let rulec = super::build_debug(root, target, &["rulec"])?.join("rulec");
-    let python = venv(target)?;
+    let python = venv(target, "readers-venv", PACKAGES)?;
     let lane = target.join("readers-lane");
     if lane.exists() {
         std::fs::remove_dir_all(&lane)?;
@@ -112,12 +112,16 @@ fn rulec_run(rulec: &Path, pack: &Path, args: &[&str]) -> anyhow::Result<String>
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
-/// The venv's Python, with [`PACKAGES`] installed (once).
-pub(crate) fn venv(target: &Path) -> anyhow::Result<std::path::PathBuf> {
-    let dir = target.join("readers-venv");
+/// The Python of the venv `<target>/<name>`, with `packages` installed (once).
+pub(crate) fn venv(
+    target: &Path,
+    name: &str,
+    packages: &[&str],
+) -> anyhow::Result<std::path::PathBuf> {
+    let dir = target.join(name);
     let python = dir.join("bin/python");
     let stamp = dir.join("installed.txt");
-    let wanted = PACKAGES.join("\n");
+    let wanted = packages.join("\n");
     if std::fs::read_to_string(&stamp).is_ok_and(|s| s == wanted) {
         return Ok(python);
     }
@@ -138,11 +142,11 @@ pub(crate) fn venv(target: &Path) -> anyhow::Result<std::path::PathBuf> {
             "--quiet",
             "--disable-pip-version-check",
         ])
-        .args(PACKAGES)
+        .args(packages)
         .status()
         .context("cannot run pip")?;
     if !status.success() {
-        bail!("pip install {} failed", PACKAGES.join(" "));
+        bail!("pip install {} failed", packages.join(" "));
     }
     std::fs::write(&stamp, wanted)?;
     Ok(python)

@@ -332,7 +332,7 @@ async fn direct(pack_dir: &Path, out: &Path, views: bool, skip: &[&str]) -> Resu
         match rulec_exec::check_input(
             &ctx.state(),
             table,
-            &pack_dir.join(path),
+            &pack_dir.join(path).into(),
             &pack.contracts[table],
         )
         .await

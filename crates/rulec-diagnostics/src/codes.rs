@@ -196,6 +196,9 @@ codes! {
     ENGINE_UNAVAILABLE = "R011" "engine-unavailable",
         "The engine the run names cannot be used.",
         "`--engine ballista` runs products on a Ballista cluster: it needs rulec built with the `ballista` feature (`cargo build --release -p rulec --features ballista`) and a scheduler, `--scheduler df://HOST:PORT` (a running `ballista-scheduler` with executors that see the same files), or `--scheduler standalone` (an in-process scheduler and executors, for trying it out and tests).";
+    STORAGE_UNAVAILABLE = "R012" "storage-unavailable",
+        "An input or the output is on object storage rulec cannot use.",
+        "Inputs (pack.yaml `inputs:`) and the output (`--out`, pack.yaml `output:`) may be `s3://BUCKET/KEY` URLs: that needs rulec built with the `s3` feature (`cargo build --release -p rulec --features s3`) and the store's settings in the environment as the AWS SDKs read them (`AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, or an instance or web identity; `AWS_ENDPOINT_URL` and `AWS_ALLOW_HTTP=true` for an S3-compatible server). Other URL schemes are not read or written.";
     OUTPUT_COLUMN_MISSING = "O001" "output-column-missing",
         "The rule does not produce a column its output contract declares.",
         "The output contract (contracts/<rule>.yaml) pins the product's schema. Add the column to the rule's select list, or remove it from the contract.";

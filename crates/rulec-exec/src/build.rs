@@ -3,6 +3,7 @@
 //! publication; appends (only an input's new files, as a new part); the text of a
 //! product's output settings for its build id.
 
+use crate::Location;
 use crate::identity::{self, BuildId};
 use crate::state::{self, ColumnEntry, Manifest, Ordering};
 use crate::{OperatorMetrics, ProgressSink, inputs, publish, slices, write};
@@ -11,7 +12,7 @@ use datafusion::execution::SessionState;
 use rulec_diagnostics::{Diagnostic, codes};
 use rulec_pack::{Pack, ProductSettings, SliceSetting, SortKey};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 /// What a product's output settings are, as text for its build id: its layout (order,
@@ -92,7 +93,10 @@ pub(crate) struct ProductJob<'a> {
     pub(crate) schema: &'a SchemaRef,
     pub(crate) settings: &'a ProductSettings,
     pub(crate) checks: write::OutputChecks,
-    pub(crate) out_dir: &'a Path,
+    /// The product's directory (or object-store prefix).
+    pub(crate) out: &'a Location,
+    /// Where its new version is built ([`publish::Staging`]).
+    pub(crate) staging: &'a Path,
     pub(crate) build: &'a BuildId,
     /// Every effective runtime setting, recorded in the manifest.
     pub(crate) run_settings: &'a BTreeMap<String, String>,
@@ -109,7 +113,7 @@ pub(crate) struct Append<'a> {
     pub(crate) input: &'a str,
     /// The input's contract schema.
     pub(crate) schema: SchemaRef,
-    pub(crate) files: Vec<PathBuf>,
+    pub(crate) files: Vec<Location>,
 }
 
 /// What an append-incremental product's update is, when only an input it is row-local in
@@ -232,7 +236,7 @@ pub(crate) async fn build_product(
         .map_err(|e| Diagnostic::error(codes::EXECUTION_FAILED, e.to_string()))?;
     let logical = match &job.append {
         None => logical,
-        Some(append) => inputs::files_table(state, &append.files, Arc::clone(&append.schema))
+        Some(append) => inputs::files_table(state, &append.files, Arc::clone(&append.schema), None)
             .and_then(|new| scan_only(logical, append.input, new))
             .map_err(|e| Diagnostic::error(codes::EXECUTION_FAILED, e.to_string()))?,
     };
@@ -250,11 +254,11 @@ pub(crate) async fn build_product(
     } else {
         state
     };
-    let staging = publish::Staging::create(job.out_dir, name)
+    let staging = publish::Staging::create(job.staging, name)
         .map_err(|e| write::write_error(name, "cannot create its staging directory", e))?;
-    let product_dir = job.out_dir.join(name);
-    if let Some(append) = &job.append {
-        // The new version holds the previous one's data files (linked, not copied).
+    if let (Some(append), Location::Local(product_dir)) = (&job.append, job.out) {
+        // The new version holds the previous one's data files (linked, not copied; on
+        // object storage they stay where they are, named by the new manifest too).
         for file in &append.previous.files {
             if let Err(e) =
                 publish::link_or_copy(&product_dir.join(&file.name), &staging.dir.join(&file.name))
@@ -362,13 +366,23 @@ pub(crate) async fn build_product(
             format!("product `{name}`: cannot write its manifest: {e}"),
         ));
     }
-    staging.publish(&product_dir).map_err(|e| {
+    let published = match job.out {
+        Location::Local(product_dir) => staging.publish(product_dir),
+        Location::Object(object) => {
+            let result = match crate::objects::store(state.runtime_env(), object) {
+                Ok(store) => {
+                    crate::objects::publish(store.as_ref(), &staging.dir, object, &manifest).await
+                }
+                Err(d) => Err(std::io::Error::other(d.message)),
+            };
+            staging.discard();
+            result
+        }
+    };
+    published.map_err(|e| {
         Diagnostic::error(
             codes::WRITE_FAILED,
-            format!(
-                "product `{name}`: cannot publish it as `{}`: {e}",
-                product_dir.display()
-            ),
+            format!("product `{name}`: cannot publish it as `{}`: {e}", job.out),
         )
     })?;
     Ok((manifest, written.metrics))

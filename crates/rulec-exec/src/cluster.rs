@@ -26,18 +26,67 @@ fn unavailable(message: String) -> Diagnostic {
     Diagnostic::error(codes::ENGINE_UNAVAILABLE, message)
 }
 
+/// A Ballista scheduler to serve (`rulec cluster scheduler`).
+#[derive(Debug, Clone)]
+pub struct SchedulerOptions {
+    /// The address its gRPC service listens on.
+    pub bind: std::net::SocketAddr,
+    /// An executor not heard from for this long is lost, and its tasks run elsewhere.
+    pub executor_timeout: std::time::Duration,
+}
+
+/// A Ballista executor to serve (`rulec cluster executor`).
+#[derive(Debug, Clone)]
+pub struct ExecutorOptions {
+    /// The scheduler, `df://HOST:PORT`.
+    pub scheduler: String,
+    /// The host its services listen on, and the ports of its Flight (results) and gRPC
+    /// services.
+    pub bind_host: String,
+    pub port: u16,
+    pub grpc_port: u16,
+    /// The host the scheduler and clients reach it by (default: `bind_host`).
+    pub external_host: Option<String>,
+    /// Where it keeps shuffle data (default: a temporary directory).
+    pub work_dir: Option<std::path::PathBuf>,
+    /// Tasks it runs at once (default: one per core).
+    pub cores: Option<usize>,
+}
+
+/// Serves a Ballista scheduler until the process ends: sessions are rulec's (its functions,
+/// and its object stores: local files, `s3://` buckets).
+pub async fn serve_scheduler(options: &SchedulerOptions) -> Result<(), Diagnostic> {
+    ballista::serve_scheduler(options).await
+}
+
+/// Serves a Ballista executor until the process ends: it registers with the scheduler and
+/// runs tasks with rulec's runtime (its object stores: local files, `s3://` buckets).
+pub async fn serve_executor(options: &ExecutorOptions) -> Result<(), Diagnostic> {
+    ballista::serve_executor(options).await
+}
+
 #[cfg(not(feature = "ballista"))]
 mod ballista {
     use super::*;
+
+    fn without() -> Diagnostic {
+        unavailable("this rulec was built without the `ballista` feature".to_owned())
+            .with_help("build it with `cargo build --release -p rulec --features ballista`")
+    }
 
     pub(super) async fn session(
         _scheduler: &str,
         _state: SessionState,
     ) -> Result<SessionState, Diagnostic> {
-        Err(
-            unavailable("this rulec was built without the `ballista` feature".to_owned())
-                .with_help("build it with `cargo build --release -p rulec --features ballista`"),
-        )
+        Err(without())
+    }
+
+    pub(super) async fn serve_scheduler(_: &SchedulerOptions) -> Result<(), Diagnostic> {
+        Err(without())
+    }
+
+    pub(super) async fn serve_executor(_: &ExecutorOptions) -> Result<(), Diagnostic> {
+        Err(without())
     }
 }
 
@@ -82,6 +131,93 @@ mod ballista {
         state
             .upgrade_for_ballista(url)
             .map_err(|e| unavailable(format!("cannot use the Ballista scheduler: {e}")))
+    }
+
+    /// rulec's runtime (its object stores), shared by every session of a scheduler or
+    /// executor process.
+    fn runtime()
+    -> Result<std::sync::Arc<datafusion::execution::runtime_env::RuntimeEnv>, Diagnostic> {
+        crate::session::runtime_builder()
+            .build_arc()
+            .map_err(|e| unavailable(format!("cannot set up the runtime: {e}")))
+    }
+
+    pub(super) async fn serve_scheduler(options: &SchedulerOptions) -> Result<(), Diagnostic> {
+        use ballista_scheduler::cluster::BallistaCluster;
+        use ballista_scheduler::config::SchedulerConfig;
+        use std::sync::Arc;
+        let runtime = runtime()?;
+        let timeout = options.executor_timeout.as_secs().max(1);
+        let config = SchedulerConfig {
+            bind_host: options.bind.ip().to_string(),
+            bind_port: options.bind.port(),
+            executor_timeout_seconds: timeout,
+            expire_dead_executor_interval_seconds: (timeout / 3).clamp(1, 15),
+            no_executors_grace_period_seconds: timeout,
+            // Executors ask for tasks (as an in-process cluster's do); the scheduler pushing
+            // them failed jobs that read earlier products ("task could not be prepared or
+            // was rejected by executor").
+            scheduling_policy: ballista_core::config::TaskSchedulingPolicy::PullStaged,
+            ..SchedulerConfig::default()
+        }
+        .with_override_session_builder(Arc::new(move |config| {
+            // Ballista's session (its planner rules and functions), on rulec's runtime.
+            let state = ballista_core::utils::default_session_builder(config)?;
+            Ok(
+                datafusion::execution::SessionStateBuilder::new_from_existing(state)
+                    .with_runtime_env(Arc::clone(&runtime))
+                    .build(),
+            )
+        }));
+        let failed = |e: &dyn std::fmt::Display| {
+            unavailable(format!("the Ballista scheduler on {}: {e}", options.bind))
+        };
+        let cluster = BallistaCluster::new_from_config(&config)
+            .await
+            .map_err(|e| failed(&e))?;
+        ballista_scheduler::scheduler_process::start_server(cluster, options.bind, Arc::new(config))
+            .await
+            .map_err(|e| failed(&e))
+    }
+
+    pub(super) async fn serve_executor(options: &ExecutorOptions) -> Result<(), Diagnostic> {
+        use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
+        use std::sync::Arc;
+        let runtime = runtime()?;
+        let url = scheduler_url(&options.scheduler)?;
+        let (host, port) = url
+            .trim_start_matches("http://")
+            .rsplit_once(':')
+            .and_then(|(h, p)| Some((h.to_owned(), p.parse::<u16>().ok()?)))
+            .ok_or_else(|| unavailable(format!("`{}` is not a scheduler", options.scheduler)))?;
+        let config = ExecutorProcessConfig {
+            bind_host: options.bind_host.clone(),
+            external_host: options.external_host.clone(),
+            port: options.port,
+            grpc_port: options.grpc_port,
+            scheduler_host: host,
+            scheduler_port: port,
+            work_dir: options
+                .work_dir
+                .as_ref()
+                .map(|d| d.to_string_lossy().into_owned()),
+            vcores: options.cores.unwrap_or_else(|| {
+                std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+            }),
+            // Often enough for a scheduler with a short executor timeout.
+            executor_heartbeat_interval_seconds: 2,
+            task_scheduling_policy: ballista_core::config::TaskSchedulingPolicy::PullStaged,
+            override_runtime_producer: Some(Arc::new(move |_| Ok(Arc::clone(&runtime)))),
+            // Every function of rulec's sessions (Ballista's default registry lacks the
+            // nested ones: `map`, `named_struct`, …).
+            override_function_registry: Some(Arc::new(
+                ballista_core::registry::BallistaFunctionRegistry::from(&crate::runtime_session()),
+            )),
+            ..ExecutorProcessConfig::default()
+        };
+        start_executor_process(Arc::new(config))
+            .await
+            .map_err(|e| unavailable(format!("the Ballista executor: {e}")))
     }
 
     /// `df://host[:port]` (port 50050 by default) as the scheduler's gRPC URL.

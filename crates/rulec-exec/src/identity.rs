@@ -14,7 +14,6 @@ use rulec_contract::sha256_hex;
 use rulec_lineage::{ColumnRef, PackLineage};
 use rulec_pack::Pack;
 use std::collections::BTreeMap;
-use std::io::{Read as _, Seek as _, SeekFrom};
 use std::path::{Path, PathBuf};
 
 /// How input data is identified.
@@ -65,30 +64,27 @@ pub struct FileIdentity {
     pub id: String,
 }
 
-/// The data files of an input and their identities, in [`data_files`] order.
-pub fn input_files(path: &Path, mode: InputIdentity) -> std::io::Result<Vec<FileIdentity>> {
-    let mut out = Vec::new();
-    for file in data_files(path)? {
-        let meta = std::fs::metadata(&file)?;
-        let rel = file
-            .strip_prefix(path)
-            .unwrap_or(&file)
-            .display()
-            .to_string();
-        let modified = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
+/// The identities of an input's data files ([`crate::inputs::data_files`], in their order):
+/// size, modification time and a SHA-256 of the Parquet footer (`Metadata`), or a SHA-256
+/// of the whole content (`Content`).
+pub(crate) async fn input_files(
+    state: &datafusion::execution::SessionState,
+    files: &[crate::inputs::DataFile],
+    mode: InputIdentity,
+) -> datafusion::error::Result<Vec<FileIdentity>> {
+    let mut out = Vec::with_capacity(files.len());
+    for file in files {
         let (digest, modified) = match mode {
-            InputIdentity::Metadata => (footer_hash(&file, meta.len())?, modified),
+            InputIdentity::Metadata => (
+                sha256_hex(&crate::inputs::footer(state, file).await?),
+                file.modified,
+            ),
             // Content alone: a touch, a checkout or a restored cache changes nothing.
-            InputIdentity::Content => (sha256_hex(&std::fs::read(&file)?), 0),
+            InputIdentity::Content => (sha256_hex(&crate::inputs::content(state, file).await?), 0),
         };
         out.push(FileIdentity {
-            path: rel.replace(std::path::MAIN_SEPARATOR, "/"),
-            id: format!("{}\t{modified}\t{digest}", meta.len()),
+            path: file.relative.clone(),
+            id: format!("{}\t{modified}\t{digest}", file.bytes),
         });
     }
     Ok(out)
@@ -102,28 +98,6 @@ pub fn files_identity(files: &[FileIdentity]) -> String {
         .map(|f| format!("{}\t{}\n", f.path, f.id))
         .collect();
     sha256_hex(text.as_bytes())
-}
-
-/// [`files_identity`] of [`input_files`].
-pub fn input_identity(path: &Path, mode: InputIdentity) -> std::io::Result<String> {
-    Ok(files_identity(&input_files(path, mode)?))
-}
-
-/// SHA-256 of a Parquet file's footer (its metadata: schema, row groups, statistics).
-fn footer_hash(file: &Path, len: u64) -> std::io::Result<String> {
-    let mut f = std::fs::File::open(file)?;
-    if len < 12 {
-        return Ok(sha256_hex(&std::fs::read(file)?));
-    }
-    let mut tail = [0u8; 8];
-    f.seek(SeekFrom::End(-8))?;
-    f.read_exact(&mut tail)?;
-    let footer_len = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
-    let start = len.saturating_sub(8 + footer_len);
-    f.seek(SeekFrom::Start(start))?;
-    let mut footer = Vec::new();
-    f.take(footer_len + 8).read_to_end(&mut footer)?;
-    Ok(sha256_hex(&footer))
 }
 
 /// A product's build id and what it was made of (kept in its manifest, so that a later

@@ -1,6 +1,7 @@
 //! Inputs: found, checked against their contracts, and registered with the contract's
 //! schema so that the engine reads exactly the declared types.
 
+use crate::location::Location;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::TableProvider;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
@@ -30,45 +31,38 @@ fn table_url(path: &Path) -> datafusion::error::Result<ListingTableUrl> {
     // A `file://` URL, every byte outside the unreserved set percent-encoded: a plain path
     // with `[`, `*` or `?` in it would be read as a glob pattern.
     let mut text = String::from("file://");
-    for byte in absolute.to_string_lossy().bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {
-            text.push(char::from(byte));
-        } else {
-            text.push_str(&format!("%{byte:02X}"));
-        }
-    }
+    crate::location::percent_encode_into(&absolute.to_string_lossy(), &mut text);
     if absolute.is_dir() && !text.ends_with('/') {
         text.push('/');
     }
     ListingTableUrl::parse(text)
 }
 
-/// A Parquet listing table over `path` (a file or a directory) with a fixed schema.
-pub fn listing_table(
+/// The URL the engine reads `location` by (`directory`: a prefix to list, for an object
+/// store; a local path says itself whether it is a directory).
+pub(crate) fn location_url(
+    location: &Location,
+    directory: bool,
+) -> datafusion::error::Result<ListingTableUrl> {
+    match location {
+        Location::Local(path) => table_url(path),
+        Location::Object(object) => object.table_url(directory),
+    }
+}
+
+/// Exactly `files` as a table with `schema`; `sorted_by`: each file is sorted so (its
+/// `sorting_columns` say so), and the engine may skip sorts.
+pub fn files_table(
     state: &SessionState,
-    path: &Path,
+    files: &[Location],
     schema: SchemaRef,
     sorted_by: Option<&[SortKey]>,
 ) -> datafusion::error::Result<Arc<dyn TableProvider>> {
-    // A directory is read as exactly the files its identity is made of (`.` and `_` names
-    // are not data, at any depth), listed here rather than by the engine's own listing.
-    let files = if path.is_dir() {
-        crate::identity::data_files(path)?
-    } else {
-        Vec::new()
-    };
-    let config = if files.is_empty() {
-        ListingTableConfig::new(table_url(path)?)
-    } else {
-        ListingTableConfig::new_with_multi_paths(
-            files
-                .iter()
-                .map(|f| table_url(f))
-                .collect::<datafusion::error::Result<Vec<_>>>()?,
-        )
-    }
-    .with_listing_options(match sorted_by {
-        // Each file is sorted so (its `sorting_columns` say so): the engine may skip sorts.
+    let urls = files
+        .iter()
+        .map(|f| location_url(f, false))
+        .collect::<datafusion::error::Result<Vec<_>>>()?;
+    let options = match sorted_by {
         Some(keys) => listing_options(state).with_file_sort_order(vec![
             keys.iter()
                 .map(|k| {
@@ -78,25 +72,10 @@ pub fn listing_table(
                 .collect(),
         ]),
         None => listing_options(state),
-    })
-    .with_schema(schema);
-    Ok(Arc::new(ListingTable::try_new(config)?))
-}
-
-/// Exactly `files` as a table with `schema`.
-pub fn files_table(
-    state: &SessionState,
-    files: &[std::path::PathBuf],
-    schema: SchemaRef,
-) -> datafusion::error::Result<Arc<dyn TableProvider>> {
-    let config = ListingTableConfig::new_with_multi_paths(
-        files
-            .iter()
-            .map(|f| table_url(f))
-            .collect::<datafusion::error::Result<Vec<_>>>()?,
-    )
-    .with_listing_options(listing_options(state))
-    .with_schema(schema);
+    };
+    let config = ListingTableConfig::new_with_multi_paths(urls)
+        .with_listing_options(options)
+        .with_schema(schema);
     Ok(Arc::new(ListingTable::try_new(config)?))
 }
 
@@ -106,13 +85,13 @@ pub fn files_table(
 /// not read), its columns put back in the product's order.
 pub fn product_table(
     state: &SessionState,
-    dir: &Path,
-    files: &[std::path::PathBuf],
+    dir: &Location,
+    files: &[Location],
     partition_by: &[String],
     schema: SchemaRef,
 ) -> datafusion::error::Result<Arc<dyn TableProvider>> {
     if partition_by.is_empty() {
-        return files_table(state, files, schema);
+        return files_table(state, files, schema, None);
     }
     let partition_cols = partition_by
         .iter()
@@ -126,7 +105,7 @@ pub fn product_table(
         .map(|(i, _)| i)
         .collect();
     let file_schema = Arc::new(schema.project(&data_columns)?);
-    let config = ListingTableConfig::new(table_url(dir)?)
+    let config = ListingTableConfig::new(location_url(dir, true)?)
         .with_listing_options(listing_options(state).with_table_partition_cols(partition_cols))
         .with_schema(file_schema);
     let listing: Arc<dyn TableProvider> = Arc::new(ListingTable::try_new(config)?);
@@ -145,62 +124,204 @@ pub fn product_table(
     Ok(Arc::new(crate::view::EphemeralTable::new(plan)))
 }
 
-/// Checks that `path` exists and its Parquet schema has every contract column with the
+/// One data file of an input, wherever it is.
+pub(crate) struct DataFile {
+    /// How diagnostics name it (a path or URL).
+    pub(crate) name: String,
+    /// Its path relative to the input's location, `/`-separated (empty for an input that
+    /// is one file).
+    pub(crate) relative: String,
+    pub(crate) location: Location,
+    pub(crate) bytes: u64,
+    /// Its modification time, in nanoseconds since the epoch.
+    pub(crate) modified: u128,
+}
+
+/// The data files of an input (see [`crate::identity::data_files`] and
+/// [`crate::objects::data_objects`]): `Ok(None)` if there is nothing at `location`.
+pub(crate) async fn data_files(
+    state: &SessionState,
+    location: &Location,
+) -> Result<Option<Vec<DataFile>>, Diagnostic> {
+    let io = |e: &dyn std::fmt::Display| {
+        Diagnostic::error(
+            codes::INPUT_UNREADABLE,
+            format!("cannot read `{location}`: {e}"),
+        )
+    };
+    match location {
+        Location::Local(path) => {
+            if !path.exists() {
+                return Ok(None);
+            }
+            let files = crate::identity::data_files(path).map_err(|e| io(&e))?;
+            files
+                .into_iter()
+                .map(|file| {
+                    let meta = std::fs::metadata(&file).map_err(|e| io(&e))?;
+                    let relative = file.strip_prefix(path).unwrap_or(&file);
+                    let relative: Vec<String> = relative
+                        .components()
+                        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                        .collect();
+                    let modified = meta
+                        .modified()
+                        .ok()
+                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                        .map_or(0, |d| d.as_nanos());
+                    Ok(DataFile {
+                        name: file.display().to_string(),
+                        relative: if file == *path {
+                            String::new()
+                        } else {
+                            relative.join("/")
+                        },
+                        location: Location::Local(file),
+                        bytes: meta.len(),
+                        modified,
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some)
+        }
+        Location::Object(object) => {
+            let store = crate::objects::store(state.runtime_env(), object)?;
+            let objects = crate::objects::data_objects(store.as_ref(), object)
+                .await
+                .map_err(|e| io(&e))?;
+            if objects.is_empty() {
+                return Ok(None);
+            }
+            Ok(Some(
+                objects
+                    .iter()
+                    .map(|meta| {
+                        let at = object.at(&meta.location);
+                        DataFile {
+                            name: at.to_string(),
+                            relative: object.relative(&meta.location),
+                            location: Location::Object(at),
+                            bytes: meta.size,
+                            modified: meta
+                                .last_modified
+                                .timestamp_nanos_opt()
+                                .and_then(|n| u128::try_from(n).ok())
+                                .unwrap_or(0),
+                        }
+                    })
+                    .collect(),
+            ))
+        }
+    }
+}
+
+/// The Parquet footer of a data file (its metadata and the 8 bytes after it).
+pub(crate) async fn footer(
+    state: &SessionState,
+    file: &DataFile,
+) -> datafusion::error::Result<bytes::Bytes> {
+    let url = location_url(&file.location, false)?;
+    let store = state.runtime_env().object_store(&url)?;
+    let meta = datafusion::object_store::ObjectStoreExt::head(store.as_ref(), url.prefix()).await?;
+    Ok(crate::objects::footer(store.as_ref(), &meta).await?)
+}
+
+/// The whole content of a data file.
+pub(crate) async fn content(
+    state: &SessionState,
+    file: &DataFile,
+) -> datafusion::error::Result<bytes::Bytes> {
+    let url = location_url(&file.location, false)?;
+    let store = state.runtime_env().object_store(&url)?;
+    Ok(
+        datafusion::object_store::ObjectStoreExt::get(store.as_ref(), url.prefix())
+            .await?
+            .bytes()
+            .await?,
+    )
+}
+
+/// Checks that `location` exists and its Parquet schema has every contract column with the
 /// declared type, then returns a table that reads it with the contract's schema.
 pub async fn check_input(
     state: &SessionState,
     table: &str,
-    path: &Path,
+    location: &Location,
     contract: &Contract,
 ) -> InputCheck {
-    if !path.exists() {
-        return InputCheck::Failed(vec![
-            Diagnostic::error(
-                codes::INPUT_MISSING,
-                format!("input `{table}`: `{}` does not exist", path.display()),
-            )
-            .in_file("pack.yaml")
-            .with_help("fix the path under `inputs:` in pack.yaml, or pass --data DIR"),
-        ]);
+    match checked_input(state, table, location, contract).await {
+        Ok((provider, warnings, _)) => InputCheck::Ok(provider, warnings),
+        Err(problems) => InputCheck::Failed(problems),
     }
-    // Each file on its own, so that a diagnostic names the file (a directory's files are
-    // otherwise merged into one schema, and an empty file reads as one without columns).
-    let files = match parquet_files(path) {
-        Ok(files) => files,
-        Err(e) => {
-            return InputCheck::Failed(vec![unreadable(table, path, &e.to_string())]);
+}
+
+/// [`check_input`], with the data files the table reads (what the input's identity is
+/// made of).
+pub(crate) async fn checked_input(
+    state: &SessionState,
+    table: &str,
+    location: &Location,
+    contract: &Contract,
+) -> Result<(Arc<dyn TableProvider>, Vec<Diagnostic>, Vec<DataFile>), Vec<Diagnostic>> {
+    let files = match data_files(state, location).await {
+        Ok(Some(files)) => files,
+        Ok(None) => {
+            return Err(vec![
+                Diagnostic::error(
+                    codes::INPUT_MISSING,
+                    match location {
+                        Location::Local(_) => format!("input `{table}`: `{location}` does not exist"),
+                        Location::Object(_) => format!(
+                            "input `{table}`: there is no `.parquet` object at or below `{location}`"
+                        ),
+                    },
+                )
+                .in_file("pack.yaml")
+                .with_help("fix the path under `inputs:` in pack.yaml, or pass --data DIR"),
+            ]);
         }
+        Err(d) => return Err(vec![d.in_file("pack.yaml")]),
     };
     if files.is_empty() {
-        return InputCheck::Failed(vec![unreadable(table, path, "it holds no .parquet file")]);
+        return Err(vec![unreadable(
+            table,
+            &location.to_string(),
+            "it holds no .parquet file",
+        )]);
     }
     let partitions: Vec<&ContractColumn> =
         contract.columns.iter().filter(|c| c.partition).collect();
     let mut problems = Vec::new();
     if !partitions.is_empty() {
-        problems.extend(hive_layout(table, path, &files, &partitions, contract));
+        problems.extend(hive_layout(
+            table,
+            &location.to_string(),
+            &files,
+            &partitions,
+            contract,
+        ));
     }
     let order = contract_order(contract);
     let mut unordered: Option<String> = None;
     for file in &files {
-        if std::fs::metadata(file).is_ok_and(|m| m.len() == 0) {
-            problems.push(unreadable(table, file, "the file is empty (0 bytes)"));
+        if file.bytes == 0 {
+            problems.push(unreadable(table, &file.name, "the file is empty (0 bytes)"));
             continue;
         }
-        let file_schema = match table_url(file) {
+        let file_schema = match location_url(&file.location, false) {
             Ok(url) => listing_options(state).infer_schema(state, &url).await,
             Err(e) => Err(e),
         };
         match file_schema {
-            Ok(schema) => problems.extend(compare(table, file, &schema, contract)),
-            Err(e) => problems.push(read_error(table, file, &e)),
+            Ok(schema) => problems.extend(compare(table, &file.name, &schema, contract)),
+            Err(e) => problems.push(read_error(table, &file.name, &e)),
         }
-        if !order.is_empty() && unordered.is_none() && !records_order(file, &order) {
-            unordered = Some(file.display().to_string());
+        if !order.is_empty() && unordered.is_none() && !records_order(state, file, &order).await {
+            unordered = Some(file.name.clone());
         }
     }
     if !problems.is_empty() {
-        return InputCheck::Failed(problems);
+        return Err(problems);
     }
     let mut notes = Vec::new();
     let sorted = match unordered {
@@ -224,24 +345,26 @@ pub async fn check_input(
     };
     let partition_names: Vec<String> = partitions.iter().map(|c| c.name.clone()).collect();
     let provider = if partitions.is_empty() {
-        listing_table(
+        // Exactly the files listed (and identified) here.
+        let locations: Vec<Location> = files.iter().map(|f| f.location.clone()).collect();
+        files_table(
             state,
-            path,
+            &locations,
             Arc::clone(&contract.schema),
             sorted.then_some(&order[..]),
         )
     } else {
         product_table(
             state,
-            path,
+            location,
             &[],
             &partition_names,
             Arc::clone(&contract.schema),
         )
     };
     match provider {
-        Ok(t) => InputCheck::Ok(t, notes),
-        Err(e) => InputCheck::Failed(vec![read_error(table, path, &e)]),
+        Ok(t) => Ok((t, notes, files)),
+        Err(e) => Err(vec![read_error(table, &location.to_string(), &e)]),
     }
 }
 
@@ -257,13 +380,14 @@ fn contract_order(contract: &Contract) -> Vec<SortKey> {
 
 /// Whether every row group of a Parquet file records `order` as its leading
 /// `sorting_columns` (top-level columns, by leaf index).
-fn records_order(file: &Path, order: &[SortKey]) -> bool {
-    let Ok(handle) = std::fs::File::open(file) else {
+async fn records_order(state: &SessionState, file: &DataFile, order: &[SortKey]) -> bool {
+    let Ok(footer) = footer(state, file).await else {
         return false;
     };
-    let Ok(metadata) =
-        datafusion::parquet::file::metadata::ParquetMetaDataReader::new().parse_and_finish(&handle)
-    else {
+    let Some(metadata) = footer.len().checked_sub(8).and_then(|end| {
+        datafusion::parquet::file::metadata::ParquetMetaDataReader::decode_metadata(&footer[..end])
+            .ok()
+    }) else {
         return false;
     };
     let columns = metadata.file_metadata().schema_descr();
@@ -291,8 +415,8 @@ fn records_order(file: &Path, order: &[SortKey]) -> bool {
 /// one per partition column in the contract's order, each value of the column's type.
 fn hive_layout(
     table: &str,
-    path: &Path,
-    files: &[std::path::PathBuf],
+    input: &str,
+    files: &[DataFile],
     partitions: &[&ContractColumn],
     contract: &Contract,
 ) -> Vec<Diagnostic> {
@@ -302,21 +426,16 @@ fn hive_layout(
             .in_file(contract.file.clone())
             .at_opt(partitions.first().and_then(|c| c.span))
     };
-    if !path.is_dir() {
+    if files.iter().any(|f| f.relative.is_empty()) {
         return vec![problem(format!(
-            "input `{table}` has partition columns, so `{}` must be a directory of `{}/` directories",
-            path.display(),
+            "input `{table}` has partition columns, so `{input}` must be a directory of `{}/` directories",
             expected.join("/")
         ))];
     }
     let mut problems = Vec::new();
     let mut checked = std::collections::BTreeSet::new();
     for file in files {
-        let relative = file.strip_prefix(path).unwrap_or(file);
-        let parts: Vec<String> = relative
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy().into_owned())
-            .collect();
+        let parts: Vec<&str> = file.relative.split('/').collect();
         let layout_ok = parts.len() == partitions.len() + 1
             && partitions.iter().zip(&parts).all(|(column, part)| {
                 part.split_once('=')
@@ -325,13 +444,13 @@ fn hive_layout(
         if !layout_ok {
             problems.push(problem(format!(
                 "input `{table}`: `{}` is not in a `{}/` directory",
-                relative.display(),
+                file.relative,
                 expected.join("/")
             )));
             continue;
         }
         for (column, part) in partitions.iter().zip(&parts) {
-            if !checked.insert(part.clone()) {
+            if !checked.insert((*part).to_owned()) {
                 continue;
             }
             let value = percent_decode(part.split_once('=').map_or("", |(_, v)| v));
@@ -369,16 +488,10 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The Parquet files an input path names: the file itself, or every `.parquet` file under
-/// the directory (as the engine lists them), sorted.
-fn parquet_files(path: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
-    crate::identity::data_files(path)
-}
-
 /// The contract columns `file_schema` lacks or types differently.
 fn compare(
     table: &str,
-    path: &Path,
+    path: &str,
     file_schema: &datafusion::arrow::datatypes::Schema,
     contract: &Contract,
 ) -> Vec<Diagnostic> {
@@ -391,7 +504,7 @@ fn compare(
                         codes::INPUT_LAYOUT,
                         format!(
                             "input `{table}` (`{}`) holds column `{}`, which the contract declares a partition column (read from the `{}=…/` directory names)",
-                            path.display(),
+                            path,
                             column.name,
                             column.name
                         ),
@@ -408,9 +521,7 @@ fn compare(
                     codes::INPUT_SCHEMA_MISMATCH,
                     format!(
                         "input `{table}` (`{}`) has no column `{}` (the contract declares `{}`)",
-                        path.display(),
-                        column.name,
-                        column.type_text
+                        path, column.name, column.type_text
                     ),
                 )
                 .in_file(contract.file.clone())
@@ -425,7 +536,7 @@ fn compare(
                             codes::INPUT_SCHEMA_MISMATCH,
                             format!(
                                 "input `{table}` (`{}`): column `{}` is `{actual}` but the contract declares `{expected}`",
-                                path.display(),
+                                path,
                                 column.name
                             ),
                         )
@@ -441,20 +552,20 @@ fn compare(
     problems
 }
 
-fn unreadable(table: &str, path: &Path, why: &str) -> Diagnostic {
+fn unreadable(table: &str, path: &str, why: &str) -> Diagnostic {
     Diagnostic::error(
         codes::INPUT_UNREADABLE,
-        format!("input `{table}`: cannot read `{}`: {why}", path.display()),
+        format!("input `{table}`: cannot read `{path}`: {why}"),
     )
     .in_file("pack.yaml")
 }
 
-fn read_error(table: &str, path: &Path, err: &datafusion::error::DataFusionError) -> Diagnostic {
+fn read_error(table: &str, path: &str, err: &datafusion::error::DataFusionError) -> Diagnostic {
     Diagnostic::error(
         codes::INPUT_UNREADABLE,
         format!(
             "input `{table}`: cannot read `{}` as Parquet: {}",
-            path.display(),
+            path,
             rulec_compile::clean_message(err)
         ),
     )

@@ -16,7 +16,9 @@ mod build;
 pub mod cluster;
 pub mod identity;
 mod inputs;
+pub mod location;
 pub mod lock;
+mod objects;
 pub mod profile;
 pub mod publish;
 mod runner;
@@ -29,7 +31,8 @@ mod write;
 
 pub use identity::{BuildId, InputIdentity};
 pub use inputs::{InputCheck, check_input};
-pub use lock::{OutputLock, lock_output};
+pub use location::Location;
+pub use lock::{OutputLock, lock_location, lock_output};
 pub use profile::Profile;
 pub use session::runtime_session;
 pub use write::OperatorMetrics;
@@ -43,7 +46,7 @@ use rulec_pack::Pack;
 use runner::Runner;
 use state::Manifest;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -79,8 +82,9 @@ pub struct RunOptions {
     pub pack_root: PathBuf,
     /// Read input paths relative to this directory instead of the pack root.
     pub data_dir: Option<PathBuf>,
-    /// Where products are written: `<out>/<product>/`.
-    pub out_dir: PathBuf,
+    /// Where products are written: `<out>/<product>/`, a local directory or an object-store
+    /// prefix (`s3://bucket/prefix`).
+    pub out: Location,
     /// Build only these products (and what they read). Empty = all.
     pub only: Vec<String>,
     /// Rebuild even what could be reused.
@@ -113,11 +117,11 @@ pub enum Engine {
 }
 
 impl RunOptions {
-    pub fn new(pack_root: PathBuf, out_dir: PathBuf, profile: Profile) -> Self {
+    pub fn new(pack_root: PathBuf, out: impl Into<Location>, profile: Profile) -> Self {
         RunOptions {
             pack_root,
             data_dir: None,
-            out_dir,
+            out: out.into(),
             only: Vec::new(),
             force: false,
             verify: false,
@@ -186,8 +190,8 @@ pub enum ProductStatus {
 pub struct ProductReport {
     pub name: String,
     pub status: ProductStatus,
-    /// The product's directory.
-    pub path: PathBuf,
+    /// The product's directory (or object-store prefix).
+    pub path: Location,
     pub build_id: Option<String>,
 }
 
@@ -243,8 +247,15 @@ pub async fn run(
         }
     };
     let ctx = SessionContext::new_with_state(state);
+    if let Location::Object(out) = &options.out
+        && let Err(d) = objects::store(ctx.state().runtime_env(), out)
+    {
+        report.diagnostics.push(d);
+        return report;
+    }
+    let staging = staging_root(&options.out);
     // What interrupted runs left half-built (the caller holds the lock: no run is building).
-    publish::clean_staging(&options.out_dir);
+    publish::clean_staging(&staging);
 
     // Inputs first: every input a wanted rule reads must exist and match its contract.
     let needed_inputs: BTreeSet<&String> = pack
@@ -258,7 +269,7 @@ pub async fn run(
     // Each input's data files and their identities (what append-incremental products compare).
     let mut files_of: BTreeMap<String, Vec<identity::FileIdentity>> = BTreeMap::new();
     // Where each input's data is, for naming the files of a product that fails to run.
-    let mut input_paths: BTreeMap<String, PathBuf> = BTreeMap::new();
+    let mut input_paths: BTreeMap<String, Location> = BTreeMap::new();
     for table in needed_inputs {
         let contract = &pack.contracts[table];
         let Some(declared) = pack.manifest.inputs.get(table) else {
@@ -276,10 +287,24 @@ pub async fn run(
             continue;
         };
         let base = options.data_dir.as_deref().unwrap_or(&options.pack_root);
-        let path = resolve(base, declared);
-        input_paths.insert(table.clone(), path.clone());
-        match check_input(&ctx.state(), table, &path, contract).await {
-            InputCheck::Ok(provider, warnings) => {
+        let location = match Location::resolve(base, declared) {
+            Ok(location) => location,
+            Err(why) => {
+                report.diagnostics.push(
+                    Diagnostic::error(
+                        codes::STORAGE_UNAVAILABLE,
+                        format!("input `{table}`: {why}"),
+                    )
+                    .in_file("pack.yaml"),
+                );
+                inputs_ok = false;
+                continue;
+            }
+        };
+        input_paths.insert(table.clone(), location.clone());
+        let state = ctx.state();
+        match inputs::checked_input(&state, table, &location, contract).await {
+            Ok((provider, warnings, files)) => {
                 report.diagnostics.extend(warnings);
                 if let Err(e) = ctx.register_table(table.as_str(), provider) {
                     report.diagnostics.push(Diagnostic::error(
@@ -288,21 +313,24 @@ pub async fn run(
                     ));
                     inputs_ok = false;
                 }
-                match identity::input_files(&path, options.input_identity) {
+                match identity::input_files(&state, &files, options.input_identity).await {
                     Ok(files) => {
                         identities.insert(table.clone(), identity::files_identity(&files));
                         files_of.insert(table.clone(), files);
                     }
                     Err(e) => {
                         report.diagnostics.push(Diagnostic::error(
-                            codes::INPUT_MISSING,
-                            format!("input `{table}`: cannot read `{}`: {e}", path.display()),
+                            codes::INPUT_UNREADABLE,
+                            format!(
+                                "input `{table}`: cannot read `{location}`: {}",
+                                rulec_compile::clean_message(&e)
+                            ),
                         ));
                         inputs_ok = false;
                     }
                 }
             }
-            InputCheck::Failed(ds) => {
+            Err(ds) => {
                 report.diagnostics.extend(ds);
                 inputs_ok = false;
             }
@@ -339,10 +367,24 @@ pub async fn run(
         files_of: &files_of,
         input_paths: &input_paths,
         run_settings: &report.settings,
+        staging: &staging,
     };
     report.products = runner.products(&wanted).await;
-    publish::remove_empty_staging(&options.out_dir);
+    publish::remove_empty_staging(&staging);
     report
+}
+
+/// Where new versions of products are built before they are published: beside the
+/// products for a local output (a swap within one file system), in the system's temporary
+/// directory for one on object storage (uploaded from there).
+fn staging_root(out: &Location) -> PathBuf {
+    match out {
+        Location::Local(dir) => dir.join(publish::STAGING_DIR),
+        Location::Object(object) => std::env::temp_dir().join(format!(
+            "rulec-staging-{}",
+            &rulec_contract::sha256_hex(object.to_string().as_bytes())[7..23]
+        )),
+    }
 }
 
 /// The wanted rules and everything they read (transitively).
@@ -362,15 +404,6 @@ fn wanted_rules(pack: &Pack, only: &[String]) -> BTreeSet<String> {
         }
     }
     wanted
-}
-
-fn resolve(base: &Path, declared: &str) -> PathBuf {
-    let p = Path::new(declared);
-    if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        base.join(p)
-    }
 }
 
 #[cfg(test)]

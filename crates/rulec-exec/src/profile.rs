@@ -3,7 +3,7 @@
 //! product's manifest, and hashed into its build id.
 
 use datafusion::execution::SessionState;
-use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::prelude::SessionConfig;
 use rulec_diagnostics::{Diagnostic, codes};
 use std::collections::BTreeMap;
@@ -109,15 +109,13 @@ impl Profile {
     /// a memory pool that spills when a limit is set.
     pub fn session(&self) -> Result<SessionState, Diagnostic> {
         let config = self.config()?;
-        let runtime: Arc<RuntimeEnv> = match self.memory_limit {
-            Some(limit) => RuntimeEnvBuilder::new()
-                .with_memory_limit(limit, 1.0)
-                .build_arc()
-                .map_err(|e| {
-                    Diagnostic::error(codes::INVALID_RUN_SETTING, format!("memory limit: {e}"))
-                })?,
-            None => Arc::new(RuntimeEnv::default()),
-        };
+        let mut runtime = crate::session::runtime_builder();
+        if let Some(limit) = self.memory_limit {
+            runtime = runtime.with_memory_limit(limit, 1.0);
+        }
+        let runtime: Arc<RuntimeEnv> = runtime.build_arc().map_err(|e| {
+            Diagnostic::error(codes::INVALID_RUN_SETTING, format!("memory limit: {e}"))
+        })?;
         Ok(crate::session::session(config, runtime))
     }
 

@@ -34,10 +34,10 @@ pub struct Staging {
 }
 
 impl Staging {
-    /// A fresh, empty staging directory for `product` under `out_dir`.
-    pub fn create(out_dir: &Path, product: &str) -> io::Result<Staging> {
+    /// A fresh, empty staging directory for `product` in the staging directory `root`.
+    pub fn create(root: &Path, product: &str) -> io::Result<Staging> {
         let nonce = nonce();
-        let dir = out_dir.join(STAGING_DIR).join(format!("{product}-{nonce}"));
+        let dir = root.join(format!("{product}-{nonce}"));
         std::fs::create_dir_all(&dir)?;
         Ok(Staging { dir, nonce })
     }
@@ -126,14 +126,15 @@ fn exchange_unsupported(e: &io::Error) -> bool {
         || matches!(e.raw_os_error(), Some(EINVAL | ENOSYS | ENOTSUP))
 }
 
-/// Removes what interrupted runs left in staging. Called with the output lock held.
-pub fn clean_staging(out_dir: &Path) {
-    let _ = std::fs::remove_dir_all(out_dir.join(STAGING_DIR));
+/// Removes what interrupted runs left in the staging directory `root`. Called with the
+/// output lock held.
+pub fn clean_staging(root: &Path) {
+    let _ = std::fs::remove_dir_all(root);
 }
 
-/// Removes the staging directory once a run has published or discarded all it built.
-pub fn remove_empty_staging(out_dir: &Path) {
-    let _ = std::fs::remove_dir(out_dir.join(STAGING_DIR));
+/// Removes the staging directory `root` once a run has published or discarded all it built.
+pub fn remove_empty_staging(root: &Path) {
+    let _ = std::fs::remove_dir(root);
 }
 
 /// Hard-links (or, across file systems, copies) `from` to `to`: an appended version reuses

@@ -2,6 +2,7 @@
 //! built), scheduled up to `--jobs` at once in dependency order, and the registration of
 //! what readers read (written products, ephemeral views).
 
+use crate::Location;
 use crate::build::{Append, ProductJob, append_update, build_product, output_checks};
 use crate::identity::{self, BuildId};
 use crate::{
@@ -14,7 +15,7 @@ use rulec_diagnostics::{Diagnostic, codes};
 use rulec_pack::{Materialize, Pack};
 use state::Manifest;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -26,8 +27,10 @@ pub(crate) struct Runner<'a> {
     pub(crate) ctx: &'a SessionContext,
     pub(crate) builds: &'a BTreeMap<String, BuildId>,
     pub(crate) files_of: &'a BTreeMap<String, Vec<identity::FileIdentity>>,
-    pub(crate) input_paths: &'a BTreeMap<String, PathBuf>,
+    pub(crate) input_paths: &'a BTreeMap<String, Location>,
     pub(crate) run_settings: &'a BTreeMap<String, String>,
+    /// Where new versions are built ([`crate::publish::Staging`]).
+    pub(crate) staging: &'a Path,
 }
 
 /// How a product's turn ended.
@@ -143,7 +146,7 @@ impl Runner<'_> {
             input_paths,
             ..
         } = *self;
-        let product_dir = options.out_dir.join(&rule.name);
+        let product_dir = options.out.join(&rule.name);
         let Some(compiled_rule) = compiled.rule(&rule.name) else {
             return Finished::default();
         };
@@ -211,28 +214,31 @@ impl Runner<'_> {
 
         // Reuse when the build id is the same and the files are whole (and the data cannot
         // have changed since).
-        let existing = state::read_manifest(&product_dir);
+        let session = ctx.state();
+        let existing = state::read_product_manifest(&session, &product_dir).await;
+        // Whether its files are whole matters to a reuse and an append only.
+        let intact = match &existing {
+            Some(m)
+                if !options.force
+                    && (m.build_id.id == build.id
+                        || layout.settings.incremental == rulec_pack::Incremental::Append) =>
+            {
+                state::product_intact(&session, &product_dir, m, options.verify).await
+            }
+            _ => false,
+        };
         let reasons: Vec<String> = match &existing {
             _ if options.force => vec!["forced with --force".to_owned()],
             None => vec!["new".to_owned()],
             Some(m) if m.build_id.id != build.id => identity::rebuild_reasons(&m.build_id, build),
-            Some(m) if !state::files_intact(&product_dir, m, options.verify) => {
-                vec!["files missing or corrupt".to_owned()]
-            }
+            Some(_) if !intact => vec!["files missing or corrupt".to_owned()],
             Some(_) => volatile_reason.iter().cloned().collect(),
         };
         let mode = match &existing {
             Some(previous)
                 if !reasons.is_empty() && !options.force && volatile_reason.is_none() =>
             {
-                append_update(
-                    previous,
-                    build,
-                    &layout,
-                    files_of,
-                    options.tolerant,
-                    state::files_intact(&product_dir, previous, options.verify),
-                )
+                append_update(previous, build, &layout, files_of, options.tolerant, intact)
             }
             _ => None,
         };
@@ -270,7 +276,8 @@ impl Runner<'_> {
             schema,
             settings: &layout.settings,
             checks: output_checks(pack, &rule.name, &layout.settings, options.tolerant),
-            out_dir: &options.out_dir,
+            out: &product_dir,
+            staging: self.staging,
             build,
             run_settings: self.run_settings,
             appended_from: layout
@@ -315,16 +322,14 @@ impl Runner<'_> {
                     // The engine's read errors do not name files: name what the rule reads.
                     for table in &rule.upstream_inputs {
                         if let Some(path) = input_paths.get(table) {
-                            d = d.with_note(format!(
-                                "the rule reads input `{table}` from `{}`",
-                                path.display()
-                            ));
+                            d = d
+                                .with_note(format!("the rule reads input `{table}` from `{path}`"));
                         }
                     }
                     for upstream in &rule.upstream_rules {
                         d = d.with_note(format!(
                             "the rule reads product `{upstream}` from `{}`",
-                            options.out_dir.join(upstream).display()
+                            options.out.join(upstream)
                         ));
                     }
                 }
@@ -359,11 +364,11 @@ async fn register_view(
 async fn register_product(
     ctx: &SessionContext,
     name: &str,
-    dir: &Path,
+    dir: &Location,
     manifest: &Manifest,
     schema: &SchemaRef,
 ) -> Result<(), Diagnostic> {
-    let files: Vec<PathBuf> = manifest.files.iter().map(|f| dir.join(&f.name)).collect();
+    let files: Vec<Location> = manifest.files.iter().map(|f| dir.join(&f.name)).collect();
     let provider = inputs::product_table(
         &ctx.state(),
         dir,

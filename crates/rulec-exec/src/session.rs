@@ -2,7 +2,7 @@
 //! with, so that run-time types match compile-time types.
 
 use datafusion::config::ConfigOptions;
-use datafusion::execution::runtime_env::RuntimeEnv;
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::execution::{SessionState, SessionStateBuilder};
 use datafusion::prelude::SessionConfig;
 use std::sync::Arc;
@@ -13,16 +13,14 @@ pub(crate) fn config(options: ConfigOptions) -> SessionConfig {
     SessionConfig::from(options).with_information_schema(false)
 }
 
-/// A session with `config`, `runtime` and DataFusion's default functions, no tables. Local
-/// files are listed as data only ([`crate::store::DataOnly`]).
+/// A runtime whose object stores are rulec's ([`crate::store::Stores`]: local files and
+/// S3 buckets, listed as data only).
+pub(crate) fn runtime_builder() -> RuntimeEnvBuilder {
+    RuntimeEnvBuilder::new().with_object_store_registry(Arc::new(crate::store::Stores::new()))
+}
+
+/// A session with `config`, `runtime` and DataFusion's default functions, no tables.
 pub(crate) fn session(config: SessionConfig, runtime: Arc<RuntimeEnv>) -> SessionState {
-    let local = datafusion::execution::object_store::ObjectStoreUrl::local_filesystem();
-    runtime.register_object_store(
-        local.as_ref(),
-        Arc::new(crate::store::DataOnly(Arc::new(
-            datafusion::object_store::local::LocalFileSystem::new(),
-        ))),
-    );
     SessionStateBuilder::new()
         .with_config(config)
         .with_runtime_env(runtime)
@@ -35,6 +33,6 @@ pub(crate) fn session(config: SessionConfig, runtime: Arc<RuntimeEnv>) -> Sessio
 pub fn runtime_session() -> SessionState {
     session(
         config(rulec_compile::planning_options()),
-        Arc::new(RuntimeEnv::default()),
+        Arc::new(runtime_builder().build().unwrap_or_default()),
     )
 }

@@ -200,3 +200,37 @@ pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
         Err(e) => Err(e),
     }
 }
+
+/// [`read_manifest`] of a product wherever it is (a local directory or object storage).
+pub(crate) async fn read_product_manifest(
+    session: &datafusion::execution::SessionState,
+    product: &crate::Location,
+) -> Option<Manifest> {
+    match product {
+        crate::Location::Local(dir) => read_manifest(dir),
+        crate::Location::Object(object) => {
+            let store = crate::objects::store(session.runtime_env(), object).ok()?;
+            crate::objects::read_manifest(store.as_ref(), object).await
+        }
+    }
+}
+
+/// [`files_intact`] of a product wherever it is.
+pub(crate) async fn product_intact(
+    session: &datafusion::execution::SessionState,
+    product: &crate::Location,
+    manifest: &Manifest,
+    verify: bool,
+) -> bool {
+    match product {
+        crate::Location::Local(dir) => files_intact(dir, manifest, verify),
+        crate::Location::Object(object) => {
+            match crate::objects::store(session.runtime_env(), object) {
+                Ok(store) => {
+                    crate::objects::files_intact(store.as_ref(), object, manifest, verify).await
+                }
+                Err(_) => false,
+            }
+        }
+    }
+}

@@ -1,10 +1,15 @@
-//! The local file system as the engine lists it: files and directories whose names start
-//! with `.` or `_` below the listed path are not data (another writer's temporaries,
-//! `_SUCCESS` markers, metadata such as a product's `_rulec/`). Reading, checking and input
-//! identity ([`crate::identity::data_files`]) skip the same names, so what is read is what
-//! is identified.
+//! The engine's object stores ([`Stores`]): the local file system and object storage as
+//! the engine lists them: files and directories whose names start with `.` or `_` below the
+//! listed path are not data (another writer's temporaries, `_SUCCESS` markers, metadata such
+//! as a product's `_rulec/`). Reading, checking and input identity
+//! ([`crate::inputs::data_files`]) skip the same names, so what is read is what is
+//! identified.
 
 use async_trait::async_trait;
+use datafusion::error::{DataFusionError, Result as DataFusionResult};
+use datafusion::execution::object_store::{
+    DefaultObjectStoreRegistry, ObjectStoreRegistry, ObjectStoreUrl,
+};
 use datafusion::object_store::path::Path;
 use datafusion::object_store::{
     CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
@@ -13,6 +18,67 @@ use datafusion::object_store::{
 use futures::StreamExt as _;
 use futures::stream::BoxStream;
 use std::sync::Arc;
+
+/// The object stores of rulec's sessions: the local file system, and each S3 bucket opened
+/// when a URL first names it (`s3://bucket/…`; see [`crate::objects::open`]), all listing
+/// data names only. So a scheduler or executor started with rulec's session reads what
+/// rulec reads.
+#[derive(Debug)]
+pub struct Stores(DefaultObjectStoreRegistry);
+
+impl Stores {
+    pub fn new() -> Self {
+        let registry = DefaultObjectStoreRegistry::new();
+        let local = ObjectStoreUrl::local_filesystem();
+        registry.register_store(
+            local.as_ref(),
+            Arc::new(DataOnly(Arc::new(
+                datafusion::object_store::local::LocalFileSystem::new(),
+            ))),
+        );
+        Stores(registry)
+    }
+}
+
+impl Default for Stores {
+    fn default() -> Self {
+        Stores::new()
+    }
+}
+
+impl ObjectStoreRegistry for Stores {
+    fn register_store(
+        &self,
+        url: &url::Url,
+        store: Arc<dyn ObjectStore>,
+    ) -> Option<Arc<dyn ObjectStore>> {
+        self.0.register_store(url, store)
+    }
+
+    fn deregister_store(&self, url: &url::Url) -> DataFusionResult<Arc<dyn ObjectStore>> {
+        self.0.deregister_store(url)
+    }
+
+    fn get_store(&self, url: &url::Url) -> DataFusionResult<Arc<dyn ObjectStore>> {
+        let registered = self.0.get_store(url);
+        let scheme = url.scheme();
+        let (Err(_), Some(bucket)) = (&registered, url.host_str()) else {
+            return registered;
+        };
+        if !crate::location::OBJECT_SCHEMES.contains(&scheme) {
+            return registered;
+        }
+        let location = crate::location::ObjectLocation {
+            scheme: scheme.to_owned(),
+            bucket: bucket.to_owned(),
+            key: String::new(),
+        };
+        let store = crate::objects::open(&location)
+            .map_err(|d| DataFusionError::External(d.message.into()))?;
+        self.0.register_store(url, Arc::clone(&store));
+        Ok(store)
+    }
+}
 
 /// An object store that lists only data names.
 #[derive(Debug)]

@@ -88,7 +88,7 @@ fn a_staged_version_is_published_whole() {
     let out = scratch("publish");
     let product = out.join("p");
     for version in ["one", "two"] {
-        let staging = Staging::create(&out, "p").expect("staging");
+        let staging = Staging::create(&out.join(STAGING_DIR), "p").expect("staging");
         assert!(staging.dir.starts_with(out.join(STAGING_DIR)));
         std::fs::write(staging.dir.join(format!("part-{version}.parquet")), version).expect("w");
         staging.publish(&product).expect("publish");
@@ -103,7 +103,7 @@ fn a_staged_version_is_published_whole() {
         .collect();
     assert!(staged.is_empty(), "{staged:?}");
     // A discarded version leaves the product as it was.
-    let staging = Staging::create(&out, "p").expect("staging");
+    let staging = Staging::create(&out.join(STAGING_DIR), "p").expect("staging");
     std::fs::write(staging.dir.join("part-three.parquet"), "3").expect("w");
     staging.discard();
     assert!(product.join("part-two.parquet").exists());
@@ -237,7 +237,8 @@ async fn a_directory_input_reads_exactly_the_files_its_identity_counts() {
     )
     .expect("contract");
     let ctx = datafusion::prelude::SessionContext::new_with_state(crate::runtime_session());
-    let provider = match crate::check_input(&ctx.state(), "t", &dir, &contract).await {
+    let provider = match crate::check_input(&ctx.state(), "t", &dir.clone().into(), &contract).await
+    {
         crate::InputCheck::Ok(provider, _) => provider,
         crate::InputCheck::Failed(d) => panic!("{d:?}"),
     };
@@ -255,11 +256,57 @@ async fn a_directory_input_reads_exactly_the_files_its_identity_counts() {
     assert!(text.contains("| 3 | 6     |"), "{text}");
 
     // The identity does not move when only what is not data changes.
-    let before = crate::identity::input_identity(&dir, crate::identity::InputIdentity::Metadata)
-        .expect("identity");
+    let state = ctx.state();
+    let before = input_identity(&state, &dir).await;
     write_ids(&dir.join("_partial.parquet"), &[100, 101]);
-    let after = crate::identity::input_identity(&dir, crate::identity::InputIdentity::Metadata)
-        .expect("identity");
+    let after = input_identity(&state, &dir).await;
     assert_eq!(before, after);
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The identity of the input at `dir`, as a run computes it.
+async fn input_identity(
+    state: &datafusion::execution::SessionState,
+    dir: &std::path::Path,
+) -> String {
+    let location = crate::Location::Local(dir.to_path_buf());
+    let files = crate::inputs::data_files(state, &location)
+        .await
+        .expect("list")
+        .expect("there");
+    let files = crate::identity::input_files(state, &files, crate::InputIdentity::Metadata)
+        .await
+        .expect("identity");
+    crate::identity::files_identity(&files)
+}
+
+/// Locations: local paths, `s3://` URLs (`s3a://` read as `s3://`), keys joined and made
+/// relative, URLs the engine lists with special characters escaped; other schemes refused.
+#[test]
+fn locations_parse_join_and_escape() {
+    use crate::location::Location;
+    let Ok(Location::Object(o)) = Location::parse("s3a://bucket/a//b/") else {
+        panic!("an object location");
+    };
+    assert_eq!((o.bucket.as_str(), o.key.as_str()), ("bucket", "a/b"));
+    assert_eq!(o.to_string(), "s3://bucket/a/b");
+    let file = o.join("p/part 1*.parquet");
+    assert_eq!(file.key, "a/b/p/part 1*.parquet");
+    assert_eq!(o.relative(&file.path()), "p/part 1*.parquet");
+    assert_eq!(
+        file.table_url(false).expect("url").as_str(),
+        "s3://bucket/a/b/p/part%201%2A.parquet"
+    );
+    assert!(o.table_url(true).expect("url").as_str().ends_with("a/b/"));
+    assert_eq!(
+        Location::resolve(std::path::Path::new("/pack"), "data/x.parquet"),
+        Ok(Location::Local("/pack/data/x.parquet".into()))
+    );
+    assert_eq!(
+        Location::resolve(std::path::Path::new("/pack"), "/abs/x"),
+        Ok(Location::Local("/abs/x".into()))
+    );
+    for bad in ["gs://b/k", "s3:///k", "s3://b/../k"] {
+        assert!(Location::parse(bad).is_err(), "{bad}");
+    }
 }

@@ -10,6 +10,7 @@
 )]
 
 mod check;
+mod cluster;
 mod diff;
 mod git;
 mod lineage;
@@ -108,6 +109,12 @@ enum Command {
         git: Option<String>,
         #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
         format: OutputFormat,
+    },
+    /// Serve a Ballista scheduler or executor for `rulec run --engine ballista` (rulec built
+    /// with the `ballista` feature).
+    Cluster {
+        #[command(subcommand)]
+        command: cluster::ClusterCommand,
     },
     /// Run the language server (LSP over stdin and stdout) for editors: diagnostics as you
     /// type, hover, go to definition, references, completion and quick fixes.
@@ -215,6 +222,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             downstream,
             format,
         } => lineage::run(&pack, name, downstream, format.into()),
+        Command::Cluster { command } => cluster::run(command),
         Command::Lsp { stdio: _ } => match rulec_lsp::run_stdio() {
             Ok(()) => Ok(ExitCode::SUCCESS),
             Err(err) => anyhow::bail!("lsp: {err}"),

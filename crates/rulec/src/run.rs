@@ -3,7 +3,7 @@
 use crate::OutputFormat;
 use anyhow::Context as _;
 use rulec_driver::Project;
-use rulec_exec::{Engine, InputIdentity, ProductStatus, Profile, RunOptions};
+use rulec_exec::{Engine, InputIdentity, Location, ProductStatus, Profile, RunOptions};
 use serde_json::json;
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
@@ -15,9 +15,10 @@ pub struct RunArgs {
     /// Read input paths from pack.yaml relative to this directory instead of the pack.
     #[arg(long)]
     pub data: Option<PathBuf>,
-    /// Where to write products (default: the pack's `output`, `out/` in the pack).
-    #[arg(long)]
-    pub out: Option<PathBuf>,
+    /// Where to write products: a directory, or s3://BUCKET/PREFIX (rulec built with the
+    /// `s3` feature) (default: the pack's `output`, `out/` in the pack).
+    #[arg(long, value_name = "DIR|URL")]
+    pub out: Option<String>,
     /// Build only these products and the products they read.
     #[arg(long, value_name = "RULE")]
     pub only: Vec<String>,
@@ -150,16 +151,29 @@ pub fn run(root: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
         eprint!("{}", project.render(&errors));
         eprintln!("rulec: the pack has errors; building what compiles");
     }
-    let out_dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| root.join(&pack.manifest.output));
-    let _lock = match rulec_exec::lock_output(&out_dir, !args.no_wait, || {
-        eprintln!(
-            "rulec: waiting for another run to release `{}`",
-            out_dir.display()
-        );
-    }) {
+    // `--out` is relative to the working directory, pack.yaml's `output` to the pack.
+    let out_dir = match &args.out {
+        Some(out) => Location::parse(out),
+        None => Location::resolve(root, &pack.manifest.output),
+    };
+    let out_dir = match out_dir {
+        Ok(out) => out,
+        Err(message) => {
+            eprintln!("rulec: {message}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        // Physical planning and expression evaluation recurse over a rule's depth, as
+        // planning does (rules are limited to `rulec_syntax::MAX_EXPRESSION_DEPTH`).
+        .thread_stack_size(rulec_compile::PLANNING_STACK)
+        .build()
+        .context("cannot start the async runtime")?;
+    let lock = runtime.block_on(rulec_exec::lock_location(&out_dir, !args.no_wait, || {
+        eprintln!("rulec: waiting for another run to release `{out_dir}`");
+    }));
+    let lock = match lock {
         Ok(lock) => lock,
         Err(d) => {
             eprint!("{}", project.render(&[d]));
@@ -184,14 +198,11 @@ pub fn run(root: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     options.engine = engine;
     let lineage = rulec_lineage::PackLineage::build(pack, compiled);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        // Physical planning and expression evaluation recurse over a rule's depth, as
-        // planning does (rules are limited to `rulec_syntax::MAX_EXPRESSION_DEPTH`).
-        .thread_stack_size(rulec_compile::PLANNING_STACK)
-        .build()
-        .context("cannot start the async runtime")?;
-    let report = runtime.block_on(rulec_exec::run(pack, compiled, &lineage, &options));
+    let report = runtime.block_on(async {
+        let report = rulec_exec::run(pack, compiled, &lineage, &options).await;
+        lock.release().await;
+        report
+    });
     drop(progress);
     if !report.diagnostics.is_empty() {
         eprint!("{}", project.render(&report.diagnostics));
@@ -206,7 +217,7 @@ pub fn run(root: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
         println!("{}", json_report(&report, &out_dir));
     } else {
         print_table(&report);
-        println!("products in {}", out_dir.display());
+        println!("products in {out_dir}");
     }
     if !failures.is_empty() {
         eprint!("{}", project.render(&failures));
@@ -353,14 +364,14 @@ fn published(v: &mut serde_json::Value, status: &str, p: &rulec_exec::Published)
     v["refused_rows"] = json!(p.refused);
 }
 
-fn json_report(report: &rulec_exec::RunReport, out_dir: &Path) -> String {
+fn json_report(report: &rulec_exec::RunReport, out_dir: &Location) -> String {
     let products: Vec<serde_json::Value> = report
         .products
         .iter()
         .map(|p| {
             let mut v = json!({
                 "name": p.name,
-                "path": p.path.display().to_string(),
+                "path": p.path.to_string(),
                 "build_id": p.build_id,
             });
             match &p.status {
@@ -397,7 +408,7 @@ fn json_report(report: &rulec_exec::RunReport, out_dir: &Path) -> String {
         .map(|d| format!("{}: {}", d.code, d.message))
         .collect();
     serde_json::to_string_pretty(&json!({
-        "out": out_dir.display().to_string(),
+        "out": out_dir.to_string(),
         "succeeded": report.succeeded(),
         "products": products,
         "diagnostics": diagnostics,

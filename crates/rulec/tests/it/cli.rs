@@ -475,3 +475,56 @@ fn engine_flags_are_checked_before_anything_runs() {
         assert!(!out.join("libcst_nodes").exists());
     }
 }
+
+/// Storage URLs: a scheme rulec does not write is a usage error; without the `s3` feature
+/// an `s3://` output or input is `R012` naming the feature, and nothing is built.
+#[test]
+fn storage_urls_rulec_cannot_use_are_refused() {
+    let work = scratch("storage-urls");
+    let pack = work.join("cpg");
+    crate::support::copy_tree(&root().join("rules/cpg"), &pack, &["out"]);
+    let run = |out: &str| rulec(&["run", pack.to_str().expect("utf-8"), "--out", out]);
+    let output = run("gs://bucket/products");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("`gs://` is not a storage"), "{stderr}");
+
+    let manifest = std::fs::read_to_string(pack.join("pack.yaml")).expect("pack.yaml");
+    std::fs::write(
+        pack.join("pack.yaml"),
+        manifest.replace("data/scip_symbols.parquet", "hdfs://cluster/scip_symbols"),
+    )
+    .expect("pack.yaml");
+    let out = work.join("out");
+    let output = run(out.to_str().expect("utf-8"));
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("R012") && stderr.contains("`hdfs://` is not a storage"),
+        "{stderr}"
+    );
+    assert!(!out.join("libcst_nodes").exists());
+
+    if cfg!(not(feature = "s3")) {
+        let output = run("s3://bucket/products");
+        assert_eq!(output.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("R012") && stderr.contains("--features s3"),
+            "{stderr}"
+        );
+        std::fs::write(
+            pack.join("pack.yaml"),
+            manifest.replace("data/scip_symbols.parquet", "s3://bucket/scip_symbols"),
+        )
+        .expect("pack.yaml");
+        let output = run(out.to_str().expect("utf-8"));
+        assert_eq!(output.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("R012") && stderr.contains("--features s3"),
+            "{stderr}"
+        );
+        assert!(!out.join("libcst_nodes").exists());
+    }
+}

@@ -19,6 +19,8 @@ mod properties;
 mod publish;
 mod round_trip;
 mod run_incremental;
+#[cfg(feature = "s3")]
+mod s3;
 mod snapshots;
 mod support;
 mod tidy;

@@ -55,7 +55,9 @@ pub async fn session_with_inputs(pack: &Pack, pack_dir: &Path) -> SessionContext
     let ctx = SessionContext::new_with_state(rulec_exec::runtime_session());
     for (table, path) in &pack.manifest.inputs {
         let contract = &pack.contracts[table];
-        match rulec_exec::check_input(&ctx.state(), table, &pack_dir.join(path), contract).await {
+        match rulec_exec::check_input(&ctx.state(), table, &pack_dir.join(path).into(), contract)
+            .await
+        {
             rulec_exec::InputCheck::Ok(provider, _) => {
                 ctx.register_table(table.as_str(), provider)
                     .expect("register");
