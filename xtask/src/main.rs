@@ -13,6 +13,10 @@
 //! - `nvim`: the editor lane, headless Neovim against `rulec lsp` (see `nvim_lane.rs`).
 //! - `readers`: products read by pyarrow and DuckDB (from PyPI, in a venv the lane makes).
 //! - `duckdb`: each TPC-H and CPG rule's SQL printed for DuckDB, run there, rows compared.
+//! - `s3`: inputs and products on S3, against moto's server on loopback (from PyPI, in a
+//!   venv the lane makes).
+//! - `gen-data [--sf F] [--copies N] [--force]`: the run benchmark's data (TPC-H by
+//!   tpchgen, copies of the CPG data under new ids) under `<target>/bench/data`.
 //! - `kills [--count N] [--seed S]`: the glob-reader kill test with N kills (CI runs 24).
 //! - `codegen [--check]`: writes generated documentation (the diagnostic code table in the
 //!   README); `--check` fails when it is stale.
@@ -26,6 +30,7 @@ mod nvim_lane;
 mod readers_lane;
 mod run_bench;
 mod s3_lane;
+mod tpc_bench;
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};

@@ -249,7 +249,7 @@ pub(crate) async fn build_product(
     let run_in = if settings.slices.is_some() {
         let (key, value) = slices::PUSHDOWN_SETTING;
         run_settings.insert(key.to_owned(), value.to_owned());
-        slices_session = slices::session(state);
+        slices_session = slices::pushdown_session(state);
         &slices_session
     } else {
         state

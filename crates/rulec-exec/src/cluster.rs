@@ -18,7 +18,7 @@ pub(crate) async fn session_for(
 ) -> Result<SessionState, Diagnostic> {
     match engine {
         Engine::Local => Ok(state),
-        Engine::Ballista { scheduler } => ballista::session(scheduler, state).await,
+        Engine::Ballista { scheduler } => ballista::upgrade_session(scheduler, state).await,
     }
 }
 
@@ -74,7 +74,7 @@ mod ballista {
             .with_help("build it with `cargo build --release -p rulec --features ballista`")
     }
 
-    pub(super) async fn session(
+    pub(super) async fn upgrade_session(
         _scheduler: &str,
         _state: SessionState,
     ) -> Result<SessionState, Diagnostic> {
@@ -114,7 +114,7 @@ mod ballista {
         })
     }
 
-    pub(super) async fn session(
+    pub(super) async fn upgrade_session(
         scheduler: &str,
         mut state: SessionState,
     ) -> Result<SessionState, Diagnostic> {

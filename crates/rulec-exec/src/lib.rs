@@ -1,7 +1,8 @@
 //! Execution: runs each rule's Substrait plan on DataFusion, in dependency order, and
 //! writes each product as Parquet — incrementally, deterministically and crash-safely.
 //!
-//! Architecture invariant: this is the only crate that writes files. A product is the
+//! Architecture invariant: this is the only crate that writes products (the CLI writes
+//! what it is asked to, `plan --output`; the driver its check cache). A product is the
 //! files its manifest names; new files get new names, and the manifest is replaced last,
 //! atomically, so a run killed at any moment leaves every published product whole. A
 //! product whose build id (see [`identity`]) is unchanged and whose files are intact is
@@ -232,7 +233,7 @@ pub async fn run(
         ..RunReport::default()
     };
     let wanted = wanted_rules(pack, &options.only);
-    let state = match options.profile.session() {
+    let state = match options.profile.run_session() {
         Ok(state) => state,
         Err(d) => {
             report.diagnostics.push(d);

@@ -107,7 +107,7 @@ impl Profile {
 
     /// A session for this profile: its configuration, DataFusion's default functions, and
     /// a memory pool that spills when a limit is set.
-    pub fn session(&self) -> Result<SessionState, Diagnostic> {
+    pub fn run_session(&self) -> Result<SessionState, Diagnostic> {
         let config = self.config()?;
         let mut runtime = crate::session::runtime_builder();
         if let Some(limit) = self.memory_limit {
@@ -116,7 +116,7 @@ impl Profile {
         let runtime: Arc<RuntimeEnv> = runtime.build_arc().map_err(|e| {
             Diagnostic::error(codes::INVALID_RUN_SETTING, format!("memory limit: {e}"))
         })?;
-        Ok(crate::session::session(config, runtime))
+        Ok(crate::session::engine_state(config, runtime))
     }
 
     /// Every effective setting (all DataFusion options, then rulec's), as recorded in

@@ -20,7 +20,7 @@ pub(crate) fn runtime_builder() -> RuntimeEnvBuilder {
 }
 
 /// A session with `config`, `runtime` and DataFusion's default functions, no tables.
-pub(crate) fn session(config: SessionConfig, runtime: Arc<RuntimeEnv>) -> SessionState {
+pub(crate) fn engine_state(config: SessionConfig, runtime: Arc<RuntimeEnv>) -> SessionState {
     SessionStateBuilder::new()
         .with_config(config)
         .with_runtime_env(runtime)
@@ -31,7 +31,7 @@ pub(crate) fn session(config: SessionConfig, runtime: Arc<RuntimeEnv>) -> Sessio
 /// A session configured like the compiler (the `fast` profile): the caller registers
 /// inputs and products.
 pub fn runtime_session() -> SessionState {
-    session(
+    engine_state(
         config(rulec_compile::planning_options()),
         Arc::new(runtime_builder().build().unwrap_or_default()),
     )

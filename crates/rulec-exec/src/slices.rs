@@ -10,7 +10,7 @@ pub const PUSHDOWN_SETTING: (&str, &str) =
     ("datafusion.execution.parquet.pushdown_filters", "true");
 
 /// The session a product's slices run in: `state` with [`PUSHDOWN_SETTING`].
-pub fn session(state: &SessionState) -> SessionState {
+pub fn pushdown_session(state: &SessionState) -> SessionState {
     let mut sliced = state.clone();
     sliced
         .config_mut()

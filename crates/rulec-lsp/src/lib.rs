@@ -12,6 +12,7 @@
 //! which the driver reports as a `Q900` finding) is logged and answered with an error.
 
 mod analysis;
+mod completion;
 mod position;
 mod server;
 mod transport;

@@ -108,7 +108,10 @@ fn workspace_roots(params: &InitializeParams) -> Vec<PathBuf> {
         .flatten()
         .filter_map(|f| uri_to_path(&f.uri))
         .collect();
-    #[allow(deprecated)]
+    #[expect(
+        deprecated,
+        reason = "`root_uri` is deprecated for workspace folders, which older clients do not send"
+    )]
     if roots.is_empty()
         && let Some(root) = params.root_uri.as_ref().and_then(uri_to_path)
     {
@@ -688,7 +691,10 @@ impl Server<'_> {
             .and_then(|c| c.rule(rule))
             .and_then(|c| c.output_schema.clone());
         let mut symbols = Vec::new();
-        #[allow(deprecated)]
+        #[expect(
+            deprecated,
+            reason = "`DocumentSymbol::deprecated` must be set, though the field is deprecated"
+        )]
         let symbol = |name: &str, detail: Option<String>, kind, span| DocumentSymbol {
             name: name.to_owned(),
             detail,

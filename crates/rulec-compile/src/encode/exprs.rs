@@ -134,7 +134,10 @@ impl Encoder {
 
     /// Writes one expression node, its operands through [`Encoder::expr`].
     pub(super) fn node(&mut self, expr: &Expr, scope: &Scope) {
-        #[allow(deprecated)] // Expr::Wildcard is matched so that the match stays exhaustive.
+        #[allow(
+            deprecated,
+            reason = "Expr::Wildcard is matched so that the match stays exhaustive"
+        )]
         match expr {
             Expr::Alias(Alias { expr, .. }) => self.expr(expr, scope),
             Expr::Column(column) => self.column(column, scope),

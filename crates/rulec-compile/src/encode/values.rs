@@ -186,7 +186,10 @@ fn lit_null() -> Expr {
 /// Whether the node itself (not its operands) is something other than a row-wise,
 /// deterministic computation: its value key then gets no definition.
 fn is_opaque_node(expr: &Expr) -> bool {
-    #[allow(deprecated)]
+    #[allow(
+        deprecated,
+        reason = "the match names every variant, deprecated ones too (which variants are deprecated changes between DataFusion releases)"
+    )]
     match expr {
         Expr::ScalarSubquery(_)
         | Expr::Exists(_)

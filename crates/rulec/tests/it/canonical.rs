@@ -235,7 +235,7 @@ fn report(title: &str, tally: &Tally) -> String {
 }
 
 #[test]
-#[allow(clippy::print_stdout)] // The tallies are the proof's report.
+#[expect(clippy::print_stdout, reason = "the tallies are the proof's report")]
 fn meaning_preserving_mutants_keep_the_fingerprint() {
     rulec_compile::with_planning_stack(|| {
         let mut tally = Tally::new();
@@ -293,7 +293,7 @@ fn meaning_preserving_mutants_keep_the_fingerprint() {
 }
 
 #[test]
-#[allow(clippy::print_stdout)] // The tallies are the proof's report.
+#[expect(clippy::print_stdout, reason = "the tallies are the proof's report")]
 fn meaning_changing_mutants_move_the_fingerprint_and_the_results() {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -399,7 +399,7 @@ fn meaning_changing_mutants_move_the_fingerprint_and_the_results() {
 /// not share the original's fingerprint. So a spelling that keeps the fingerprint does not
 /// do so by losing what the rule computes.
 #[test]
-#[allow(clippy::print_stdout)] // The tally is the proof's report.
+#[expect(clippy::print_stdout, reason = "the tally is the proof's report")]
 fn nested_families_with_a_change_of_meaning_move_the_fingerprint() {
     rulec_compile::with_planning_stack(|| {
         let nested = [
@@ -544,7 +544,7 @@ fn canonical_plans_give_the_rows_of_the_reference_plans() {
 /// Two families applied one after the other, in both orders, on the nested-data rules: the
 /// nested families with the structural ones authors combine them with.
 #[test]
-#[allow(clippy::print_stdout)] // The tally is the proof's report.
+#[expect(clippy::print_stdout, reason = "the tally is the proof's report")]
 fn pairs_of_families_keep_the_fingerprint_on_nested_rules() {
     rulec_compile::with_planning_stack(|| {
         let families = [

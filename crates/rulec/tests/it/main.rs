@@ -15,6 +15,8 @@ mod hostile;
 mod lineage;
 mod mutate;
 mod mutate_nested;
+mod mutate_sensitive;
+mod output_contracts;
 mod properties;
 mod publish;
 mod round_trip;

@@ -15,10 +15,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 
-const EVENTS: usize = 200_000;
+pub(crate) const EVENTS: usize = 200_000;
 
 /// The `shop` pack of the diff fixtures, with generated data, in a scratch directory.
-fn shop(name: &str) -> PathBuf {
+pub(crate) fn shop(name: &str) -> PathBuf {
     let dir = scratch(name);
     copy_tree(&root().join("tests/fixtures/diff/_base"), &dir, &[]);
     std::fs::create_dir_all(dir.join("data")).expect("data dir");
@@ -93,7 +93,7 @@ fn shop(name: &str) -> PathBuf {
     dir
 }
 
-fn run(pack: &Path, extra: &[&str]) -> (Output, Value) {
+pub(crate) fn run(pack: &Path, extra: &[&str]) -> (Output, Value) {
     let out = Command::new(env!("CARGO_BIN_EXE_rulec"))
         .args(["run", pack.to_str().expect("utf8"), "--format", "json"])
         .args(extra)
@@ -104,7 +104,7 @@ fn run(pack: &Path, extra: &[&str]) -> (Output, Value) {
 }
 
 /// Product → (status, reasons).
-fn statuses(report: &Value) -> BTreeMap<String, (String, Vec<String>)> {
+pub(crate) fn statuses(report: &Value) -> BTreeMap<String, (String, Vec<String>)> {
     report["products"]
         .as_array()
         .into_iter()
@@ -419,156 +419,6 @@ fn one_run_at_a_time_per_output_directory() {
     drop(lock);
     let (o, _) = run(&pack, &["--no-wait"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-}
-
-#[test]
-fn output_contracts_cast_safely_and_refuse_rows_that_break_them() {
-    let pack = shop("run-output-contracts");
-    std::fs::write(
-        pack.join("maybe_null.sql"),
-        "SELECT CASE WHEN id % 1000 = 0 THEN NULL ELSE id END AS id, CAST(user_id AS INT) AS uid FROM events\n",
-    )
-    .expect("rule");
-    std::fs::write(
-        pack.join("contracts/maybe_null.yaml"),
-        "table: maybe_null\ncolumns:\n  - {name: id, type: int64, nullable: false}\n  - {name: uid, type: int64}\n",
-    )
-    .expect("contract");
-    std::fs::write(
-        pack.join("buckets.sql"),
-        "SELECT user_id % 10 AS bucket, kind FROM clean_events\n",
-    )
-    .expect("rule");
-    std::fs::write(
-        pack.join("contracts/buckets.yaml"),
-        "table: buckets\ncolumns:\n  - {name: bucket, type: int64}\n  - {name: kind, type: utf8}\nkey: [bucket]\n",
-    )
-    .expect("contract");
-
-    // At check time: the cast is allowed, the nullability is a warning decided on the data.
-    let check = Command::new(env!("CARGO_BIN_EXE_rulec"))
-        .args(["check", pack.to_str().expect("utf8"), "--format", "json"])
-        .output()
-        .expect("check");
-    let report: Value = serde_json::from_slice(&check.stdout).expect("json");
-    let findings: Vec<(String, String)> = report["rules"]
-        .as_array()
-        .expect("rules")
-        .iter()
-        .flat_map(|r| r["diagnostics"].as_array().cloned().unwrap_or_default())
-        .map(|d| {
-            (
-                d["code"].as_str().unwrap_or_default().to_owned(),
-                d["severity"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect();
-    assert_eq!(
-        findings,
-        [("O004".to_owned(), "warning".to_owned())],
-        "{report:#}"
-    );
-
-    // Strict (the default): both products fail, naming the row; nothing is published.
-    let (o, report) = run(&pack, &[]);
-    assert_eq!(o.status.code(), Some(1));
-    let product = |report: &Value, name: &str| -> Value {
-        report["products"]
-            .as_array()
-            .expect("products")
-            .iter()
-            .find(|p| p["name"] == name)
-            .cloned()
-            .expect("product")
-    };
-    let error = product(&report, "maybe_null")["error"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    assert!(
-        error.starts_with("O004") && error.contains("row 0") && error.contains("`id` is null"),
-        "{error}"
-    );
-    let error = product(&report, "buckets")["error"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    assert!(
-        error.starts_with("O005") && error.contains("bucket="),
-        "{error}"
-    );
-    assert!(!pack.join("out/maybe_null/_rulec/manifest.json").exists());
-    assert_eq!(
-        product(&report, "event_counts")["status"],
-        "rebuilt",
-        "others are built"
-    );
-
-    // Tolerant: refused rows go to the product's error file, the rest is the product.
-    let (o, report) = run(&pack, &["--tolerant"]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let maybe_null = product(&report, "maybe_null");
-    assert_eq!(maybe_null["refused_rows"], (EVENTS / 1000) as u64);
-    assert_eq!(maybe_null["rows"], (EVENTS - EVENTS / 1000) as u64);
-    let buckets = product(&report, "buckets");
-    assert_eq!(buckets["rows"], 10, "one row per distinct key");
-    let out = pack.join("out");
-    let file = ParquetRecordBatchReaderBuilder::try_new(
-        std::fs::File::open(product_file(&out, "maybe_null")).expect("open"),
-    )
-    .expect("parquet");
-    let schema = file.schema().clone();
-    assert_eq!(
-        schema.field_with_name("uid").expect("uid").data_type(),
-        &DataType::Int64,
-        "cast"
-    );
-    assert!(!schema.field_with_name("id").expect("id").is_nullable());
-    let manifest: Value = serde_json::from_str(
-        &std::fs::read_to_string(out.join("maybe_null/_rulec/manifest.json")).expect("manifest"),
-    )
-    .expect("json");
-    let errors = out.join("maybe_null").join(
-        manifest["errors"]["file"]["name"]
-            .as_str()
-            .expect("errors file"),
-    );
-    let refused: Vec<RecordBatch> =
-        ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(errors).expect("open"))
-            .expect("parquet")
-            .build()
-            .expect("reader")
-            .map(|b| b.expect("batch"))
-            .collect();
-    let first = &refused[0];
-    let column = |name: &str| {
-        first
-            .column_by_name(name)
-            .expect("column")
-            .as_any()
-            .downcast_ref::<arrow::array::LargeStringArray>()
-            .expect("large utf8")
-            .value(0)
-            .to_owned()
-    };
-    assert_eq!(
-        (column("row"), column("code"), column("stage")),
-        (
-            "row 0".to_owned(),
-            "O004".to_owned(),
-            "output-contract".to_owned()
-        )
-    );
-
-    // The tolerance is part of the build id: a strict run does not reuse a tolerant product.
-    let (o, report) = run(&pack, &[]);
-    assert_eq!(o.status.code(), Some(1));
-    let again = product(&report, "maybe_null");
-    assert_eq!(again["status"], "failed", "{report:#}");
-    // The failed strict build left the tolerant product published: tolerant again reuses it.
-    let (_, report) = run(&pack, &["--tolerant"]);
-    assert_eq!(product(&report, "maybe_null")["status"], "reused");
-    assert_eq!(product(&report, "buckets")["status"], "reused");
 }
 
 #[test]

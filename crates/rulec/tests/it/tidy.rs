@@ -1,5 +1,7 @@
 //! Repository hygiene, checked as tests: generated docs are current, every snapshot has its
-//! case, dialect policies match the code, every Rust file documents itself.
+//! case, dialect policies match the code, every Rust file documents itself, allowed lints
+//! say why, long files are split or say why not, the pure crates touch no file, process or
+//! runtime, and the paths the docs cite exist. Each check is first shown a bad example.
 
 use crate::support::root;
 use std::path::{Path, PathBuf};
@@ -158,4 +160,236 @@ fn every_rust_file_starts_with_a_module_doc() {
             file.display()
         );
     }
+}
+
+/// Every Rust file of the repository (crates, xtask, tools, fuzz), relative to the root.
+fn rust_files() -> Vec<(String, String)> {
+    let root = root();
+    let mut files = Vec::new();
+    for dir in ["crates", "xtask", "tools", "fuzz"] {
+        files_under(&root.join(dir), &mut files);
+    }
+    files.sort();
+    files
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).expect("read");
+            let relative = p.strip_prefix(&root).expect("below the root");
+            (relative.to_string_lossy().replace('\\', "/"), text)
+        })
+        .collect()
+}
+
+/// The lines (1-based) of `#[allow(…)]` and `#![allow(…)]` attributes without a
+/// `reason = …`: a lint is allowed only with the reason why.
+fn allows_without_reason(text: &str) -> Vec<usize> {
+    let mut out = Vec::new();
+    for (at, _) in text.match_indices("allow(") {
+        let before = &text[..at];
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let is_comment = before[line_start..].trim_start().starts_with("//");
+        if is_comment || !(before.ends_with("#[") || before.ends_with("#![")) {
+            continue;
+        }
+        let attribute = text[at..].split(")]").next().unwrap_or_default();
+        if !attribute.contains("reason") {
+            out.push(before.lines().count().max(1));
+        }
+    }
+    out
+}
+
+#[test]
+fn every_allowed_lint_says_why() {
+    assert_eq!(
+        allows_without_reason(
+            // (Spelled in pieces, so that this file does not hold what it looks for.)
+            &[
+                "//! x\n#[",
+                "allow(dead_code)]\nfn f() {}\n#![",
+                "allow(\n    clippy::x,\n    reason = \"y\"\n)]\n"
+            ]
+            .concat()
+        ),
+        [2],
+        "the check itself"
+    );
+    let found: Vec<String> = rust_files()
+        .iter()
+        .flat_map(|(path, text)| {
+            allows_without_reason(text)
+                .into_iter()
+                .map(move |line| format!("{path}:{line}"))
+        })
+        .collect();
+    assert!(
+        found.is_empty(),
+        "allowed without a reason (write `#[expect(lint, reason = \"…\")]`, or `allow` with a reason where the lint does not always fire): {found:?}"
+    );
+}
+
+/// Files over [`LONG_FILE_LINES`] lines, each with why it stays whole.
+const LONG_FILES: &[(&str, &str)] = &[(
+    "fuzz/src/grammar.rs",
+    "the fuzzer's SQL grammar: the `Arbitrary` types and their rendering are one recursive description (expressions, sources and queries render each other), each type beside how it renders",
+)];
+
+const LONG_FILE_LINES: usize = 900;
+
+/// The files of `files` over the limit that `listed` does not name, and the listed ones
+/// that are no longer over it (or gone).
+fn long_file_problems(files: &[(String, usize)], listed: &[(&str, &str)]) -> Vec<String> {
+    let mut problems: Vec<String> = files
+        .iter()
+        .filter(|(path, lines)| {
+            *lines > LONG_FILE_LINES && !listed.iter().any(|(l, _)| l == path)
+        })
+        .map(|(path, lines)| format!("{path} has {lines} lines: split it by idea, or list it in LONG_FILES with the reason"))
+        .collect();
+    for (path, _) in listed {
+        if !files
+            .iter()
+            .any(|(p, lines)| p == path && *lines > LONG_FILE_LINES)
+        {
+            problems.push(format!(
+                "{path} is listed in LONG_FILES but is not over {LONG_FILE_LINES} lines: remove it"
+            ));
+        }
+    }
+    problems
+}
+
+#[test]
+fn long_files_are_split_or_say_why_not() {
+    let example = [("a.rs".to_owned(), 901), ("b.rs".to_owned(), 10)];
+    assert_eq!(
+        long_file_problems(&example, &[("b.rs", "why")]).len(),
+        2,
+        "the check itself"
+    );
+    assert!(long_file_problems(&example, &[("a.rs", "why")]).is_empty());
+    let files: Vec<(String, usize)> = rust_files()
+        .into_iter()
+        .map(|(path, text)| (path, text.lines().count()))
+        .collect();
+    let problems = long_file_problems(&files, LONG_FILES);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The crates that compile without touching the world: no file system, environment,
+/// processes, network or async runtime (the check's cache, the pack's files and the run
+/// live in rulec-driver, rulec-pack and rulec-exec).
+const PURE_CRATES: &[&str] = &[
+    "crates/rulec-diagnostics/src",
+    "crates/rulec-syntax/src",
+    "crates/rulec-contract/src",
+    "crates/rulec-compile/src",
+    "crates/rulec-lineage/src",
+    "crates/rulec-diff/src",
+];
+
+/// What a pure crate must not name, outside comments.
+const IMPURE: &[&str] = &[
+    "std::fs",
+    "std::env",
+    "std::process",
+    "std::net",
+    "tokio",
+    "File::open",
+    "File::create",
+];
+
+/// The uses of [`IMPURE`] names in `text`, as `line: name`.
+fn impure_uses(text: &str) -> Vec<String> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim_start().starts_with("//"))
+        .flat_map(|(i, line)| {
+            let code = line.split("//").next().unwrap_or_default();
+            IMPURE
+                .iter()
+                .filter(move |name| code.contains(*name))
+                .map(move |name| format!("{}: {name}", i + 1))
+        })
+        .collect()
+}
+
+#[test]
+fn the_pure_crates_stay_pure() {
+    assert_eq!(
+        impure_uses("//! reads no files (std::fs)\nfn f() { std::fs::read(\"x\"); }\n"),
+        ["2: std::fs"],
+        "the check itself"
+    );
+    let found: Vec<String> = rust_files()
+        .iter()
+        .filter(|(path, _)| PURE_CRATES.iter().any(|c| path.starts_with(c)))
+        .flat_map(|(path, text)| {
+            impure_uses(text)
+                .into_iter()
+                .map(move |u| format!("{path}:{u}"))
+        })
+        .collect();
+    assert!(
+        found.is_empty(),
+        "a pure crate touches the world: {found:?}"
+    );
+}
+
+/// The repository paths a Markdown text cites in backticks (`crates/…`, `xtask/…`, …),
+/// without patterns and placeholders.
+fn cited_paths(markdown: &str) -> Vec<String> {
+    const TOP: &[&str] = &[
+        "crates/",
+        "xtask/",
+        "tests/",
+        "rules/",
+        "dialects/",
+        "snapshots/",
+        "fuzz/",
+        "tools/",
+        "editors/",
+        ".ci/",
+        ".cargo/",
+    ];
+    // Fenced blocks hold output and examples, not citations.
+    let prose: String = markdown
+        .split("```")
+        .step_by(2)
+        .collect::<Vec<_>>()
+        .join(" ");
+    prose
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .flat_map(|quoted| quoted.split_whitespace())
+        .map(|word| word.trim_end_matches([',', '.', ':', ';', ')']))
+        .filter(|word| TOP.iter().any(|top| word.starts_with(top)))
+        .filter(|word| !word.contains(['*', '<', '>', '{', '}', '…', '$']))
+        .map(|word| word.split(':').next().unwrap_or(word).to_owned())
+        .collect()
+}
+
+#[test]
+fn paths_the_docs_cite_exist() {
+    assert_eq!(
+        cited_paths("see `crates/a/src/b.rs`, `rules/*/out` and `xtask/src/x.rs:12`"),
+        ["crates/a/src/b.rs", "xtask/src/x.rs"],
+        "the check itself"
+    );
+    let root = root();
+    let mut missing = Vec::new();
+    for doc in ["README.md", "ARCHITECTURE.md", "BENCHMARKS.md"] {
+        let text = std::fs::read_to_string(root.join(doc)).expect("doc");
+        for path in cited_paths(&text) {
+            // Written by a run or a build, not kept in the repository.
+            let generated = path.contains("/out")
+                || path.starts_with("tests/packs/") && path.ends_with(".snap.new");
+            if !generated && !root.join(&path).exists() {
+                missing.push(format!("{doc}: `{path}`"));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "cited but not there: {missing:?}");
 }
