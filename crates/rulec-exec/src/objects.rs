@@ -203,11 +203,17 @@ pub(crate) async fn publish(
     let result = async {
         for file in manifest.all_files() {
             let local = staged.join(&file.name);
+            let path = product.join(&file.name).path();
             // Parts an append carries over are already there, under their own names.
             if !local.exists() {
+                store.head(&path).await.map_err(|e| {
+                    std::io::Error::other(format!(
+                        "`{}` is neither staged nor published: {e}",
+                        file.name
+                    ))
+                })?;
                 continue;
             }
-            let path = product.join(&file.name).path();
             upload(store, &local, &path).await?;
             uploaded.push(path);
         }
@@ -230,8 +236,13 @@ pub(crate) async fn publish(
 }
 
 /// Deletes the objects below `product` (data files at any depth, and `_rulec/`) that
-/// `manifest` does not name: earlier versions, and uploads of runs that did not publish.
-async fn delete_stale(store: &dyn ObjectStore, product: &ObjectLocation, manifest: &Manifest) {
+/// `manifest` does not name: earlier versions, and uploads of runs that did not publish
+/// (also when a product is reused, so that a glob reader does not see them).
+pub(crate) async fn delete_stale(
+    store: &dyn ObjectStore,
+    product: &ObjectLocation,
+    manifest: &Manifest,
+) {
     let keep: BTreeSet<String> = manifest
         .all_files()
         .map(|f| f.name.clone())

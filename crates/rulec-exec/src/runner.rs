@@ -256,6 +256,12 @@ impl Runner<'_> {
         if reasons.is_empty()
             && let Some(manifest) = &existing
         {
+            // What a killed run uploaded beside it goes (a local product is swapped whole).
+            if let Location::Object(object) = &product_dir
+                && let Ok(store) = crate::objects::store(session.runtime_env(), object)
+            {
+                crate::objects::delete_stale(store.as_ref(), object, manifest).await;
+            }
             match register_product(ctx, &rule.name, &product_dir, manifest, schema).await {
                 Ok(()) => product.status = ProductStatus::Reused(Published::of(manifest)),
                 Err(d) => product.status = ProductStatus::Failed(d.in_file(rule.file.clone())),

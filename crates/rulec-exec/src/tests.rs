@@ -5,6 +5,8 @@ use crate::state::{FileEntry, Manifest, files_intact, write_atomically};
 use rulec_pack::SortKey;
 use std::collections::BTreeMap;
 
+mod slices;
+
 fn scratch(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("rulec-exec-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

@@ -164,9 +164,11 @@ pub async fn write_product(
         &schema,
         name,
         target.order,
-        &mut checker,
-        progress.map(|sink| (sink, bytes.as_ref())),
-        &writer,
+        RowSink {
+            checker: &mut checker,
+            writer: &writer,
+            progress: progress.map(|sink| (sink, bytes.as_ref())),
+        },
     )
     .await;
     // The writer is finished (and its files closed) whatever happened, before any error is
@@ -210,20 +212,19 @@ pub async fn write_product(
 
 /// Executes `plans` in turn, checks their rows and hands them to `writer`. Returns the rows
 /// written and the operators' metrics.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "the parts of one write, borrowed from `write_product`, its one caller"
-)]
 async fn execute_into(
     state: &SessionState,
     plans: Vec<LogicalPlan>,
     schema: &SchemaRef,
     name: &str,
     order: &[SortKey],
-    checker: &mut Checker,
-    progress: Option<(&crate::ProgressSink, &AtomicU64)>,
-    writer: &WriterThread,
+    sink: RowSink<'_>,
 ) -> Result<(u64, Vec<OperatorMetrics>), Diagnostic> {
+    let RowSink {
+        checker,
+        writer,
+        progress,
+    } = sink;
     let mut rows = 0u64;
     let mut metrics_total: Vec<OperatorMetrics> = Vec::new();
     for plan in plans {
@@ -258,6 +259,14 @@ async fn execute_into(
         add_metrics(&mut metrics_total, metrics(&physical));
     }
     Ok((rows, metrics_total))
+}
+
+/// Where a product's rows go once computed: the output contract's checks, the writer, and
+/// the progress display (with the bytes written so far).
+struct RowSink<'a> {
+    checker: &'a mut Checker,
+    writer: &'a WriterThread,
+    progress: Option<(&'a crate::ProgressSink, &'a AtomicU64)>,
 }
 
 /// Batches queued for the writer: encoding and compressing one overlaps executing the next.

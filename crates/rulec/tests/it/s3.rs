@@ -356,6 +356,25 @@ fn failures_on_s3_leave_the_published_version() {
     assert_eq!(bucket.get("out/cpg_nodes/_rulec/manifest.json"), manifest);
     std::fs::write(&rule, text).expect("rule");
 
+    // What a killed run uploaded and never published goes when the product is next reused.
+    let orphan = bucket.prefix.join("out/cpg_nodes/part-orphan-0.parquet");
+    bucket.put(
+        &orphan.path(),
+        bucket
+            .get(&format!(
+                "out/cpg_nodes/{}",
+                published
+                    .iter()
+                    .find(|k| k.ends_with(".parquet"))
+                    .expect("a data file")
+            ))
+            .expect("a file"),
+    );
+    let (ok, report, stderr) = run(&pack_dir, &out, &["--only", "cpg_nodes"]);
+    assert!(ok, "{stderr}");
+    assert_eq!(statuses(&report)["cpg_nodes"], "reused", "{report}");
+    assert_eq!(bucket.keys("out/cpg_nodes"), published);
+
     // Another run's lock: this one stops, names it, and writes nothing.
     bucket.put(
         &bucket.prefix.join("out/.rulec.lock").path(),
