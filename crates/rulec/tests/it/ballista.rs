@@ -88,11 +88,7 @@ const CLUSTER: &[&str] = &["--engine", "ballista", "--scheduler", "standalone"];
 fn the_cpg_pack_on_a_standalone_cluster_gives_the_local_products() {
     let work = scratch("ballista-cpg");
     let pack_dir = work.join("cpg");
-    crate::support::copy_tree(
-        &crate::support::root().join("rules/cpg"),
-        &pack_dir,
-        &["out"],
-    );
+    crate::support::copy_cpg(&pack_dir);
     let (pack, _) = crate::support::compile(&pack_dir);
     let local = work.join("local");
     let cluster = work.join("cluster");
@@ -186,11 +182,7 @@ fn wait_for_port(port: u16, what: &str) {
 fn a_killed_executor_publishes_nothing_partial() {
     let work = scratch("ballista-kill");
     let pack_dir = work.join("cpg");
-    crate::support::copy_tree(
-        &crate::support::root().join("rules/cpg"),
-        &pack_dir,
-        &["out"],
-    );
+    crate::support::copy_cpg(&pack_dir);
     let (pack, _) = crate::support::compile(&pack_dir);
     let local = work.join("local");
     run(&pack_dir, &local, &[]);

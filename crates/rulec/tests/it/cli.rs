@@ -431,7 +431,7 @@ fn plan_shows_the_pipeline_pass_by_pass() {
 fn engine_flags_are_checked_before_anything_runs() {
     let work = scratch("engine-flags");
     let pack = work.join("cpg");
-    crate::support::copy_tree(&root().join("rules/cpg"), &pack, &["out"]);
+    crate::support::copy_cpg(&pack);
     let out = work.join("out");
     let run = |extra: &[&str]| {
         let mut args = vec!["run", pack.to_str().expect("utf-8"), "--out"];
@@ -482,7 +482,7 @@ fn engine_flags_are_checked_before_anything_runs() {
 fn storage_urls_rulec_cannot_use_are_refused() {
     let work = scratch("storage-urls");
     let pack = work.join("cpg");
-    crate::support::copy_tree(&root().join("rules/cpg"), &pack, &["out"]);
+    crate::support::copy_cpg(&pack);
     let run = |out: &str| rulec(&["run", pack.to_str().expect("utf-8"), "--out", out]);
     let output = run("gs://bucket/products");
     assert_eq!(output.status.code(), Some(2));

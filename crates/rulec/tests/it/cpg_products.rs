@@ -1,7 +1,7 @@
 //! `rulec run rules/cpg` materializes every product, with the row counts an independent
 //! computation over the input Parquet (plain Rust over Arrow arrays, not SQL) says.
 
-use crate::support::{copy_tree, product_file, read_parquet as read, root, rulec, scratch};
+use crate::support::{product_file, read_parquet as read, root, rulec, scratch};
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Int32Type, Int64Type};
 use std::collections::BTreeMap;
@@ -309,7 +309,7 @@ fn a_failed_run_keeps_the_previous_product() {
 
     // The same pack with its input missing: the run fails before writing anything.
     let broken = scratch("keeps_previous_pack");
-    copy_tree(&root().join("rules/cpg"), &broken, &["out"]);
+    crate::support::copy_cpg(&broken);
     std::fs::remove_file(broken.join("data/scip_occurrences.parquet")).expect("remove input");
     let failed = rulec(&[
         "run",

@@ -697,7 +697,7 @@ fn append_incremental_products_process_only_new_files() {
 #[test]
 fn parallel_products_have_the_same_rows_and_bytes() {
     let pack = scratch("publish-jobs");
-    crate::support::copy_tree(&crate::support::root().join("rules/cpg"), &pack, &["out"]);
+    crate::support::copy_cpg(&pack);
     let manifest = std::fs::read_to_string(pack.join("pack.yaml")).expect("pack.yaml");
     std::fs::write(
         pack.join("pack.yaml"),

@@ -183,11 +183,7 @@ fn statuses(report: &serde_json::Value) -> BTreeMap<String, String> {
 /// pack.yaml naming them there.
 fn cpg_pack_reading_s3(work: &Path, bucket: &Bucket) -> (std::path::PathBuf, rulec_pack::Pack) {
     let pack_dir = work.join("cpg");
-    crate::support::copy_tree(
-        &crate::support::root().join("rules/cpg"),
-        &pack_dir,
-        &["out"],
-    );
+    crate::support::copy_cpg(&pack_dir);
     bucket.upload_dir(&pack_dir.join("data"), "data");
     std::fs::remove_dir_all(pack_dir.join("data")).expect("the local data, gone");
     let manifest = std::fs::read_to_string(pack_dir.join("pack.yaml")).expect("pack.yaml");
@@ -204,11 +200,7 @@ fn local_products(
     pack: &rulec_pack::Pack,
 ) -> BTreeMap<String, (Vec<String>, Vec<String>)> {
     let pack_dir = work.join("cpg-local");
-    crate::support::copy_tree(
-        &crate::support::root().join("rules/cpg"),
-        &pack_dir,
-        &["out"],
-    );
+    crate::support::copy_cpg(&pack_dir);
     let out = work.join("local-out");
     let (ok, _, stderr) = run(&pack_dir, out.to_str().expect("utf-8"), &[]);
     assert!(ok, "{stderr}");

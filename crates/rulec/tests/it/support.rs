@@ -40,6 +40,11 @@ pub fn compile(pack_dir: &Path) -> (Pack, CompiledPack) {
     )
 }
 
+/// A copy of the bundled CPG pack (rules, contracts, data; no products) at `to`.
+pub fn copy_cpg(to: &Path) {
+    copy_tree(&root().join("rules/cpg"), to, &["out"]);
+}
+
 /// Runs the `rulec` binary from the workspace root.
 pub fn rulec(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_rulec"))
