@@ -3,9 +3,9 @@
 //! publication; appends (only an input's new files, as a new part); the text of a
 //! product's output settings for its build id.
 
-use crate::Location;
 use crate::identity::{self, BuildId};
 use crate::state::{self, ColumnEntry, Manifest, Ordering};
+use crate::{Engine, Location};
 use crate::{OperatorMetrics, ProgressSink, inputs, publish, slices, write};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::execution::SessionState;
@@ -97,6 +97,8 @@ pub(crate) struct ProductJob<'a> {
     pub(crate) out: &'a Location,
     /// Where its new version is built ([`publish::Staging`]).
     pub(crate) staging: &'a Path,
+    /// Where its rows are computed and its files written.
+    pub(crate) engine: &'a Engine,
     pub(crate) build: &'a BuildId,
     /// Every effective runtime setting, recorded in the manifest.
     pub(crate) run_settings: &'a BTreeMap<String, String>,
@@ -284,16 +286,31 @@ pub(crate) async fn build_product(
         checks: &job.checks,
         plan: &bytes,
     };
-    let written = match write::write_product(
-        run_in,
-        plans,
-        Arc::clone(job.schema),
-        &target,
-        name,
-        progress,
-    )
-    .await
-    {
+    let written = match job.engine {
+        Engine::Local => {
+            write::write_product(
+                run_in,
+                plans,
+                Arc::clone(job.schema),
+                &target,
+                name,
+                progress,
+            )
+            .await
+        }
+        Engine::Ballista { .. } => {
+            crate::cluster::write_on_executors(
+                run_in,
+                plans,
+                Arc::clone(job.schema),
+                &target,
+                job.out,
+                name,
+            )
+            .await
+        }
+    };
+    let written = match written {
         Ok(written) => written,
         Err(d) => {
             staging.discard();

@@ -248,6 +248,35 @@ pub(crate) async fn delete_stale(
         .map(|f| f.name.clone())
         .chain([MANIFEST_FILE.to_owned()])
         .collect();
+    delete_where(store, product, |name| !keep.contains(name)).await;
+}
+
+/// Deletes the objects below `product` that the version `nonce` wrote (its file names carry
+/// the nonce): what executors uploaded for a version that failed before it was published.
+#[cfg_attr(
+    not(feature = "ballista"),
+    expect(
+        dead_code,
+        reason = "only executors upload a version's files before rulec publishes it"
+    )
+)]
+pub(crate) async fn delete_version(store: &dyn ObjectStore, product: &ObjectLocation, nonce: &str) {
+    let marker = format!("-{nonce}-");
+    delete_where(store, product, |name| {
+        name.rsplit('/')
+            .next()
+            .is_some_and(|file| file.contains(&marker))
+    })
+    .await;
+}
+
+/// Deletes the objects below `product` (data files at any depth, and `_rulec/`) whose names
+/// relative to it `doomed` picks.
+async fn delete_where(
+    store: &dyn ObjectStore,
+    product: &ObjectLocation,
+    doomed: impl Fn(&str) -> bool,
+) {
     // The store lists data names only; `_rulec/` is listed on its own.
     for prefix in [product.clone(), product.join(crate::state::META_DIR)] {
         let Ok(objects) = store
@@ -258,7 +287,7 @@ pub(crate) async fn delete_stale(
             continue;
         };
         for meta in objects {
-            if !keep.contains(&product.relative(&meta.location)) {
+            if doomed(&product.relative(&meta.location)) {
                 let _ = store.delete(&meta.location).await;
             }
         }
@@ -267,7 +296,7 @@ pub(crate) async fn delete_stale(
 
 /// Uploads the local file `from` as `to`: one PUT, or a multipart upload for a large file
 /// (aborted on an error, so no part is left behind).
-async fn upload(
+pub(crate) async fn upload(
     store: &dyn ObjectStore,
     from: &std::path::Path,
     to: &ObjectPath,

@@ -60,7 +60,7 @@ impl Staging {
 }
 
 /// A name no other version of the product uses: the time and the process.
-fn nonce() -> String {
+pub(crate) fn nonce() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static SEQUENCE: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()

@@ -284,6 +284,7 @@ impl Runner<'_> {
             checks: output_checks(pack, &rule.name, &layout.settings, options.tolerant),
             out: &product_dir,
             staging: self.staging,
+            engine: &options.engine,
             build,
             run_settings: self.run_settings,
             appended_from: layout

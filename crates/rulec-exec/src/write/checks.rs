@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 /// Row checks of an output contract, applied to every row written.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct OutputChecks {
     /// Columns declared `nullable: false`.
     pub not_null: Vec<String>,

@@ -83,7 +83,7 @@ pub struct Written {
 }
 
 /// Metrics of one operator of the executed plan.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct OperatorMetrics {
     pub operator: String,
     pub depth: usize,
@@ -94,9 +94,7 @@ pub struct OperatorMetrics {
 
 /// Executes `plans` one after the other (the slices of a product built in slices, else one
 /// plan) and writes their rows into the target's directory, with the Substrait plan as
-/// `_rulec/plan-<nonce>.substrait`. With an order, rows are sorted by the keys, then by
-/// every other sortable column (so that ties are ordered too), and the keys are recorded as
-/// Parquet `sorting_columns`.
+/// `_rulec/plan-<nonce>.substrait` (see [`write_rows`]).
 pub async fn write_product(
     state: &SessionState,
     plans: Vec<LogicalPlan>,
@@ -105,19 +103,66 @@ pub async fn write_product(
     name: &str,
     progress: Option<&crate::ProgressSink>,
 ) -> Result<Written, Diagnostic> {
+    let plan = write_plan_file(target, name)?;
+    let mut physical = Vec::with_capacity(plans.len());
+    for plan in plans {
+        physical.push(
+            state
+                .create_physical_plan(&plan)
+                .await
+                .map_err(|e| exec_error(name, &e))?,
+        );
+    }
+    let rows = write_rows(physical, state.task_ctx(), schema, target, name, progress).await?;
+    Ok(Written {
+        rows: rows.rows,
+        data: rows.data,
+        plan,
+        errors: rows.errors,
+        metrics: rows.metrics,
+    })
+}
+
+/// Writes the target's Substrait plan as `_rulec/plan-<nonce>.substrait` in its directory.
+pub(crate) fn write_plan_file(target: &Target<'_>, name: &str) -> Result<FileEntry, Diagnostic> {
     let meta = target.dir.join(crate::state::META_DIR);
     std::fs::create_dir_all(&meta)
         .map_err(|e| write_error(name, &format!("cannot create `{}`", meta.display()), e))?;
     let plan_name = format!("{}/plan-{}.substrait", crate::state::META_DIR, target.nonce);
+    let path = target.dir.join(&plan_name);
+    let mut file = File::create(&path).map_err(|e| write_error(name, "cannot write plan", e))?;
+    std::io::Write::write_all(&mut file, target.plan)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| write_error(name, "cannot write plan", e))?;
+    file_entry(target.dir, &plan_name, None, name)
+}
+
+/// What [`write_rows`] wrote: the rows, the data files, the refused rows' file (tolerant
+/// mode) and the executed operators' metrics. (Executors that write a product send it back
+/// to rulec as JSON.)
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct WrittenRows {
+    pub rows: u64,
+    pub data: Vec<FileEntry>,
+    pub errors: Option<(FileEntry, u64)>,
+    pub metrics: Vec<OperatorMetrics>,
+}
+
+/// Executes `plans` (physical plans, one after the other) and writes their rows into the
+/// target's directory as `part-<nonce>-<n>.parquet` files (refused rows, in tolerant mode, as
+/// `_rulec/errors-<nonce>.parquet`). With an order, rows are sorted by the keys, then by
+/// every other column that can order rows (so that ties are ordered too), and the keys are recorded as
+/// Parquet `sorting_columns`. This is the one writer of product files, in rulec's process or
+/// on the executor that computes the product.
+pub(crate) async fn write_rows(
+    plans: Vec<Arc<dyn ExecutionPlan>>,
+    task: Arc<datafusion::execution::TaskContext>,
+    schema: SchemaRef,
+    target: &Target<'_>,
+    name: &str,
+    progress: Option<&crate::ProgressSink>,
+) -> Result<WrittenRows, Diagnostic> {
     let errors_name = format!("{}/errors-{}.parquet", crate::state::META_DIR, target.nonce);
-    {
-        let path = target.dir.join(&plan_name);
-        let mut file =
-            File::create(&path).map_err(|e| write_error(name, "cannot write plan", e))?;
-        std::io::Write::write_all(&mut file, target.plan)
-            .and_then(|()| file.sync_all())
-            .map_err(|e| write_error(name, "cannot write plan", e))?;
-    }
     let mut checker =
         Checker::new(target.checks, &schema).map_err(|e| write_error(name, "output checks", e))?;
     let partition_by = target
@@ -159,8 +204,8 @@ pub async fn write_product(
     let files = ProductFiles::new(target.dir, &prefix, layout, Arc::clone(&bytes));
     let writer = WriterThread::start(files);
     let executed = execute_into(
-        state,
         plans,
+        &task,
         &schema,
         name,
         target.order,
@@ -174,47 +219,59 @@ pub async fn write_product(
     // The writer is finished (and its files closed) whatever happened, before any error is
     // returned and the staging directory removed.
     let finished = writer.finish().await;
-    let (rows, metrics_total, files) = match (executed, finished) {
+    let (rows, metrics, files) = match (executed, finished) {
         (Ok((rows, metrics)), Ok(files)) => (rows, metrics, files),
         // A partition column's NULL is the writer's refusal, and says why.
         (_, Err(e)) => return Err(write_error(name, "cannot write rows", e)),
         (Err(d), Ok(_)) => return Err(d),
     };
-    let entry = |relative: &str, rows: Option<u64>| -> Result<FileEntry, Diagnostic> {
-        let path = target.dir.join(relative);
-        Ok(FileEntry {
-            name: relative.to_owned(),
-            bytes: std::fs::metadata(&path)
-                .map_err(|e| write_error(name, "cannot read back", e))?
-                .len(),
-            sha256: sha256_file(&path).map_err(|e| write_error(name, "cannot read back", e))?,
-            rows,
-        })
-    };
     let errors = if checker.refused.is_empty() {
         None
     } else {
+        let meta = target.dir.join(crate::state::META_DIR);
+        std::fs::create_dir_all(&meta)
+            .map_err(|e| write_error(name, &format!("cannot create `{}`", meta.display()), e))?;
         write_refused(&target.dir.join(&errors_name), &checker.refused, name)?;
-        Some((entry(&errors_name, None)?, checker.refused.len() as u64))
+        Some((
+            file_entry(target.dir, &errors_name, None, name)?,
+            checker.refused.len() as u64,
+        ))
     };
     let data = files
         .iter()
-        .map(|f| entry(&f.name, Some(f.rows)))
+        .map(|f| file_entry(target.dir, &f.name, Some(f.rows), name))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Written {
+    Ok(WrittenRows {
         rows,
         data,
-        plan: entry(&plan_name, None)?,
         errors,
-        metrics: metrics_total,
+        metrics,
+    })
+}
+
+/// The manifest entry of the written file `relative` (below `dir`): its size and SHA-256.
+fn file_entry(
+    dir: &Path,
+    relative: &str,
+    rows: Option<u64>,
+    name: &str,
+) -> Result<FileEntry, Diagnostic> {
+    let path = dir.join(relative);
+    Ok(FileEntry {
+        name: relative.to_owned(),
+        bytes: std::fs::metadata(&path)
+            .map_err(|e| write_error(name, "cannot read back", e))?
+            .len(),
+        sha256: sha256_file(&path).map_err(|e| write_error(name, "cannot read back", e))?,
+        rows,
     })
 }
 
 /// Executes `plans` in turn, checks their rows and hands them to `writer`. Returns the rows
 /// written and the operators' metrics.
 async fn execute_into(
-    state: &SessionState,
-    plans: Vec<LogicalPlan>,
+    plans: Vec<Arc<dyn ExecutionPlan>>,
+    task: &Arc<datafusion::execution::TaskContext>,
     schema: &SchemaRef,
     name: &str,
     order: &[SortKey],
@@ -227,18 +284,14 @@ async fn execute_into(
     } = sink;
     let mut rows = 0u64;
     let mut metrics_total: Vec<OperatorMetrics> = Vec::new();
-    for plan in plans {
-        let physical = state
-            .create_physical_plan(&plan)
-            .await
-            .map_err(|e| exec_error(name, &e))?;
+    for physical in plans {
         let physical = if order.is_empty() {
             physical
         } else {
             sort::sorted(physical, schema, order).map_err(|e| exec_error(name, &e))?
         };
         let mut stream =
-            datafusion::physical_plan::execute_stream(Arc::clone(&physical), state.task_ctx())
+            datafusion::physical_plan::execute_stream(Arc::clone(&physical), Arc::clone(task))
                 .map_err(|e| exec_error(name, &e))?;
         while let Some(batch) = stream.next().await {
             let batch = batch.map_err(|e| exec_error(name, &e))?;

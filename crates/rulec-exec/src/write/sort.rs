@@ -4,13 +4,13 @@
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::compute::{SortOptions, concat_batches};
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::parquet::file::metadata::SortingColumn;
 use datafusion::physical_expr::expressions::Column as PhysicalColumn;
 use datafusion::physical_expr::{LexOrdering, PhysicalSortExpr};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::sorts::sort::SortExec;
 use datafusion::physical_plan::sorts::sort_preserving_merge::SortPreservingMergeExec;
-use rulec_compile::sortable;
 use rulec_pack::SortKey;
 use std::sync::Arc;
 
@@ -19,7 +19,8 @@ use std::sync::Arc;
 /// without an order are written batch by batch as the engine yields them.)
 pub const WRITE_BATCH_ROWS: usize = 8192;
 
-/// `plan` sorted by the declared keys, then by every other sortable column: each partition
+/// `plan` sorted by the declared keys, then by every other column that can order rows
+/// ([`breaks_ties`]): each partition
 /// sorted, then merged. The sort is added to the physical plan, after DataFusion's optimizer,
 /// so that no optimizer rule moves it: DataFusion 55.2's sort pushdown can produce plans
 /// that its own sanity check refuses (a sort over a projection of a UNION that builds a
@@ -47,7 +48,7 @@ pub(super) fn sorted(
         keys.push(key(&k.column, k.descending)?);
     }
     for field in schema.fields() {
-        if sortable(field.data_type()) && !order.iter().any(|k| &k.column == field.name()) {
+        if breaks_ties(field.data_type()) && !order.iter().any(|k| &k.column == field.name()) {
             keys.push(key(field.name(), false)?);
         }
     }
@@ -69,6 +70,13 @@ pub(super) fn sorted(
     } else {
         plan
     })
+}
+
+/// Whether a column of this type orders rows whose sort keys tie: every type the engine's
+/// row format compares, nested ones too (structs, lists, maps: element by element, a map's
+/// entries in their order), but not a column of NULLs only.
+fn breaks_ties(ty: &DataType) -> bool {
+    !matches!(ty, DataType::Null) && RowConverter::supports_fields(&[SortField::new(ty.clone())])
 }
 
 /// Parquet `sorting_columns` for the declared keys (leaf indices: nested columns before a

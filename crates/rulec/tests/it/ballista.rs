@@ -84,12 +84,86 @@ fn statuses(report: &serde_json::Value) -> Vec<String> {
 
 const CLUSTER: &[&str] = &["--engine", "ballista", "--scheduler", "standalone"];
 
+/// A manifest's data files as (directory, SHA-256), sorted: the same for two runs that wrote
+/// the same bytes (file names carry each version's nonce).
+fn file_hashes(out: &Path, product: &str) -> Vec<(String, String)> {
+    let manifest = manifest(out, product);
+    let mut hashes: Vec<(String, String)> = manifest["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .map(|f| {
+            let name = f["name"].as_str().expect("name");
+            let dir = name.rsplit_once('/').map_or("", |(d, _)| d).to_owned();
+            (dir, f["sha256"].as_str().expect("sha256").to_owned())
+        })
+        .collect();
+    hashes.sort();
+    hashes
+}
+
+fn manifest(out: &Path, product: &str) -> serde_json::Value {
+    serde_json::from_str(
+        &std::fs::read_to_string(out.join(product).join("_rulec/manifest.json")).expect("manifest"),
+    )
+    .expect("manifest json")
+}
+
+/// The names of a product's data files, without their directories.
+fn data_file_names(out: &Path, product: &str) -> Vec<String> {
+    manifest(out, product)["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .map(|f| {
+            let name = f["name"].as_str().expect("name");
+            name.rsplit('/').next().unwrap_or(name).to_owned()
+        })
+        .collect()
+}
+
+/// The files below a product's directory that its manifest does not name (nor is it).
+fn unnamed_files(out: &Path, product: &str) -> Vec<String> {
+    let manifest = manifest(out, product);
+    let named: Vec<&str> = manifest["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .chain([&manifest["plan"]])
+        .chain(manifest["errors"].get("file"))
+        .filter_map(|f| f["name"].as_str())
+        .chain(["_rulec/manifest.json"])
+        .collect();
+    let dir = out.join(product);
+    let mut unnamed = Vec::new();
+    let mut pending = vec![dir.clone()];
+    while let Some(at) = pending.pop() {
+        for entry in std::fs::read_dir(&at).expect("read dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            let relative = path.strip_prefix(&dir).expect("below").to_string_lossy();
+            if !named.contains(&relative.as_ref()) {
+                unnamed.push(relative.into_owned());
+            }
+        }
+    }
+    unnamed
+}
+
+/// The bundled CPG pack with [`crate::support::CPG_LAYOUTS`].
+fn cpg_with_layouts(pack_dir: &Path) -> rulec_pack::Pack {
+    crate::support::copy_cpg_with_layouts(pack_dir);
+    crate::support::compile(pack_dir).0
+}
+
 #[test]
 fn the_cpg_pack_on_a_standalone_cluster_gives_the_local_products() {
     let work = scratch("ballista-cpg");
     let pack_dir = work.join("cpg");
-    crate::support::copy_cpg(&pack_dir);
-    let (pack, _) = crate::support::compile(&pack_dir);
+    let pack = cpg_with_layouts(&pack_dir);
     let local = work.join("local");
     let cluster = work.join("cluster");
     run(&pack_dir, &local, &[]);
@@ -98,9 +172,42 @@ fn the_cpg_pack_on_a_standalone_cluster_gives_the_local_products() {
     let expected = products(&pack, &local);
     assert!(expected.values().all(|rows| !rows.is_empty()));
     assert_same_products(&products(&pack, &cluster), &expected);
+    // Sorted products, byte for byte, whatever computed them (partitioned ones per
+    // partition, in as many files).
+    for product in ["cpg_edges", "symtable_symbols"] {
+        assert_eq!(manifest(&cluster, product)["order"]["tier"], "sorted");
+        let hashes = file_hashes(&cluster, product);
+        assert_eq!(hashes, file_hashes(&local, product), "{product}");
+        assert!(hashes.len() > 1 || product == "cpg_edges", "{hashes:?}");
+    }
+    // The executors wrote the files: an executor's task names them with the version's nonce
+    // and its own attempt's (`part-<version>-<attempt>-<n>`), rulec's writer with the
+    // version's only.
+    let dashes = |name: &str| name.matches('-').count();
+    for rule in &pack.rules {
+        for name in data_file_names(&local, &rule.name) {
+            assert_eq!(dashes(&name), 4, "{name}");
+        }
+        for name in data_file_names(&cluster, &rule.name) {
+            assert_eq!(dashes(&name), 7, "{name}");
+        }
+    }
+    // Nothing but the published versions: no staging, no file a manifest does not name.
+    assert!(!cluster.join(".rulec-staging").exists());
+    for rule in &pack.rules {
+        assert_eq!(unnamed_files(&cluster, &rule.name), Vec::<String>::new());
+    }
     // The same build ids: what one engine built, the other reuses.
     let again = run(&pack_dir, &local, CLUSTER);
     assert!(statuses(&again).iter().all(|s| s == "reused"), "{again}");
+}
+
+/// Output contracts hold on a cluster as locally: the executors check the rows, a refused
+/// row fails the product with the contract's code and nothing is published, and in tolerant
+/// mode the executors write the refused rows' file.
+#[test]
+fn output_contracts_hold_on_a_standalone_cluster() {
+    crate::output_contracts::output_contracts_hold("ballista-output-contracts", CLUSTER);
 }
 
 #[test]
@@ -173,11 +280,13 @@ fn wait_for_port(port: u16, what: &str) {
     panic!("{what} does not listen on {port}");
 }
 
-/// A scheduler and two executors in processes of their own (`rulec cluster`); one executor
-/// is killed once it holds data of a product being computed (the run still going). The
-/// run then ends (it does not hang), every product it reports built has the local run's
-/// rows, and a product that failed published nothing: no directory, nothing left in
-/// staging.
+/// A scheduler and two executors in processes of their own (`rulec cluster`). The executor
+/// writing `cpg_graph_by_file` (built in 16 slices into one file, so its file is open for a
+/// while) is killed mid-write: the file it leaves has no Parquet footer. The run then ends
+/// (it does not hang); the product is rebuilt by the other executor or fails; every product
+/// reported built has the local run's rows and exactly the files its manifest names, whole
+/// (size and SHA-256); `cpg_graph_by_file`, if built, names no file of the killed executor;
+/// a failed product published nothing; nothing is left in staging.
 #[test]
 fn a_killed_executor_publishes_nothing_partial() {
     let work = scratch("ballista-kill");
@@ -237,14 +346,10 @@ fn a_killed_executor_publishes_nothing_partial() {
     assert!(statuses(&report).iter().all(|s| s == "rebuilt"), "{report}");
     assert_same_products(&products(&pack, &out), &expected);
 
-    // Again, from nothing, with an executor killed on the way: once it holds data of a job
-    // (a directory per job) of this run.
-    let jobs = |dir: &Path| -> std::collections::BTreeSet<std::ffi::OsString> {
-        std::fs::read_dir(dir)
-            .map(|d| d.filter_map(|e| Some(e.ok()?.file_name())).collect())
-            .unwrap_or_default()
-    };
-    let earlier = jobs(&executors[0].1);
+    // Again, from nothing, with the executor that writes `cpg_graph_by_file` killed while it
+    // writes it. An executor's files carry its process id: `part-<version nonce>-<attempt
+    // nonce>-<n>.parquet`, each nonce `<time>-<process>-<sequence>` (the
+    // process id in hex).
     let out = work.join("killed");
     let mut running = spawn(
         &[
@@ -263,25 +368,52 @@ fn a_killed_executor_publishes_nothing_partial() {
         ],
         &work.join("run.log"),
     );
-    let (victim, victim_dir) = &mut executors[0];
+    let writer_of =
+        |name: &str| -> Option<u32> { u32::from_str_radix(name.split('-').nth(5)?, 16).ok() };
+    let being_written = || -> Vec<std::path::PathBuf> {
+        let staging = out.join(".rulec-staging");
+        let versions = std::fs::read_dir(staging).into_iter().flatten().flatten();
+        versions
+            .filter(|v| {
+                v.file_name()
+                    .to_string_lossy()
+                    .starts_with("cpg_graph_by_file-")
+            })
+            .flat_map(|v| std::fs::read_dir(v.path()).into_iter().flatten().flatten())
+            .map(|f| f.path())
+            .filter(|f| f.extension().is_some_and(|e| e == "parquet"))
+            .collect()
+    };
     let started = std::time::Instant::now();
-    let landed = loop {
-        if running.0.try_wait().expect("wait").is_some() {
-            break false;
-        }
-        if !jobs(victim_dir).is_subset(&earlier) {
-            victim.0.kill().expect("kill the executor");
-            break true;
+    let (victim_pid, partial) = loop {
+        assert!(
+            running.0.try_wait().expect("wait").is_none(),
+            "the run ended before an executor wrote cpg_graph_by_file"
+        );
+        let file = being_written().into_iter().find_map(|f| {
+            let pid = writer_of(&f.file_name()?.to_string_lossy())?;
+            Some((pid, f))
+        });
+        if let Some((pid, file)) = file {
+            let victim = executors
+                .iter_mut()
+                .find(|(child, _)| child.0.id() == pid)
+                .expect("the file's writer is one of the executors");
+            victim.0.0.kill().expect("kill the executor");
+            victim.0.0.wait().expect("the executor ended");
+            break (pid, std::fs::read(&file).expect("the file it was writing"));
         }
         assert!(
             started.elapsed() < std::time::Duration::from_secs(300),
-            "the executor never received work"
+            "no executor wrote cpg_graph_by_file"
         );
-        std::thread::sleep(std::time::Duration::from_millis(10));
+        std::thread::sleep(std::time::Duration::from_millis(5));
     };
+    // The kill landed mid-write: the file has no footer yet.
     assert!(
-        landed,
-        "the run ended before the executor held any of its data"
+        !partial.ends_with(b"PAR1"),
+        "the executor had finished its file ({} bytes) when it was killed",
+        partial.len()
     );
     let status = loop {
         if let Some(status) = running.0.try_wait().expect("wait") {
@@ -305,6 +437,15 @@ fn a_killed_executor_publishes_nothing_partial() {
             "rebuilt" => {
                 built += 1;
                 assert_eq!(product_rows(&out, name), expected[name], "{name}");
+                assert_eq!(unnamed_files(&out, name), Vec::<String>::new(), "{name}");
+                crate::support::assert_files_whole(&out.join(name));
+                // Written again by the executor that was not killed (products before it
+                // were written by either).
+                if name == "cpg_graph_by_file" {
+                    for file in data_file_names(&out, name) {
+                        assert_ne!(writer_of(&file), Some(victim_pid), "{name}: {file}");
+                    }
+                }
             }
             "failed" | "skipped" => {
                 assert!(!out.join(name).exists(), "{name} failed but was published");

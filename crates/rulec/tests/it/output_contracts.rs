@@ -12,7 +12,14 @@ use std::process::Command;
 
 #[test]
 fn output_contracts_cast_safely_and_refuse_rows_that_break_them() {
-    let pack = shop("run-output-contracts");
+    output_contracts_hold("run-output-contracts", &[]);
+}
+
+/// The output contracts' casts, refusals and errors files, with `engine` (the arguments that
+/// choose where products are computed).
+pub(crate) fn output_contracts_hold(scratch: &str, engine: &[&str]) {
+    let pack = shop(scratch);
+    let run = |pack: &std::path::Path, extra: &[&str]| run(pack, &[engine, extra].concat());
     std::fs::write(
         pack.join("maybe_null.sql"),
         "SELECT CASE WHEN id % 1000 = 0 THEN NULL ELSE id END AS id, CAST(user_id AS INT) AS uid FROM events\n",

@@ -300,36 +300,46 @@ fn sorted_products_are_byte_identical_across_runs_and_partitions() {
     );
 }
 
-/// Every product with a manifest has whole files: readable Parquet with the recorded rows
-/// and hash.
+/// Every product with a manifest has whole files (each named file's size and SHA-256, the
+/// data files' rows: [`crate::support::assert_files_whole`]). Returns how many products.
 fn published_products_are_whole(out: &Path) -> usize {
-    let mut whole = 0;
     let Ok(entries) = std::fs::read_dir(out) else {
         return 0;
     };
+    let mut whole = 0;
     for entry in entries.flatten() {
-        let dir = entry.path();
-        let Ok(text) = std::fs::read_to_string(dir.join("_rulec/manifest.json")) else {
-            continue;
-        };
-        let manifest: Value = serde_json::from_str(&text).expect("a manifest is always whole JSON");
-        let file = dir.join(manifest["files"][0]["name"].as_str().expect("name"));
-        let reader = ParquetRecordBatchReaderBuilder::try_new(
-            std::fs::File::open(&file).expect("data file"),
-        )
-        .expect("readable parquet")
-        .build()
-        .expect("reader");
-        let rows: usize = reader.map(|b| b.expect("batch").num_rows()).sum();
-        assert_eq!(
-            rows as u64,
-            manifest["rows"].as_u64().expect("rows"),
-            "{}",
-            dir.display()
-        );
-        whole += 1;
+        if entry.path().join("_rulec/manifest.json").exists() {
+            crate::support::assert_files_whole(&entry.path());
+            whole += 1;
+        }
     }
     whole
+}
+
+/// What a kill left in the output's staging: versions with data files (a product was being
+/// written), and data files without a Parquet footer (a file was being written).
+fn interrupted_writes(out: &Path) -> (usize, usize) {
+    let (mut versions, mut open_files) = (0, 0);
+    let staging = std::fs::read_dir(out.join(".rulec-staging"))
+        .into_iter()
+        .flatten();
+    for version in staging.flatten() {
+        let files: Vec<PathBuf> = std::fs::read_dir(version.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|f| f.path())
+            .filter(|f| f.extension().is_some_and(|e| e == "parquet"))
+            .collect();
+        if !files.is_empty() {
+            versions += 1;
+        }
+        open_files += files
+            .iter()
+            .filter(|f| !std::fs::read(f).is_ok_and(|b| b.ends_with(b"PAR1")))
+            .count();
+    }
+    (versions, open_files)
 }
 
 #[test]
@@ -341,6 +351,9 @@ fn a_killed_run_leaves_every_published_product_whole() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let full = started.elapsed();
     assert_eq!(published_products_are_whole(&out), 6);
+    // Kills that landed while a product's version was being written, and while one of its
+    // files was (no footer yet).
+    let (mut mid_product, mut mid_file) = (0, 0);
     for moment in 0..20u32 {
         // Kill moments spread over a whole forced run.
         let delay = full.mul_f64(f64::from(moment) / 19.0);
@@ -353,12 +366,19 @@ fn a_killed_run_leaves_every_published_product_whole() {
         std::thread::sleep(delay);
         child.kill().expect("SIGKILL");
         child.wait().expect("reap");
+        let (versions, open_files) = interrupted_writes(&out);
+        mid_product += usize::from(versions > 0);
+        mid_file += usize::from(open_files > 0);
         assert_eq!(
             published_products_are_whole(&out),
             6,
             "after a kill at {delay:?}"
         );
     }
+    assert!(
+        mid_product > 0 && mid_file > 0,
+        "of 20 kills, {mid_product} landed while a product was written and {mid_file} while a file was"
+    );
     let (o, report) = run(&pack, &[]);
     assert!(
         o.status.success(),

@@ -179,11 +179,11 @@ fn statuses(report: &serde_json::Value) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// The CPG pack in `work/cpg`, its inputs uploaded to `data/` of the bucket's prefix and
+/// The CPG pack in `work/cpg` (with [`crate::support::CPG_LAYOUTS`]), its inputs uploaded to `data/` of the bucket's prefix and
 /// pack.yaml naming them there.
 fn cpg_pack_reading_s3(work: &Path, bucket: &Bucket) -> (std::path::PathBuf, rulec_pack::Pack) {
     let pack_dir = work.join("cpg");
-    crate::support::copy_cpg(&pack_dir);
+    crate::support::copy_cpg_with_layouts(&pack_dir);
     bucket.upload_dir(&pack_dir.join("data"), "data");
     std::fs::remove_dir_all(pack_dir.join("data")).expect("the local data, gone");
     let manifest = std::fs::read_to_string(pack_dir.join("pack.yaml")).expect("pack.yaml");
@@ -200,7 +200,7 @@ fn local_products(
     pack: &rulec_pack::Pack,
 ) -> BTreeMap<String, (Vec<String>, Vec<String>)> {
     let pack_dir = work.join("cpg-local");
-    crate::support::copy_cpg(&pack_dir);
+    crate::support::copy_cpg_with_layouts(&pack_dir);
     let out = work.join("local-out");
     let (ok, _, stderr) = run(&pack_dir, out.to_str().expect("utf-8"), &[]);
     assert!(ok, "{stderr}");
@@ -254,6 +254,7 @@ fn the_cpg_pack_on_s3_gives_the_local_products() {
         "{report}"
     );
     assert_eq!(report["out"], out.as_str());
+    let mut sorted = 0;
     for rule in &pack.rules {
         let (rows, local_hashes) = &expected[&rule.name];
         assert!(!rows.is_empty(), "{}", rule.name);
@@ -265,9 +266,11 @@ fn the_cpg_pack_on_s3_gives_the_local_products() {
         );
         let manifest = bucket.manifest("out", &rule.name);
         if manifest["order"]["tier"] == "sorted" {
+            sorted += 1;
             assert_eq!(&hashes(&manifest), local_hashes, "{}", rule.name);
         }
     }
+    assert_eq!(sorted, 2, "cpg_edges and symtable_symbols are sorted");
     // Nothing is left locally: staging is in the temporary directory, and removed.
     assert!(!pack_dir.join("out").exists());
 
@@ -400,8 +403,9 @@ fn failures_on_s3_leave_the_published_version() {
     );
 }
 
-/// Executors of an in-process Ballista cluster read the inputs from S3; the products
-/// published there equal the local run's.
+/// Executors of an in-process Ballista cluster read the inputs from S3 and write the
+/// products there; the products equal the local run's (sorted ones byte for byte), and below
+/// each is exactly what its manifest names.
 #[cfg(feature = "ballista")]
 #[test]
 #[ignore = "needs an S3 server: cargo xtask s3"]
@@ -417,14 +421,38 @@ fn a_standalone_cluster_reads_s3() {
         &["--engine", "ballista", "--scheduler", "standalone"],
     );
     assert!(ok, "{stderr}\n{report}");
+    let mut sorted = 0;
     for rule in &pack.rules {
+        let (rows, local_hashes) = &expected[&rule.name];
         assert_eq!(
-            bucket.product_rows("out", &rule.name, &work),
-            expected[&rule.name].0,
+            &bucket.product_rows("out", &rule.name, &work),
+            rows,
             "{}",
             rule.name
         );
+        let manifest = bucket.manifest("out", &rule.name);
+        if manifest["order"]["tier"] == "sorted" {
+            sorted += 1;
+            assert_eq!(&hashes(&manifest), local_hashes, "{}", rule.name);
+        }
+        let mut named: Vec<String> = manifest["files"]
+            .as_array()
+            .expect("files")
+            .iter()
+            .chain([&manifest["plan"]])
+            .map(|f| f["name"].as_str().expect("name").to_owned())
+            .chain(["_rulec/manifest.json".to_owned()])
+            .collect();
+        named.sort();
+        assert_eq!(bucket.keys(&format!("out/{}", rule.name)), named);
+        // Written by the executors: `part-<version nonce>-<attempt nonce>-<n>.parquet`.
+        for file in manifest["files"].as_array().expect("files") {
+            let name = file["name"].as_str().expect("name");
+            let name = name.rsplit('/').next().unwrap_or(name);
+            assert_eq!(name.matches('-').count(), 7, "{name}");
+        }
     }
+    assert_eq!(sorted, 2, "cpg_edges and symtable_symbols are sorted");
 }
 
 /// A product's rows by the directory of each file (partition values live in the

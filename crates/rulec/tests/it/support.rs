@@ -45,6 +45,71 @@ pub fn copy_cpg(to: &Path) {
     copy_tree(&root().join("rules/cpg"), to, &["out"]);
 }
 
+/// Asserts that every file a product's manifest names (data, plan, errors) is there, whole:
+/// the recorded size and SHA-256, data files readable Parquet with the recorded rows, which
+/// add up to the product's. Returns the product's rows.
+pub fn assert_files_whole(product_dir: &Path) -> u64 {
+    use sha2::Digest as _;
+    let text = std::fs::read_to_string(product_dir.join("_rulec/manifest.json"))
+        .expect("a published product has a manifest");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&text).expect("a manifest is always whole JSON");
+    let where_ = product_dir.display();
+    let data = manifest["files"].as_array().expect("files");
+    let mut files: Vec<&serde_json::Value> = data.iter().collect();
+    files.push(&manifest["plan"]);
+    files.extend(manifest["errors"].get("file"));
+    for file in files {
+        let name = file["name"].as_str().expect("name");
+        let bytes = std::fs::read(product_dir.join(name))
+            .unwrap_or_else(|e| panic!("{where_}: `{name}` is named but not there: {e}"));
+        assert_eq!(
+            Some(bytes.len() as u64),
+            file["bytes"].as_u64(),
+            "{where_}: `{name}` size"
+        );
+        let sha: String = sha2::Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let sha = format!("sha256:{sha}");
+        assert_eq!(
+            Some(sha.as_str()),
+            file["sha256"].as_str(),
+            "{where_}: `{name}` SHA-256"
+        );
+    }
+    let mut total = 0;
+    for file in data {
+        let name = file["name"].as_str().expect("name");
+        let rows: usize = read_parquet(&product_dir.join(name))
+            .iter()
+            .map(arrow::array::RecordBatch::num_rows)
+            .sum();
+        assert_eq!(
+            Some(rows as u64),
+            file["rows"].as_u64(),
+            "{where_}: `{name}` rows"
+        );
+        total += rows as u64;
+    }
+    assert_eq!(Some(total), manifest["rows"].as_u64(), "{where_}: rows");
+    total
+}
+
+/// Settings some tests add to the CPG pack, so that its products include sorted ones (with
+/// ties in the sort keys, broken by nested columns) and a partitioned one in rolling files;
+/// the pack's own `cpg_graph_by_file` is built in slices.
+pub const CPG_LAYOUTS: &str = "  cpg_edges:\n    order_by: [file_id, kind]\n  symtable_symbols:\n    order_by: [file_id desc]\n    partition_by: [block_type]\n    max_rows_per_file: 400\n";
+
+/// The CPG pack, with [`CPG_LAYOUTS`], copied to `to`.
+pub fn copy_cpg_with_layouts(to: &Path) {
+    copy_cpg(to);
+    let mut manifest = std::fs::read_to_string(to.join("pack.yaml")).expect("pack.yaml");
+    manifest.push_str(CPG_LAYOUTS);
+    std::fs::write(to.join("pack.yaml"), manifest).expect("pack.yaml");
+}
+
 /// Runs the `rulec` binary from the workspace root.
 pub fn rulec(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_rulec"))
