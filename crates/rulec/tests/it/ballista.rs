@@ -214,27 +214,7 @@ fn output_contracts_hold_on_a_standalone_cluster() {
 fn tpch_on_a_standalone_cluster_gives_the_local_products() {
     let work = scratch("ballista-tpch");
     let pack_dir = work.join("tpch");
-    crate::support::copy_tree(
-        &crate::support::root().join("rules/tpch"),
-        &pack_dir,
-        &["out"],
-    );
-    let (pack, _) = crate::support::compile(&pack_dir);
-    std::fs::create_dir_all(pack_dir.join("data")).expect("data");
-    let mut manifest = std::fs::read_to_string(pack_dir.join("pack.yaml")).expect("pack.yaml");
-    manifest.push_str("inputs:\n");
-    for (table, batches) in crate::execute::tpch_batches(&pack) {
-        let file = pack_dir.join("data").join(format!("{table}.parquet"));
-        let schema = batches[0].schema();
-        let out = std::fs::File::create(&file).expect("create");
-        let mut writer = parquet::arrow::ArrowWriter::try_new(out, schema, None).expect("writer");
-        for batch in &batches {
-            writer.write(batch).expect("write");
-        }
-        writer.close().expect("close");
-        manifest.push_str(&format!("  {table}: data/{table}.parquet\n"));
-    }
-    std::fs::write(pack_dir.join("pack.yaml"), manifest).expect("pack.yaml");
+    let pack = crate::support::tpch_pack_with_data(&pack_dir);
     let local = work.join("local");
     let cluster = work.join("cluster");
     run(&pack_dir, &local, &[]);

@@ -110,6 +110,30 @@ pub fn copy_cpg_with_layouts(to: &Path) {
     std::fs::write(to.join("pack.yaml"), manifest).expect("pack.yaml");
 }
 
+/// The TPC-H pack copied to `to`, with the tables generated in-process (SF 0.01,
+/// [`crate::execute::tpch_batches`]) as Parquet files in `data/`, named in pack.yaml's
+/// `inputs`.
+pub fn tpch_pack_with_data(to: &Path) -> Pack {
+    copy_tree(&root().join("rules/tpch"), to, &["out"]);
+    let (pack, _) = compile(to);
+    std::fs::create_dir_all(to.join("data")).expect("data");
+    let mut manifest = std::fs::read_to_string(to.join("pack.yaml")).expect("pack.yaml");
+    manifest.push_str("inputs:\n");
+    for (table, batches) in crate::execute::tpch_batches(&pack) {
+        let file = to.join("data").join(format!("{table}.parquet"));
+        let out = std::fs::File::create(&file).expect("create");
+        let mut writer =
+            parquet::arrow::ArrowWriter::try_new(out, batches[0].schema(), None).expect("writer");
+        for batch in &batches {
+            writer.write(batch).expect("write");
+        }
+        writer.close().expect("close");
+        manifest.push_str(&format!("  {table}: data/{table}.parquet\n"));
+    }
+    std::fs::write(to.join("pack.yaml"), manifest).expect("pack.yaml");
+    compile(to).0
+}
+
 /// Runs the `rulec` binary from the workspace root.
 pub fn rulec(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_rulec"))
