@@ -9,10 +9,10 @@
 //!    (`rules/tpch`) and the 99 TPC-DS templates (`rules/tpcds`, 103 rules), each query's
 //!    compile time as `rulec check --timings` reports it (SQL to logical plan, the pinned
 //!    canonical pipeline, the fingerprints), per query the median over the runs, then the
-//!    median across queries and the total. `--timings` prints only the five slowest rules, so
-//!    each pack is split into packs of [`GROUP`] rules (plus a warm-up rule, which takes the
-//!    process's one-time costs and is not counted) under `<target>/bench/split-*`, each
-//!    checked once per run. The per-rule time does not include sqlparser's parse (done when
+//!    median across queries and the total, read from the report's `timings`
+//!    (`--timings --format json`). Each pack is split into packs of [`GROUP`] rules (plus a
+//!    warm-up rule, which takes the process's one-time costs and is not counted) under
+//!    `<target>/bench/split-*`, each checked once per run. The per-rule time does not include sqlparser's parse (done when
 //!    the pack loads): the whole pack's `load+check` time (which does, with the contracts,
 //!    the lints and the Substrait check) is reported beside it, and its difference to the
 //!    planning total bounds what the per-rule figure leaves out.
@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 /// The SQLGlot release the comparison installs and expects.
 pub const SQLGLOT_VERSION: &str = "30.30.0";
 
-/// Rules per split pack: with the warm-up rule, `--timings` (the five slowest) shows all.
+/// Rules per split pack, each checked after the pack's warm-up rule.
 pub const GROUP: usize = 4;
 
 /// The TPC packs compared with SQLGlot: (label, pack directory under the workspace root).
@@ -381,88 +381,87 @@ pub(crate) fn command(program: &Path, pin: bool) -> Command {
     }
 }
 
-/// What `rulec check --timings` prints to stderr about one pack.
+/// Where one pack's check time went: the `timings` of `rulec check --timings --format json`.
 #[derive(Debug, PartialEq)]
 pub(crate) struct Timings {
     pub(crate) load_check_ms: f64,
     pub(crate) planning_ms: f64,
     pub(crate) rules: usize,
-    /// The slowest rules (five at most), by name.
-    pub(crate) slowest: BTreeMap<String, f64>,
+    /// Every rule's planning time, by name.
+    pub(crate) per_rule: BTreeMap<String, f64>,
     /// Planning by phase, summed over the rules (`sql-to-rel`, `analyzer`, `optimizer`,
-    /// `fingerprint`), and the costliest pipeline passes (`optimizer/...`), in ms.
+    /// `fingerprint`), and by pipeline pass (`optimizer/...`), in ms.
     pub(crate) phases: BTreeMap<String, f64>,
 }
 
-/// Reads `rulec check --timings` (human text; JSON does not carry timings):
-/// `rulec: PACK: load+check X ms; planning Y ms for N rules (Z ms per rule)`, then one
-/// `  T ms  RULE` line per rule shown.
-fn parse_timings(stderr: &str) -> Option<Timings> {
-    fn after<T: std::str::FromStr>(line: &str, key: &str) -> Option<T> {
-        let rest = &line[line.find(key)? + key.len()..];
-        rest.split_whitespace().next()?.parse().ok()
-    }
-    let mut lines = stderr.lines().skip_while(|l| !l.contains(": load+check "));
-    let header = lines.next()?;
-    let load_check_ms = after(header, ": load+check ")?;
-    let planning_ms = after(header, "; planning ")?;
-    let rules = after(header, " ms for ")?;
-    let mut slowest = BTreeMap::new();
-    let mut phases = BTreeMap::new();
-    let mut in_phases = false;
-    for line in lines {
-        if let Some(list) = line.strip_prefix("rulec: phases: ") {
-            for phase in list.split(", ") {
-                if let [name, ms, "ms"] = phase.split_whitespace().collect::<Vec<_>>()[..]
-                    && let Ok(ms) = ms.parse::<f64>()
-                {
-                    phases.insert(name.to_owned(), ms);
-                }
-            }
-            in_phases = true;
-            continue;
-        }
-        let parts: Vec<&str> = line.split_whitespace().collect();
-        let (ms, name) = match parts.as_slice() {
-            [ms, "ms", name] => match ms.parse::<f64>() {
-                Ok(ms) => (ms, (*name).to_owned()),
-                Err(_) => break,
-            },
-            _ => break,
-        };
-        if in_phases {
-            phases.insert(name, ms);
-        } else {
-            slowest.insert(name, ms);
-        }
-    }
+/// Reads the `timings` of a `rulec check --timings --format json` report.
+fn parse_timings(report: &serde_json::Value) -> Option<Timings> {
+    let timings = report.get("timings")?;
+    let map = |key: &str| -> Option<BTreeMap<String, f64>> {
+        timings[key]
+            .as_object()?
+            .iter()
+            .map(|(name, ms)| Some((name.clone(), ms.as_f64()?)))
+            .collect()
+    };
+    let per_rule = map("rules")?;
+    let mut phases = map("phases")?;
+    phases.extend(map("passes")?);
     Some(Timings {
-        load_check_ms,
-        planning_ms,
-        rules,
-        slowest,
+        load_check_ms: timings["load_check_ms"].as_f64()?,
+        planning_ms: timings["planning_ms"].as_f64()?,
+        rules: per_rule.len(),
+        per_rule,
         phases,
     })
 }
 
+/// `rulec check --no-cache --timings --format json PACK`: its output, and its timings.
 pub(crate) fn check_timings(
     rulec: &Path,
     pack: &Path,
     pin: bool,
 ) -> anyhow::Result<(Output, Timings)> {
     let output = command(rulec, pin)
-        .args(["check", "--no-cache", "--timings"])
+        .args(["check", "--no-cache", "--timings", "--format", "json"])
         .arg(pack)
         .output()
         .with_context(|| format!("cannot run {}", rulec.display()))?;
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let Some(timings) = parse_timings(&stderr) else {
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).with_context(|| {
+        format!(
+            "`rulec check --timings --format json {}` printed no report:\n{}",
+            pack.display(),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })?;
+    let Some(timings) = parse_timings(&report) else {
         bail!(
-            "cannot read the output of `rulec check --timings {}`:\n{stderr}",
+            "the report of `rulec check --timings {}` has no timings:\n{report}",
             pack.display()
         );
     };
     Ok((output, timings))
+}
+
+/// The first finding of a `rulec check --format json` report, as `CODE message`.
+pub(crate) fn first_finding(stdout: &[u8]) -> String {
+    let report: serde_json::Value = serde_json::from_slice(stdout).unwrap_or_default();
+    let rules = report["rules"].as_array().into_iter().flatten();
+    let mut findings = report["diagnostics"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .chain(rules.flat_map(|r| r["diagnostics"].as_array().into_iter().flatten()));
+    findings.next().map_or_else(
+        || "check failed".to_owned(),
+        |d| {
+            format!(
+                "{} {}",
+                d["code"].as_str().unwrap_or("?"),
+                d["message"].as_str().unwrap_or("")
+            )
+        },
+    )
 }
 
 /// The median (the mean of the middle two of an even count), as Python's
@@ -484,17 +483,26 @@ mod tests {
 
     #[test]
     fn reads_timings() {
-        let stderr = "rulec: rules/tpch: load+check 381.3 ms; planning 353.0 ms for 22 rules (16.05 ms per rule)\n     35.06 ms  q07\n     32.88 ms  q02\nrulec: phases: sql-to-rel 2.5 ms, analyzer 3.0 ms, optimizer 30.1 ms, fingerprint 1.2 ms\n      9.50 ms  optimizer/rulec_canonicalize\nrulec: 22 rules checked, no problems\n";
-        let t = parse_timings(stderr).expect("parses");
+        let report = serde_json::json!({
+            "rules": [],
+            "timings": {
+                "load_check_ms": 381.3,
+                "planning_ms": 353.0,
+                "rules": {"q07": 35.06, "q02": 32.88},
+                "phases": {"sql-to-rel": 2.5, "analyzer": 3.0, "optimizer": 30.1, "fingerprint": 1.2},
+                "passes": {"optimizer/rulec_canonicalize": 9.5}
+            }
+        });
+        let t = parse_timings(&report).expect("parses");
         assert!((t.phases["sql-to-rel"] - 2.5).abs() < 1e-9);
         assert!((t.phases["optimizer"] - 30.1).abs() < 1e-9);
         assert!((t.phases["optimizer/rulec_canonicalize"] - 9.5).abs() < 1e-9);
         assert_eq!(t.phases.len(), 5);
-        assert_eq!(t.rules, 22);
+        assert_eq!(t.rules, 2);
         assert!((t.load_check_ms - 381.3).abs() < 1e-9);
         assert!((t.planning_ms - 353.0).abs() < 1e-9);
-        assert_eq!(t.slowest.len(), 2);
-        assert!((t.slowest["q02"] - 32.88).abs() < 1e-9);
+        assert!((t.per_rule["q02"] - 32.88).abs() < 1e-9);
+        assert_eq!(parse_timings(&serde_json::json!({"rules": []})), None);
     }
 
     #[test]

@@ -380,8 +380,7 @@ fn tpc_rulec(
         for (dir, rules) in &groups {
             let (output, timings) = check_timings(rulec, dir, pin)?;
             if !output.status.success() {
-                let text = String::from_utf8_lossy(&output.stdout);
-                let first = text.lines().next().unwrap_or("check failed").to_owned();
+                let first = super::bench::first_finding(&output.stdout);
                 for rule in rules {
                     failed.entry(rule.clone()).or_insert_with(|| first.clone());
                 }
@@ -396,7 +395,7 @@ fn tpc_rulec(
                 );
             }
             for rule in rules {
-                let Some(ms) = timings.slowest.get(rule) else {
+                let Some(ms) = timings.per_rule.get(rule) else {
                     bail!(
                         "`rulec check --timings {}` does not show {rule}",
                         dir.display()

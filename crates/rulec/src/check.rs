@@ -6,6 +6,7 @@ use rulec_driver::Project;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 pub fn explain(code: &str) -> anyhow::Result<ExitCode> {
     match codes::lookup(code) {
@@ -84,8 +85,11 @@ pub fn run(
         } else {
             Project::load(root)?
         };
-        if timings {
-            print_timings(&project, started.elapsed());
+        let timings = timings
+            .then(|| Timings::of(&project, started.elapsed()))
+            .flatten();
+        if let (Some(timings), false) = (&timings, format == CheckFormat::Json) {
+            timings.print(&project);
         }
         let diagnostics = project.all_diagnostics();
         failed |= has_errors(&diagnostics);
@@ -107,7 +111,10 @@ pub fn run(
                 shown
             })),
             CheckFormat::Json => {
-                let report = project.report(&diagnostics);
+                let mut report = serde_json::to_value(project.report(&diagnostics))?;
+                if let Some(timings) = &timings {
+                    report["timings"] = timings.json();
+                }
                 if packs.len() == 1 {
                     writeln!(stdout, "{}", serde_json::to_string_pretty(&report)?)?;
                 } else {
@@ -156,72 +163,123 @@ fn plural(n: usize, noun: &str) -> String {
     }
 }
 
-/// Per-rule planning times, slowest first (the five slowest), with the pack's totals.
-fn print_timings(project: &Project, total: std::time::Duration) {
-    let Some(compiled) = &project.compiled else {
-        return;
-    };
-    let mut times: Vec<(&str, std::time::Duration)> = compiled
-        .rules
-        .iter()
-        .map(|r| (r.name.as_str(), r.compile_time))
-        .collect();
-    let planning: std::time::Duration = times.iter().map(|(_, t)| *t).sum();
-    times.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
-    let count = u32::try_from(times.len().max(1)).unwrap_or(u32::MAX);
-    eprintln!(
-        "rulec: {}: load+check {:.1} ms; planning {:.1} ms for {} rules ({:.2} ms per rule)",
-        project.root.display(),
-        ms(total),
-        ms(planning),
-        times.len(),
-        ms(planning / count)
-    );
-    for (name, time) in times.iter().take(5) {
-        eprintln!("  {:>8.2} ms  {name}", ms(*time));
-    }
-    if let Some(cache) = &project.stats.cache {
-        let found = match cache {
-            rulec_driver::CacheStatus::Missing => "none yet".to_owned(),
-            rulec_driver::CacheStatus::Loaded(n) => plural(*n, "result"),
-            rulec_driver::CacheStatus::Ignored(why) => format!("ignored ({why})"),
+/// Where a pack's check time went (`--timings`).
+struct Timings<'a> {
+    /// Loading and checking the pack, all of it.
+    total: Duration,
+    /// Every rule's planning time, slowest first.
+    rules: Vec<(&'a str, Duration)>,
+    /// Planning by phase, summed over the rules: `sql-to-rel`, `analyzer`, `optimizer`,
+    /// `fingerprint`.
+    phases: [(&'static str, Duration); 4],
+    /// Every pipeline pass (`analyzer/...`, `optimizer/...`) summed over the rules,
+    /// costliest first.
+    passes: Vec<(&'a str, Duration)>,
+}
+
+impl<'a> Timings<'a> {
+    fn of(project: &'a Project, total: Duration) -> Option<Self> {
+        let compiled = project.compiled.as_ref()?;
+        let mut rules: Vec<(&str, Duration)> = compiled
+            .rules
+            .iter()
+            .map(|r| (r.name.as_str(), r.compile_time))
+            .collect();
+        rules.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        let mut sql_to_rel = Duration::ZERO;
+        let mut fingerprint = Duration::ZERO;
+        let mut passes: std::collections::BTreeMap<&str, Duration> = Default::default();
+        for rule in &compiled.rules {
+            sql_to_rel += rule.phase_times.sql_to_rel;
+            fingerprint += rule.phase_times.fingerprint;
+            for (pass, time) in &rule.phase_times.passes {
+                *passes.entry(pass.as_str()).or_default() += *time;
+            }
+        }
+        let total_of = |prefix: &str| -> Duration {
+            passes
+                .iter()
+                .filter(|(p, _)| p.starts_with(prefix))
+                .map(|(_, t)| *t)
+                .sum()
         };
-        eprintln!(
-            "rulec: check cache: {found}; {} planned, {} reused",
-            plural(project.stats.planned.len(), "rule"),
-            project.stats.reused.len()
-        );
+        let phases = [
+            ("sql-to-rel", sql_to_rel),
+            ("analyzer", total_of("analyzer/")),
+            ("optimizer", total_of("optimizer/")),
+            ("fingerprint", fingerprint),
+        ];
+        let mut passes: Vec<(&str, Duration)> = passes.into_iter().collect();
+        passes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        Some(Timings {
+            total,
+            rules,
+            phases,
+            passes,
+        })
     }
-    // Where planning went, summed over the rules: the SQL planner, the pipeline's analyzer
-    // and optimizer (the five costliest passes), the fingerprint.
-    let mut sql_to_rel = std::time::Duration::ZERO;
-    let mut fingerprint = std::time::Duration::ZERO;
-    let mut passes: std::collections::BTreeMap<&str, std::time::Duration> = Default::default();
-    for rule in &compiled.rules {
-        sql_to_rel += rule.phase_times.sql_to_rel;
-        fingerprint += rule.phase_times.fingerprint;
-        for (pass, time) in &rule.phase_times.passes {
-            *passes.entry(pass.as_str()).or_default() += *time;
+
+    fn planning(&self) -> Duration {
+        self.rules.iter().map(|(_, t)| *t).sum()
+    }
+
+    /// The totals, the five slowest rules, the check cache, the phases and the five
+    /// costliest passes, on stderr.
+    fn print(&self, project: &Project) {
+        let count = u32::try_from(self.rules.len().max(1)).unwrap_or(u32::MAX);
+        eprintln!(
+            "rulec: {}: load+check {:.1} ms; planning {:.1} ms for {} rules ({:.2} ms per rule)",
+            project.root.display(),
+            ms(self.total),
+            ms(self.planning()),
+            self.rules.len(),
+            ms(self.planning() / count)
+        );
+        for (name, time) in self.rules.iter().take(5) {
+            eprintln!("  {:>8.2} ms  {name}", ms(*time));
+        }
+        if let Some(cache) = &project.stats.cache {
+            let found = match cache {
+                rulec_driver::CacheStatus::Missing => "none yet".to_owned(),
+                rulec_driver::CacheStatus::Loaded(n) => plural(*n, "result"),
+                rulec_driver::CacheStatus::Ignored(why) => format!("ignored ({why})"),
+            };
+            eprintln!(
+                "rulec: check cache: {found}; {} planned, {} reused",
+                plural(project.stats.planned.len(), "rule"),
+                project.stats.reused.len()
+            );
+        }
+        let phases: Vec<String> = self
+            .phases
+            .iter()
+            .map(|(phase, time)| format!("{phase} {:.1} ms", ms(*time)))
+            .collect();
+        eprintln!("rulec: phases: {}", phases.join(", "));
+        for (pass, time) in self.passes.iter().take(5) {
+            eprintln!("  {:>8.2} ms  {pass}", ms(*time));
         }
     }
-    let total_of = |prefix: &str| -> std::time::Duration {
-        passes
-            .iter()
-            .filter(|(p, _)| p.starts_with(prefix))
-            .map(|(_, t)| *t)
-            .sum()
-    };
-    eprintln!(
-        "rulec: phases: sql-to-rel {:.1} ms, analyzer {:.1} ms, optimizer {:.1} ms, fingerprint {:.1} ms",
-        ms(sql_to_rel),
-        ms(total_of("analyzer/")),
-        ms(total_of("optimizer/")),
-        ms(fingerprint)
-    );
-    let mut costliest: Vec<(&str, std::time::Duration)> = passes.into_iter().collect();
-    costliest.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-    for (pass, time) in costliest.iter().take(5) {
-        eprintln!("  {:>8.2} ms  {pass}", ms(*time));
+
+    /// All of it, in ms, for `--format json`: `{"load_check_ms", "planning_ms", "rules":
+    /// {rule: ms}, "phases": {phase: ms}, "passes": {pass: ms}}`.
+    fn json(&self) -> serde_json::Value {
+        let map = |items: &mut dyn Iterator<Item = (&str, Duration)>| -> serde_json::Value {
+            items
+                .map(|(name, time)| (name.to_owned(), serde_json::json!(ms(time))))
+                .collect::<serde_json::Map<_, _>>()
+                .into()
+        };
+        serde_json::json!({
+            "load_check_ms": ms(self.total),
+            "planning_ms": ms(self.planning()),
+            "rules": map(&mut self.rules.iter().copied()),
+            "phases": map(&mut self.phases.iter().copied()),
+            "passes": map(&mut self.passes.iter().copied()),
+        })
     }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
 }

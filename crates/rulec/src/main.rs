@@ -43,7 +43,8 @@ enum Command {
         /// Output format: human, json (DESIGN §6), sarif (SARIF 2.1.0 for code scanning).
         #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
         format: CheckFormat,
-        /// Also print how long each rule took to plan (to stderr).
+        /// Also say where the time went: each rule's planning, the phases and passes (to
+        /// stderr; with `--format json`, as the report's `timings`).
         #[arg(long)]
         timings: bool,
         /// Plan every rule, without reading or writing the pack's check cache

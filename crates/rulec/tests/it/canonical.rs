@@ -522,11 +522,8 @@ fn canonical_plans_give_the_rows_of_the_reference_plans() {
                 });
                 let a = rows(&a.unwrap_or_else(|e| panic!("{name}/{}: {e}", rule.name)));
                 let b = rows(&b.unwrap_or_else(|e| panic!("{name}/{} reference: {e}", rule.name)));
-                assert!(
-                    !b.is_empty() || name == "tpch",
-                    "{name}/{}: no rows",
-                    rule.name
-                );
+                // Every rule returns rows on this data, the 22 TPC-H queries at SF 0.01 too.
+                assert!(!b.is_empty(), "{name}/{}: no rows", rule.name);
                 assert!(
                     same_rows(&a, &b),
                     "{name}/{}: canonical {} rows, reference {} rows",

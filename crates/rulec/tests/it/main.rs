@@ -20,6 +20,7 @@ mod output_contracts;
 mod properties;
 mod publish;
 mod round_trip;
+mod run_fixtures;
 mod run_incremental;
 #[cfg(feature = "s3")]
 mod s3;

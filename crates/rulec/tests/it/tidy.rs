@@ -1,7 +1,8 @@
 //! Repository hygiene, checked as tests: generated docs are current, every snapshot has its
 //! case, dialect policies match the code, every Rust file documents itself, allowed lints
 //! say why, long files are split or say why not, the pure crates touch no file, process or
-//! runtime, and the paths the docs cite exist. Each check is first shown a bad example.
+//! runtime, the paths the docs cite exist, and every diagnostic code has a fixture that
+//! produces it. Each check is first shown a bad example.
 
 use crate::support::root;
 use std::path::{Path, PathBuf};
@@ -392,4 +393,95 @@ fn paths_the_docs_cite_exist() {
         }
     }
     assert!(missing.is_empty(), "cited but not there: {missing:?}");
+}
+
+/// Diagnostic codes no fixture produces, and why.
+const CODES_WITHOUT_FIXTURE: &[(&str, &str)] = &[
+    (
+        "P008",
+        "dialect policies are built into rulec, so no pack can carry a bad one; rulec-syntax's unit tests feed the policy reader bad policies",
+    ),
+    (
+        "Q900",
+        "an internal error is a bug of rulec or the engine that no rule should produce; rulec-compile's unit test makes planning panic",
+    ),
+];
+
+/// The codes the fixtures' expectations name: the `expect`, `*.expect` and `expect.json`
+/// files below `tests/fixtures`.
+fn codes_fixtures_expect(fixtures: &Path) -> std::collections::BTreeSet<String> {
+    let mut files = Vec::new();
+    files_under(fixtures, &mut files);
+    let mut codes = std::collections::BTreeSet::new();
+    for file in files {
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if name != "expect" && name != "expect.json" && !name.ends_with(".expect") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).expect("read");
+        for word in text.split(|c: char| !c.is_ascii_alphanumeric()) {
+            let mut chars = word.chars();
+            if word.len() == 4
+                && chars.next().is_some_and(|c| c.is_ascii_uppercase())
+                && chars.all(|c| c.is_ascii_digit())
+            {
+                codes.insert(word.to_owned());
+            }
+        }
+    }
+    codes
+}
+
+/// Codes without a fixture that are not listed with a reason, and listed codes that are
+/// unknown or do have a fixture.
+fn codes_without_fixture_problems(
+    codes: &[&str],
+    expected: &std::collections::BTreeSet<String>,
+    listed: &[(&str, &str)],
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    for code in codes {
+        let is_listed = listed.iter().any(|(c, _)| c == code);
+        match (expected.contains(*code), is_listed) {
+            (false, false) => problems.push(format!("{code}: no fixture produces it")),
+            (true, true) => problems.push(format!("{code}: listed, but a fixture produces it")),
+            _ => {}
+        }
+    }
+    for (code, _) in listed {
+        if !codes.contains(code) {
+            problems.push(format!("{code}: listed, but no such code"));
+        }
+    }
+    problems
+}
+
+#[test]
+fn every_diagnostic_code_has_a_fixture() {
+    let expected: std::collections::BTreeSet<String> = ["S001".to_owned()].into();
+    assert_eq!(
+        codes_without_fixture_problems(
+            &["S001", "S002", "S003"],
+            &expected,
+            &[("S003", "why"), ("S009", "why")]
+        ),
+        [
+            "S002: no fixture produces it",
+            "S009: listed, but no such code"
+        ]
+    );
+    assert_eq!(
+        codes_without_fixture_problems(&["S001"], &expected, &[("S001", "why")]),
+        ["S001: listed, but a fixture produces it"]
+    );
+    let codes: Vec<&str> = rulec_diagnostics::codes::ALL
+        .iter()
+        .map(|c| c.code)
+        .collect();
+    let expected = codes_fixtures_expect(&root().join("tests/fixtures"));
+    let problems = codes_without_fixture_problems(&codes, &expected, CODES_WITHOUT_FIXTURE);
+    assert!(problems.is_empty(), "{problems:#?}");
 }
