@@ -149,11 +149,11 @@ pub struct WrittenRows {
 }
 
 /// Executes `plans` (physical plans, one after the other) and writes their rows into the
-/// target's directory as `part-<nonce>-<n>.parquet` files (refused rows, in tolerant mode, as
-/// `_rulec/errors-<nonce>.parquet`). With an order, rows are sorted by the keys, then by
-/// every other column that can order rows (so that ties are ordered too), and the keys are recorded as
-/// Parquet `sorting_columns`. This is the one writer of product files, in rulec's process or
-/// on the executor that computes the product.
+/// target's directory as `part-<nonce>-<n>.parquet` files (refused rows, in tolerant mode,
+/// as `_rulec/errors-<nonce>.parquet`). With an order, rows are sorted by the keys, then by
+/// every other column that can order rows (so that ties are ordered too), and the keys are
+/// recorded as Parquet `sorting_columns`. This is the one writer of product files, in
+/// rulec's process or on the executor that computes the product.
 pub(crate) async fn write_rows(
     plans: Vec<Arc<dyn ExecutionPlan>>,
     task: Arc<datafusion::execution::TaskContext>,

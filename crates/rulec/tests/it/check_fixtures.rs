@@ -3,7 +3,7 @@
 //! (code, file, line, column), every finding must name a file and a position, nothing may
 //! panic, and the human rendering is pinned in `snapshots/fixtures/check/<case>.snap`.
 
-use crate::support::{copy_tree, root};
+use crate::support::{Corpus, root};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
@@ -45,18 +45,12 @@ pub(crate) fn findings(report: &Value, case: &str, problems: &mut Vec<String>) -
 
 #[test]
 fn check_fixture_corpus() {
-    let corpus = root().join("tests/fixtures/check");
+    let corpus = Corpus::at("tests/fixtures/check");
     let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("check_fixtures");
     if work.exists() {
         std::fs::remove_dir_all(&work).expect("clear");
     }
-    let mut cases: Vec<String> = std::fs::read_dir(&corpus)
-        .expect("corpus")
-        .map(|e| e.expect("entry"))
-        .filter(|e| e.path().is_dir() && e.file_name() != "_base")
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    cases.sort();
+    let cases = corpus.cases();
     assert!(cases.len() >= 50, "the corpus has {} cases", cases.len());
 
     let mut problems = Vec::new();
@@ -64,10 +58,9 @@ fn check_fixture_corpus() {
     for case in &cases {
         let dir = work.join(case);
         std::fs::create_dir_all(&dir).expect("mkdir");
-        copy_tree(&corpus.join("_base"), &dir, &["expect"]);
-        copy_tree(&corpus.join(case), &dir, &["expect"]);
-        let expect_text =
-            std::fs::read_to_string(corpus.join(case).join("expect")).unwrap_or_default();
+        corpus.base(&dir);
+        corpus.lay(case, &dir, &["expect"]);
+        let expect_text = std::fs::read_to_string(corpus.file(case, "expect")).unwrap_or_default();
         let mut expected: Vec<String> = expect_text
             .lines()
             .map(str::trim)

@@ -1,7 +1,7 @@
 //! `rulec diff`: the fixture corpus under `tests/fixtures/diff/` (every category, asserted
 //! through `expect.json` and pinned as snapshots), and `--git` on a small repository.
 
-use crate::support::{copy_tree, root, scratch};
+use crate::support::{Corpus, copy_tree, root, scratch};
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -17,17 +17,15 @@ fn diff_in(cwd: &Path, args: &[&str]) -> Output {
 
 /// Lays out a case: `old/` is `_base` with the case's `old/` files over it, `new/` is
 /// `_base` with the case's `new/` files over it and its `remove` list deleted.
-fn lay_out(case_dir: &Path, work: &Path) {
-    let base = case_dir.parent().expect("parent").join("_base");
-    copy_tree(&base, &work.join("old"), &[]);
-    copy_tree(&base, &work.join("new"), &[]);
-    if case_dir.join("old").is_dir() {
-        copy_tree(&case_dir.join("old"), &work.join("old"), &[]);
+fn lay_out(corpus: &Corpus, case: &str, work: &Path) {
+    corpus.base(&work.join("old"));
+    corpus.base(&work.join("new"));
+    for side in ["old", "new"] {
+        if corpus.file(case, side).is_dir() {
+            corpus.lay(&format!("{case}/{side}"), &work.join(side), &[]);
+        }
     }
-    if case_dir.join("new").is_dir() {
-        copy_tree(&case_dir.join("new"), &work.join("new"), &[]);
-    }
-    if let Ok(list) = std::fs::read_to_string(case_dir.join("remove")) {
+    if let Ok(list) = std::fs::read_to_string(corpus.file(case, "remove")) {
         for file in list.lines().filter(|l| !l.trim().is_empty()) {
             std::fs::remove_file(work.join("new").join(file.trim())).expect("remove");
         }
@@ -69,21 +67,16 @@ fn by_name(list: &Value) -> Value {
 
 #[test]
 fn diff_fixture_corpus() {
-    let corpus = root().join("tests/fixtures/diff");
-    let mut cases: Vec<String> = std::fs::read_dir(&corpus)
-        .expect("corpus")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .filter(|n| !n.starts_with('_') && corpus.join(n).is_dir())
-        .collect();
-    cases.sort();
+    let corpus = Corpus::at("tests/fixtures/diff");
+    let cases = corpus.cases();
     assert!(cases.len() >= 10, "the corpus lost cases: {cases:?}");
     let mut problems = Vec::new();
     let mut rendered = Vec::new();
     for case in &cases {
         let work = scratch(&format!("diff-{case}"));
-        lay_out(&corpus.join(case), &work);
+        lay_out(&corpus, case, &work);
         let expect: Value = serde_json::from_str(
-            &std::fs::read_to_string(corpus.join(case).join("expect.json")).expect("expect.json"),
+            &std::fs::read_to_string(corpus.file(case, "expect.json")).expect("expect.json"),
         )
         .unwrap_or_else(|e| panic!("{case}/expect.json: {e}"));
 
@@ -202,17 +195,13 @@ fn git(repo: &Path, args: &[&str]) {
 
 #[test]
 fn diff_reads_revisions_from_git_objects() {
-    let corpus = root().join("tests/fixtures/diff");
+    let corpus = Corpus::at("tests/fixtures/diff");
     let repo = scratch("diff-git");
     git(&repo, &["init", "-q", "-b", "main"]);
-    copy_tree(&corpus.join("_base"), &repo.join("packs/shop"), &[]);
+    corpus.base(&repo.join("packs/shop"));
     git(&repo, &["add", "-A"]);
     git(&repo, &["commit", "-q", "-m", "v1"]);
-    copy_tree(
-        &corpus.join("downstream_partial/new"),
-        &repo.join("packs/shop"),
-        &[],
-    );
+    corpus.lay("downstream_partial/new", &repo.join("packs/shop"), &[]);
     git(
         &repo,
         &["commit", "-q", "-a", "-m", "v2: sizes in kilobytes"],

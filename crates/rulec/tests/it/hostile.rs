@@ -4,7 +4,7 @@
 //! every published product byte for byte as it was.
 
 use crate::check_fixtures::findings;
-use crate::support::{copy_tree, root, write_parquet};
+use crate::support::{Corpus, root, write_parquet};
 use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use serde_json::Value;
@@ -80,17 +80,6 @@ fn text(output: &Output) -> String {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     )
-}
-
-fn cases(corpus: &Path) -> Vec<String> {
-    let mut cases: Vec<String> = std::fs::read_dir(corpus)
-        .expect("corpus")
-        .map(|e| e.expect("entry"))
-        .filter(|e| e.path().is_dir() && e.file_name() != "_base")
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    cases.sort();
-    cases
 }
 
 /// A fresh directory for one case (under the system temporary directory, so that a run
@@ -173,14 +162,14 @@ fn generate(pack: &Path, spec: &str) {
 
 #[test]
 fn hostile_rules_are_refused_and_change_nothing() {
-    let corpus = root().join("tests/fixtures/hostile");
-    let cases = cases(&corpus);
+    let corpus = Corpus::at("tests/fixtures/hostile");
+    let cases = corpus.cases();
     assert!(cases.len() >= 30, "the corpus has {} cases", cases.len());
     let mut problems = Vec::new();
     for case in &cases {
         let work = work_dir("hostile", case);
         let pack = work.join("pack");
-        copy_tree(&corpus.join("_base"), &pack, &[]);
+        corpus.base(&pack);
         std::fs::create_dir_all(pack.join("data")).expect("data");
         write_parquet(
             &pack.join("data/events.parquet"),
@@ -195,11 +184,11 @@ fn hostile_rules_are_refused_and_change_nothing() {
         );
         let published = contents(&work.join("out"));
 
-        copy_tree(&corpus.join(case), &pack, &["expect", "generate"]);
-        if let Ok(spec) = std::fs::read_to_string(corpus.join(case).join("generate")) {
+        corpus.lay(case, &pack, &["expect", "generate"]);
+        if let Ok(spec) = std::fs::read_to_string(corpus.file(case, "generate")) {
             generate(&pack, &spec);
         }
-        let mut expected: Vec<String> = std::fs::read_to_string(corpus.join(case).join("expect"))
+        let mut expected: Vec<String> = std::fs::read_to_string(corpus.file(case, "expect"))
             .unwrap_or_default()
             .lines()
             .map(str::trim)
@@ -323,15 +312,15 @@ fn footer_range(bytes: &[u8]) -> std::ops::Range<usize> {
 fn broken_data_is_reported_and_changes_nothing() {
     use std::os::unix::fs::PermissionsExt as _;
     use std::os::unix::process::CommandExt as _;
-    let corpus = root().join("tests/fixtures/broken-data");
-    let cases = cases(&corpus);
+    let corpus = Corpus::at("tests/fixtures/broken-data");
+    let cases = corpus.cases();
     assert!(cases.len() >= 12, "the corpus has {} cases", cases.len());
     let mut problems = Vec::new();
     // Full-disk cases run with a file-size limit instead of a full tmpfs, and why.
     let mut full_disk_simulated: Vec<String> = Vec::new();
     for case in &cases {
         let expect: Value = serde_json::from_str(
-            &std::fs::read_to_string(corpus.join(case).join("expect.json")).expect("expect"),
+            &std::fs::read_to_string(corpus.file(case, "expect.json")).expect("expect"),
         )
         .expect("expect.json");
         let breakage = expect["break"].as_str().expect("break");
@@ -340,7 +329,7 @@ fn broken_data_is_reported_and_changes_nothing() {
 
         let work = work_dir("broken", case);
         let pack = work.join("pack");
-        copy_tree(&corpus.join("_base"), &pack, &[]);
+        corpus.base(&pack);
         std::fs::create_dir_all(pack.join("data/batches")).expect("data");
         let int64 = DataType::Int64;
         write_parquet(

@@ -4,11 +4,10 @@
 //! each of its codes; a `setup` names what the harness does first (`hold-lock`: another
 //! process's lock on the output directory).
 
-use crate::support::{copy_tree, root, write_parquet};
+use crate::support::{Corpus, write_parquet};
 use arrow::array::{Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use serde_json::Value;
-use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
@@ -30,33 +29,21 @@ fn rows() -> RecordBatch {
     .expect("rows")
 }
 
-/// The cases of the corpus, sorted.
-pub(crate) fn cases(corpus: &Path) -> Vec<String> {
-    let mut cases: Vec<String> = std::fs::read_dir(corpus)
-        .expect("corpus")
-        .map(|e| e.expect("entry"))
-        .filter(|e| e.path().is_dir() && e.file_name() != "_base")
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    cases.sort();
-    cases
-}
-
 #[test]
 fn run_fixture_corpus() {
-    let corpus = root().join("tests/fixtures/run");
-    let cases = cases(&corpus);
+    let corpus = Corpus::at("tests/fixtures/run");
+    let cases = corpus.cases();
     assert!(cases.len() >= 6, "the corpus has {} cases", cases.len());
     let mut problems = Vec::new();
     for case in &cases {
         let expect: Value = serde_json::from_str(
-            &std::fs::read_to_string(corpus.join(case).join("expect.json")).expect("expect"),
+            &std::fs::read_to_string(corpus.file(case, "expect.json")).expect("expect"),
         )
         .unwrap_or_else(|e| panic!("{case}/expect.json: {e}"));
         let work = crate::support::scratch(&format!("run-fixtures/{case}"));
         let pack = work.join("pack");
-        copy_tree(&corpus.join("_base"), &pack, &[]);
-        copy_tree(&corpus.join(case), &pack, &["expect.json"]);
+        corpus.base(&pack);
+        corpus.lay(case, &pack, &["expect.json"]);
         std::fs::create_dir_all(pack.join("data/d")).expect("data");
         write_parquet(&pack.join("data/t.parquet"), &rows());
         write_parquet(&pack.join("data/d/part-0.parquet"), &rows());

@@ -134,6 +134,49 @@ pub fn tpch_pack_with_data(to: &Path) -> Pack {
     compile(to).0
 }
 
+/// A corpus of cases laid over a base pack: `<corpus>/_base/`, and one directory per case
+/// whose files add to or replace the base's (`tests/fixtures/{check,run,hostile,broken-data,diff}`).
+pub struct Corpus {
+    pub dir: PathBuf,
+}
+
+impl Corpus {
+    /// The corpus at `relative` below the workspace root.
+    pub fn at(relative: &str) -> Corpus {
+        Corpus {
+            dir: root().join(relative),
+        }
+    }
+
+    /// Its cases (every directory whose name does not start with `_`), sorted.
+    pub fn cases(&self) -> Vec<String> {
+        let mut cases: Vec<String> = std::fs::read_dir(&self.dir)
+            .expect("corpus")
+            .map(|e| e.expect("entry"))
+            .filter(|e| e.path().is_dir() && !e.file_name().to_string_lossy().starts_with('_'))
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        cases.sort();
+        cases
+    }
+
+    /// Copies the base pack to `to`.
+    pub fn base(&self, to: &Path) {
+        copy_tree(&self.dir.join("_base"), to, &[]);
+    }
+
+    /// Lays `case`'s files over what is at `to`, but those named in `skip` (its
+    /// expectations).
+    pub fn lay(&self, case: &str, to: &Path, skip: &[&str]) {
+        copy_tree(&self.dir.join(case), to, skip);
+    }
+
+    /// A file of `case`.
+    pub fn file(&self, case: &str, name: &str) -> PathBuf {
+        self.dir.join(case).join(name)
+    }
+}
+
 /// Runs the `rulec` binary from the workspace root.
 pub fn rulec(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_rulec"))

@@ -370,7 +370,7 @@ fn flatten(qual: &str, head: &str, rest: String, ty: &DataType, depth: u32, out:
     }
 }
 
-fn pick<'a>(entries: &'a [Entry], class: Class, index: u8) -> Option<&'a Entry> {
+fn pick(entries: &[Entry], class: Class, index: u8) -> Option<&Entry> {
     let of_class: Vec<&Entry> = entries.iter().filter(|e| e.class == class).collect();
     if of_class.is_empty() {
         None
@@ -739,7 +739,7 @@ impl Renderer {
     }
 
     /// A boolean condition turned into a value of `class`.
-    fn from_bool(&self, cond: String, class: Class) -> String {
+    fn bool_as(&self, cond: String, class: Class) -> String {
         match class {
             Class::Bool => cond,
             _ => format!(
@@ -801,7 +801,7 @@ impl Renderer {
                     CmpOp::IsDistinctFrom => "IS DISTINCT FROM",
                     CmpOp::IsNotDistinctFrom => "IS NOT DISTINCT FROM",
                 };
-                self.from_bool(format!("({a} {op} {b})"), class)
+                self.bool_as(format!("({a} {op} {b})"), class)
             }
             E::Not(a) => {
                 let a = self.expr(a, class, scope, d);
@@ -878,7 +878,7 @@ impl Renderer {
             E::IsNull(c, a, negated) => {
                 let a = self.expr(a, *c, scope, d);
                 let not = if *negated { "NOT " } else { "" };
-                self.from_bool(format!("({a} IS {not}NULL)"), class)
+                self.bool_as(format!("({a} IS {not}NULL)"), class)
             }
             E::InList(c, a, lits, negated) => {
                 let a = self.expr(a, *c, scope, d);
@@ -888,14 +888,14 @@ impl Renderer {
                     list.push(small_lit(*c, 0));
                 }
                 let not = if *negated { "NOT " } else { "" };
-                self.from_bool(format!("({a} {not}IN ({}))", list.join(", ")), class)
+                self.bool_as(format!("({a} {not}IN ({}))", list.join(", ")), class)
             }
             E::Between(c, a, lo, hi, negated) => {
                 let a = self.expr(a, *c, scope, d);
                 let lo = self.expr(lo, *c, scope, d);
                 let hi = self.expr(hi, *c, scope, d);
                 let not = if *negated { "NOT " } else { "" };
-                self.from_bool(format!("({a} {not}BETWEEN {lo} AND {hi})"), class)
+                self.bool_as(format!("({a} {not}BETWEEN {lo} AND {hi})"), class)
             }
             E::Like(a, pattern, how) => {
                 let a = self.expr(a, Class::Str, scope, d);
@@ -908,35 +908,35 @@ impl Renderer {
                 };
                 let not = if how & 0x10 != 0 { "NOT " } else { "" };
                 let op = if how & 0x20 != 0 { "ILIKE" } else { "LIKE" };
-                self.from_bool(format!("({a} {not}{op} {})", quote(&pattern)), class)
+                self.bool_as(format!("({a} {not}{op} {})", quote(&pattern)), class)
             }
             E::InSub(a, sub, negated) => {
                 if scope.qdepth >= MAX_QUERY_DEPTH {
-                    return self.from_bool(small_lit(Class::Bool, 0), class);
+                    return self.bool_as(small_lit(Class::Bool, 0), class);
                 }
                 let (src, entries) = self.source(&sub.source, scope.qdepth + 1);
                 let Some(column) = entries
                     .get(usize::from(sub.column) % entries.len().max(1))
                     .cloned()
                 else {
-                    return self.from_bool(small_lit(Class::Bool, 1), class);
+                    return self.bool_as(small_lit(Class::Bool, 1), class);
                 };
                 let a = self.expr(a, column.class, scope, d);
                 let where_ = self.sub_filter(sub, &entries, scope, d);
                 let not = if *negated { "NOT " } else { "" };
-                self.from_bool(
+                self.bool_as(
                     format!("({a} {not}IN (SELECT {} FROM {src}{where_}))", column.sql()),
                     class,
                 )
             }
             E::Exists(sub, negated) => {
                 if scope.qdepth >= MAX_QUERY_DEPTH {
-                    return self.from_bool(small_lit(Class::Bool, 0), class);
+                    return self.bool_as(small_lit(Class::Bool, 0), class);
                 }
                 let (src, entries) = self.source(&sub.source, scope.qdepth + 1);
                 let where_ = self.sub_filter(sub, &entries, scope, d);
                 let not = if *negated { "NOT " } else { "" };
-                self.from_bool(
+                self.bool_as(
                     format!("({not}EXISTS (SELECT 1 FROM {src}{where_}))"),
                     class,
                 )

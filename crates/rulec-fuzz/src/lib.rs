@@ -8,6 +8,8 @@
 
 pub mod grammar;
 pub mod targets;
+#[cfg(test)]
+mod tests;
 
 use datafusion::datasource::MemTable;
 use datafusion::execution::{SessionState, SessionStateBuilder};
@@ -22,25 +24,25 @@ use rulec_substrait::substrait::proto::Plan;
 use std::sync::{Arc, LazyLock};
 
 /// `rules/cpg/pack.yaml`.
-pub const CPG_PACK_YAML: &str = include_str!("../../rules/cpg/pack.yaml");
+pub const CPG_PACK_YAML: &str = include_str!("../../../rules/cpg/pack.yaml");
 
 /// The CPG contracts (`rules/cpg/contracts`), as pack-relative paths and text.
 pub const CPG_CONTRACTS: &[(&str, &str)] = &[
     (
         "contracts/libcst_files.yaml",
-        include_str!("../../rules/cpg/contracts/libcst_files.yaml"),
+        include_str!("../../../rules/cpg/contracts/libcst_files.yaml"),
     ),
     (
         "contracts/scip_occurrences.yaml",
-        include_str!("../../rules/cpg/contracts/scip_occurrences.yaml"),
+        include_str!("../../../rules/cpg/contracts/scip_occurrences.yaml"),
     ),
     (
         "contracts/scip_symbols.yaml",
-        include_str!("../../rules/cpg/contracts/scip_symbols.yaml"),
+        include_str!("../../../rules/cpg/contracts/scip_symbols.yaml"),
     ),
     (
         "contracts/symtable_files.yaml",
-        include_str!("../../rules/cpg/contracts/symtable_files.yaml"),
+        include_str!("../../../rules/cpg/contracts/symtable_files.yaml"),
     ),
 ];
 
@@ -48,35 +50,35 @@ pub const CPG_CONTRACTS: &[(&str, &str)] = &[
 pub const TPCH_CONTRACTS: &[(&str, &str)] = &[
     (
         "contracts/customer.yaml",
-        include_str!("../../rules/tpch/contracts/customer.yaml"),
+        include_str!("../../../rules/tpch/contracts/customer.yaml"),
     ),
     (
         "contracts/lineitem.yaml",
-        include_str!("../../rules/tpch/contracts/lineitem.yaml"),
+        include_str!("../../../rules/tpch/contracts/lineitem.yaml"),
     ),
     (
         "contracts/nation.yaml",
-        include_str!("../../rules/tpch/contracts/nation.yaml"),
+        include_str!("../../../rules/tpch/contracts/nation.yaml"),
     ),
     (
         "contracts/orders.yaml",
-        include_str!("../../rules/tpch/contracts/orders.yaml"),
+        include_str!("../../../rules/tpch/contracts/orders.yaml"),
     ),
     (
         "contracts/part.yaml",
-        include_str!("../../rules/tpch/contracts/part.yaml"),
+        include_str!("../../../rules/tpch/contracts/part.yaml"),
     ),
     (
         "contracts/partsupp.yaml",
-        include_str!("../../rules/tpch/contracts/partsupp.yaml"),
+        include_str!("../../../rules/tpch/contracts/partsupp.yaml"),
     ),
     (
         "contracts/region.yaml",
-        include_str!("../../rules/tpch/contracts/region.yaml"),
+        include_str!("../../../rules/tpch/contracts/region.yaml"),
     ),
     (
         "contracts/supplier.yaml",
-        include_str!("../../rules/tpch/contracts/supplier.yaml"),
+        include_str!("../../../rules/tpch/contracts/supplier.yaml"),
     ),
 ];
 
@@ -85,11 +87,11 @@ pub const TPCH_CONTRACTS: &[(&str, &str)] = &[
 pub const FIXTURE_CONTRACTS: &[(&str, &str)] = &[
     (
         "contracts/t.yaml",
-        include_str!("../../tests/fixtures/check/_base/contracts/t.yaml"),
+        include_str!("../../../tests/fixtures/check/_base/contracts/t.yaml"),
     ),
     (
         "contracts/u.yaml",
-        include_str!("../../tests/fixtures/check/_base/contracts/u.yaml"),
+        include_str!("../../../tests/fixtures/check/_base/contracts/u.yaml"),
     ),
 ];
 

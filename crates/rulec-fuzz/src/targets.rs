@@ -173,6 +173,10 @@ pub fn sql_grammar(query: &Query) {
         sql.clone().into_bytes(),
     );
     let checked = check(&files);
+    #[expect(
+        clippy::print_stderr,
+        reason = "RULEC_FUZZ_SHOW_SQL asks the fuzz run to print each query it tries"
+    )]
     if std::env::var_os("RULEC_FUZZ_SHOW_SQL").is_some() {
         let codes: Vec<String> = checked
             .diagnostics
