@@ -454,13 +454,7 @@ pub(crate) async fn write_product(
     if out.as_local().is_some() {
         remove_strays(target.dir, &rows, &plan);
     }
-    Ok(Written {
-        rows: rows.rows,
-        data: rows.data,
-        plan,
-        errors: rows.errors,
-        metrics: rows.metrics,
-    })
+    Ok(Written::new(plan, rows))
 }
 
 /// The one row a write node yields.

@@ -82,6 +82,19 @@ pub struct Written {
     pub metrics: Vec<OperatorMetrics>,
 }
 
+impl Written {
+    /// The version whose plan file is `plan` and whose rows [`write_rows`] wrote.
+    pub(crate) fn new(plan: FileEntry, rows: WrittenRows) -> Self {
+        Written {
+            rows: rows.rows,
+            data: rows.data,
+            plan,
+            errors: rows.errors,
+            metrics: rows.metrics,
+        }
+    }
+}
+
 /// Metrics of one operator of the executed plan.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct OperatorMetrics {
@@ -114,13 +127,7 @@ pub async fn write_product(
         );
     }
     let rows = write_rows(physical, state.task_ctx(), schema, target, name, progress).await?;
-    Ok(Written {
-        rows: rows.rows,
-        data: rows.data,
-        plan,
-        errors: rows.errors,
-        metrics: rows.metrics,
-    })
+    Ok(Written::new(plan, rows))
 }
 
 /// Writes the target's Substrait plan as `_rulec/plan-<nonce>.substrait` in its directory.

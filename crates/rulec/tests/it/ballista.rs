@@ -84,24 +84,6 @@ fn statuses(report: &serde_json::Value) -> Vec<String> {
 
 const CLUSTER: &[&str] = &["--engine", "ballista", "--scheduler", "standalone"];
 
-/// A manifest's data files as (directory, SHA-256), sorted: the same for two runs that wrote
-/// the same bytes (file names carry each version's nonce).
-fn file_hashes(out: &Path, product: &str) -> Vec<(String, String)> {
-    let manifest = manifest(out, product);
-    let mut hashes: Vec<(String, String)> = manifest["files"]
-        .as_array()
-        .expect("files")
-        .iter()
-        .map(|f| {
-            let name = f["name"].as_str().expect("name");
-            let dir = name.rsplit_once('/').map_or("", |(d, _)| d).to_owned();
-            (dir, f["sha256"].as_str().expect("sha256").to_owned())
-        })
-        .collect();
-    hashes.sort();
-    hashes
-}
-
 fn manifest(out: &Path, product: &str) -> serde_json::Value {
     serde_json::from_str(
         &std::fs::read_to_string(out.join(product).join("_rulec/manifest.json")).expect("manifest"),
@@ -176,8 +158,12 @@ fn the_cpg_pack_on_a_standalone_cluster_gives_the_local_products() {
     // partition, in as many files).
     for product in ["cpg_edges", "symtable_symbols"] {
         assert_eq!(manifest(&cluster, product)["order"]["tier"], "sorted");
-        let hashes = file_hashes(&cluster, product);
-        assert_eq!(hashes, file_hashes(&local, product), "{product}");
+        let hashes = crate::support::data_file_hashes(&cluster.join(product));
+        assert_eq!(
+            hashes,
+            crate::support::data_file_hashes(&local.join(product)),
+            "{product}"
+        );
         assert!(hashes.len() > 1 || product == "cpg_edges", "{hashes:?}");
     }
     // The executors wrote the files: an executor's task names them with the version's nonce

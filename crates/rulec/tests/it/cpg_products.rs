@@ -362,17 +362,7 @@ fn sorted_products_with_ties_in_nested_columns_are_byte_identical() {
             )
             .expect("json");
             assert_eq!(manifest["order"]["tier"], "sorted");
-            let mut files: Vec<(String, String)> = manifest["files"]
-                .as_array()
-                .expect("files")
-                .iter()
-                .map(|f| {
-                    let name = f["name"].as_str().expect("name");
-                    let dir = name.rsplit_once('/').map_or("", |(d, _)| d).to_owned();
-                    (dir, f["sha256"].as_str().expect("sha").to_owned())
-                })
-                .collect();
-            files.sort();
+            let files = crate::support::data_file_hashes(&out.join(product));
             versions.entry(product).or_default().push(files);
         }
     }

@@ -226,6 +226,20 @@ fn local_products(
         .collect()
 }
 
+/// The keys below a product that its manifest names (and the manifest), sorted.
+fn named_keys(manifest: &serde_json::Value) -> Vec<String> {
+    let mut named: Vec<String> = manifest["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .chain([&manifest["plan"]])
+        .map(|f| f["name"].as_str().expect("name").to_owned())
+        .chain(["_rulec/manifest.json".to_owned()])
+        .collect();
+    named.sort();
+    named
+}
+
 fn hashes(manifest: &serde_json::Value) -> Vec<String> {
     manifest["files"]
         .as_array()
@@ -286,17 +300,8 @@ fn the_cpg_pack_on_s3_gives_the_local_products() {
     let (ok, _, stderr) = run(&pack_dir, &out, &["--force"]);
     assert!(ok, "{stderr}");
     let manifest = bucket.manifest("out", "cpg_nodes");
-    let mut named: Vec<String> = manifest["files"]
-        .as_array()
-        .expect("files")
-        .iter()
-        .chain([&manifest["plan"]])
-        .map(|f| f["name"].as_str().expect("name").to_owned())
-        .chain(["_rulec/manifest.json".to_owned()])
-        .collect();
-    named.sort();
     let after = bucket.keys("out/cpg_nodes");
-    assert_eq!(after, named);
+    assert_eq!(after, named_keys(&manifest));
     assert!(
         before
             .iter()
@@ -435,16 +440,10 @@ fn a_standalone_cluster_reads_s3() {
             sorted += 1;
             assert_eq!(&hashes(&manifest), local_hashes, "{}", rule.name);
         }
-        let mut named: Vec<String> = manifest["files"]
-            .as_array()
-            .expect("files")
-            .iter()
-            .chain([&manifest["plan"]])
-            .map(|f| f["name"].as_str().expect("name").to_owned())
-            .chain(["_rulec/manifest.json".to_owned()])
-            .collect();
-        named.sort();
-        assert_eq!(bucket.keys(&format!("out/{}", rule.name)), named);
+        assert_eq!(
+            bucket.keys(&format!("out/{}", rule.name)),
+            named_keys(&manifest)
+        );
         // Written by the executors: `part-<version nonce>-<attempt nonce>-<n>.parquet`.
         for file in manifest["files"].as_array().expect("files") {
             let name = file["name"].as_str().expect("name");

@@ -177,6 +177,27 @@ impl Corpus {
     }
 }
 
+/// A published product's data files as (directory, SHA-256), sorted: the same for two
+/// versions with the same bytes (file names carry each version's nonce).
+pub fn data_file_hashes(product_dir: &Path) -> Vec<(String, String)> {
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(product_dir.join("_rulec/manifest.json")).expect("manifest"),
+    )
+    .expect("manifest json");
+    let mut hashes: Vec<(String, String)> = manifest["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .map(|f| {
+            let name = f["name"].as_str().expect("name");
+            let dir = name.rsplit_once('/').map_or("", |(d, _)| d).to_owned();
+            (dir, f["sha256"].as_str().expect("sha256").to_owned())
+        })
+        .collect();
+    hashes.sort();
+    hashes
+}
+
 /// Runs the `rulec` binary from the workspace root.
 pub fn rulec(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_rulec"))
