@@ -5,7 +5,7 @@ use super::*;
 use ballista_core::extension::{SessionConfigExt as _, SessionStateExt as _};
 use std::sync::Arc;
 
-pub(super) use super::executor_write::write_product as write_on_executors;
+pub(crate) use super::executor_write::write_product as write_on_executors;
 
 /// `state` with what rulec's sessions need on every member of a cluster: the codecs that
 /// carry its write node, and (for a scheduler) the planner that plans it.

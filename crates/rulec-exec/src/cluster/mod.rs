@@ -8,11 +8,8 @@
 //! a local run (build id, reuse, staging and swap, manifest last). So the executors must see
 //! the inputs, and a local output directory, at the same paths (shared storage).
 
-use crate::write::{Target, Written};
-use crate::{Engine, Location};
-use datafusion::arrow::datatypes::SchemaRef;
+use crate::Engine;
 use datafusion::execution::SessionState;
-use datafusion::logical_expr::LogicalPlan;
 use rulec_diagnostics::{Diagnostic, codes};
 
 /// `state`, set up to compute products on `engine`.
@@ -28,16 +25,7 @@ pub(crate) async fn session_for(
 
 /// Computes a product's `plans` (one after the other) on the cluster `state` runs on, and
 /// has the executor that computes it write its files ([`executor_write`]).
-pub(crate) async fn write_on_executors(
-    state: &SessionState,
-    plans: Vec<LogicalPlan>,
-    schema: SchemaRef,
-    target: &Target<'_>,
-    out: &Location,
-    name: &str,
-) -> Result<Written, Diagnostic> {
-    ballista::write_on_executors(state, plans, schema, target, out, name).await
-}
+pub(crate) use ballista::write_on_executors;
 
 fn unavailable(message: String) -> Diagnostic {
     Diagnostic::error(codes::ENGINE_UNAVAILABLE, message)
@@ -85,13 +73,17 @@ pub async fn serve_executor(options: &ExecutorOptions) -> Result<(), Diagnostic>
 #[cfg(not(feature = "ballista"))]
 mod ballista {
     use super::*;
+    use crate::Location;
+    use crate::write::{Target, Written};
+    use datafusion::arrow::datatypes::SchemaRef;
+    use datafusion::logical_expr::LogicalPlan;
 
     fn without() -> Diagnostic {
         unavailable("this rulec was built without the `ballista` feature".to_owned())
             .with_help("build it with `cargo build --release -p rulec --features ballista`")
     }
 
-    pub(super) async fn write_on_executors(
+    pub(crate) async fn write_on_executors(
         _: &SessionState,
         _: Vec<LogicalPlan>,
         _: SchemaRef,
