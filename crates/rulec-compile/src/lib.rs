@@ -478,6 +478,21 @@ pub fn plan_sql_in(
     sql: &str,
     dialect: rulec_syntax::SqlDialect,
 ) -> Result<LogicalPlan, String> {
+    let plan = initial_plan_of_sql(pack, compiled, rule_name, sql, dialect)?;
+    Pipeline::new()
+        .run(plan, |_, _| {})
+        .map_err(|e| clean_message(&e))
+}
+
+/// The plan DataFusion's SQL planner makes of `sql` as rule `rule_name` of `pack`, before
+/// the pipeline: what [`CompiledRule::initial_plan`] is for the rule's own text.
+pub fn initial_plan_of_sql(
+    pack: &Pack,
+    compiled: &CompiledPack,
+    rule_name: &str,
+    sql: &str,
+    dialect: rulec_syntax::SqlDialect,
+) -> Result<LogicalPlan, String> {
     let parsed = rulec_syntax::parse_rule(rule_name, sql, dialect).map_err(|d| {
         d.iter()
             .map(|d| d.message.clone())
@@ -499,10 +514,9 @@ pub fn plan_sql_in(
         &context,
         ParserOptions::from(&pipeline.options().sql_parser),
     );
-    let plan = planner
+    planner
         .sql_statement_to_plan(parsed.statement)
-        .map_err(|e| clean_message(&e))?;
-    pipeline.run(plan, |_, _| {}).map_err(|e| clean_message(&e))
+        .map_err(|e| clean_message(&e))
 }
 
 /// The first line of a message, at most 200 characters (engine messages can embed plan dumps).

@@ -15,6 +15,7 @@ use datafusion::optimizer::decorrelate_lateral_join::DecorrelateLateralJoin;
 use datafusion::optimizer::decorrelate_predicate_subquery::DecorrelatePredicateSubquery;
 use datafusion::optimizer::eliminate_cross_join::EliminateCrossJoin;
 use datafusion::optimizer::extract_equijoin_predicate::ExtractEquijoinPredicate;
+use datafusion::optimizer::optimize_projections::OptimizeProjections;
 use datafusion::optimizer::replace_distinct_aggregate::ReplaceDistinctWithAggregate;
 use datafusion::optimizer::scalar_subquery_to_join::ScalarSubqueryToJoin;
 use datafusion::optimizer::{Optimizer, OptimizerContext, OptimizerRule};
@@ -173,6 +174,18 @@ pub fn reference_plan(initial: &LogicalPlan) -> LogicalPlan {
         .optimize(analyzed, &context, |_, _| {})
         .expect("the reference rewrites apply");
     without_coalesce(decorrelated)
+}
+
+/// `plan` with the columns nothing reads pruned (DataFusion's `OptimizeProjections`). For
+/// plans that would otherwise carry a nested column through an unnest: each unnested row
+/// repeats its file's whole node list, past Arrow's 2 GiB offsets on the CPG data.
+pub fn pruned(plan: LogicalPlan) -> LogicalPlan {
+    let context =
+        OptimizerContext::new_with_config_options(Arc::new(Pipeline::new().options().clone()))
+            .without_query_execution_start_time();
+    Optimizer::with_rules(vec![Arc::new(OptimizeProjections::new())])
+        .optimize(plan, &context, |_, _| {})
+        .expect("projections pruned")
 }
 
 /// `coalesce(…)` written as the CASE DataFusion's simplifier makes of it: the function has
