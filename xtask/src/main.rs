@@ -23,6 +23,7 @@
 
 #![expect(clippy::print_stdout, reason = "xtask is a command-line tool")]
 
+mod acero_lane;
 mod bench;
 mod duckdb_lane;
 mod editor_bench;
@@ -30,6 +31,7 @@ mod nvim_lane;
 mod readers_lane;
 mod run_bench;
 mod s3_lane;
+mod substrait_lane;
 mod tpc_bench;
 
 use anyhow::{Context as _, bail};
@@ -119,6 +121,14 @@ enum Task {
     /// Inputs and products on S3: the `s3::` tests of rulec (features `s3` and `ballista`)
     /// against moto's S3 server on loopback (from PyPI, in `<target>/s3-venv`).
     S3,
+    /// Every plan of the CPG, TPC-H and TPC-DS packs through the Substrait validator (from
+    /// PyPI, in `<target>/substrait-venv`): no errors, no warning beyond
+    /// `tests/substrait/validator-warnings.txt`.
+    Substrait,
+    /// The TPC-H pack's Substrait plans run in Arrow Acero (pyarrow, from PyPI in
+    /// `<target>/acero-venv`) on TPC-H SF0.1, rows compared with rulec's products; the
+    /// queries that compare equal are `tests/substrait/acero-expected.txt`.
+    Acero,
     /// Each TPC-H and CPG rule's canonical SQL printed for DuckDB, run in DuckDB (from PyPI,
     /// in the readers lane's venv), against rulec's products as multisets.
     Duckdb,
@@ -287,6 +297,14 @@ fn main() -> anyhow::Result<()> {
         Task::S3 => {
             let root = workspace_root();
             s3_lane::run(&root, &target_dir(&root))
+        }
+        Task::Acero => {
+            let root = workspace_root();
+            acero_lane::run(&root, &target_dir(&root))
+        }
+        Task::Substrait => {
+            let root = workspace_root();
+            substrait_lane::run(&root, &target_dir(&root))
         }
         Task::Readers => {
             let root = workspace_root();

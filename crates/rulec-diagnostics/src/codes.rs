@@ -199,6 +199,15 @@ codes! {
     STORAGE_UNAVAILABLE = "R012" "storage-unavailable",
         "An input or the output is on object storage rulec cannot use.",
         "Inputs (pack.yaml `inputs:`) and the output (`--out`, pack.yaml `output:`) may be `s3://BUCKET/KEY` URLs: that needs rulec built with the `s3` feature (`cargo build --release -p rulec --features s3`) and the store's settings in the environment as the AWS SDKs read them (`AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, or an instance or web identity; `AWS_ENDPOINT_URL` and `AWS_ALLOW_HTTP=true` for an S3-compatible server). Other URL schemes are not read or written.";
+    REPLAY_PLAN_REFUSED = "R013" "replay-plan-refused",
+        "`rulec replay` refused a product's stored plan.",
+        "The plan file must be the one the product's manifest names, byte for byte (its size and SHA-256), and may read only the pack's declared inputs and products, by name. A plan file changed after the build, or copied from elsewhere, is not run.";
+    REPLAY_UNAVAILABLE = "R014" "replay-unavailable",
+        "A product cannot be replayed as it was built.",
+        "`rulec replay` re-runs a product's stored plan against what it was built from: the product's build id must still be the pack's (same rule, inputs, settings and rulec), and the products it reads must be current. Run `rulec run` first, or pass the --pack, --data and --profile the product was built with.";
+    REPLAY_MISMATCH = "R015" "replay-mismatch",
+        "A replayed plan did not give what the product holds.",
+        "The stored plan, run again on the same inputs, gave other rows than the manifest records (or, for a sorted product, other files). The product or its inputs were changed outside rulec, or the engine is not deterministic for this plan: rebuild with `rulec run --force` and report it if it persists.";
     OUTPUT_COLUMN_MISSING = "O001" "output-column-missing",
         "The rule does not produce a column its output contract declares.",
         "The output contract (contracts/<rule>.yaml) pins the product's schema. Add the column to the rule's select list, or remove it from the contract.";

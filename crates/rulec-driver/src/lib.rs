@@ -240,7 +240,7 @@ impl ParseMemo for Summaries<'_> {
 }
 
 /// Builds the planner's and the Substrait producer's one-time state (function registry,
-/// producer session) on another thread while this one reads the pack, when there is a
+/// the standard Substrait signatures) on another thread while this one reads the pack, when there is a
 /// second core. Whoever plans first waits for it (they are `LazyLock`s).
 fn warm_up_planning() {
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);

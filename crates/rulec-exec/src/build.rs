@@ -62,7 +62,7 @@ pub(crate) fn output_checks(
 
 /// The plans of a product's slices: `plan` (whose columns are the product's, by position)
 /// with each slice's filter at its scans.
-fn slice_plans(
+pub(crate) fn slice_plans(
     plan: &datafusion::logical_expr::LogicalPlan,
     schema: &SchemaRef,
     name: &str,

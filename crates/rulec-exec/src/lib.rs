@@ -22,6 +22,7 @@ pub mod lock;
 mod objects;
 pub mod profile;
 pub mod publish;
+pub mod replay;
 mod runner;
 mod session;
 pub mod slices;
@@ -233,26 +234,106 @@ pub async fn run(
         ..RunReport::default()
     };
     let wanted = wanted_rules(pack, &options.only);
+    let Some(prepared) = prepare(pack, options, &wanted, &mut report.diagnostics).await else {
+        return report;
+    };
+    let builds = prepared.build_ids(pack, compiled, lineage, options, options.tolerant);
+    let runner = prepared.runner(pack, compiled, options, &builds, &report.settings);
+    report.products = runner.products(&wanted).await;
+    publish::remove_empty_staging(&prepared.staging);
+    report
+}
+
+/// A run's session with the inputs its wanted rules read registered: what building and
+/// replaying products start from.
+pub(crate) struct Prepared {
+    pub(crate) ctx: SessionContext,
+    /// Input table → the identity of its data.
+    identities: BTreeMap<String, String>,
+    /// Each input's data files and their identities (what append-incremental products
+    /// compare).
+    files_of: BTreeMap<String, Vec<identity::FileIdentity>>,
+    /// Where each input's data is, for naming the files of a product that fails to run.
+    input_paths: BTreeMap<String, Location>,
+    pub(crate) staging: PathBuf,
+}
+
+impl Prepared {
+    /// The build ids of the pack's products, with output contracts tolerant or not.
+    pub(crate) fn build_ids(
+        &self,
+        pack: &Pack,
+        compiled: &CompiledPack,
+        lineage: &PackLineage,
+        options: &RunOptions,
+        tolerant: bool,
+    ) -> BTreeMap<String, identity::BuildId> {
+        identity::build_ids(&identity::BuildContext {
+            pack,
+            compiled,
+            lineage,
+            inputs: &self.identities,
+            profile_hash: options.profile.hash(),
+            outputs: pack
+                .rules
+                .iter()
+                .map(|r| (r.name.clone(), output_settings(pack, &r.name, tolerant)))
+                .collect(),
+        })
+    }
+
+    pub(crate) fn runner<'a>(
+        &'a self,
+        pack: &'a Pack,
+        compiled: &'a CompiledPack,
+        options: &'a RunOptions,
+        builds: &'a BTreeMap<String, identity::BuildId>,
+        run_settings: &'a BTreeMap<String, String>,
+    ) -> Runner<'a> {
+        Runner {
+            pack,
+            compiled,
+            options,
+            ctx: &self.ctx,
+            builds,
+            files_of: &self.files_of,
+            input_paths: &self.input_paths,
+            run_settings,
+            staging: &self.staging,
+            reuse_only: false,
+        }
+    }
+}
+
+/// The session of a run, with every input a wanted rule reads checked against its contract,
+/// registered and identified; `None` (with the problems in `diagnostics`) when one is not
+/// usable.
+pub(crate) async fn prepare(
+    pack: &Pack,
+    options: &RunOptions,
+    wanted: &BTreeSet<String>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<Prepared> {
     let state = match options.profile.run_session() {
         Ok(state) => state,
         Err(d) => {
-            report.diagnostics.push(d);
-            return report;
+            diagnostics.push(d);
+            return None;
         }
     };
     let state = match cluster::session_for(&options.engine, state).await {
         Ok(state) => state,
         Err(d) => {
-            report.diagnostics.push(d);
-            return report;
+            diagnostics.push(d);
+            return None;
         }
     };
     let ctx = SessionContext::new_with_state(state);
     if let Location::Object(out) = &options.out
         && let Err(d) = objects::store(ctx.state().runtime_env(), out)
     {
-        report.diagnostics.push(d);
-        return report;
+        diagnostics.push(d);
+        return None;
     }
     let staging = staging_root(&options.out);
     // What interrupted runs left half-built (the caller holds the lock: no run is building).
@@ -267,14 +348,12 @@ pub async fn run(
         .collect();
     let mut inputs_ok = true;
     let mut identities: BTreeMap<String, String> = BTreeMap::new();
-    // Each input's data files and their identities (what append-incremental products compare).
     let mut files_of: BTreeMap<String, Vec<identity::FileIdentity>> = BTreeMap::new();
-    // Where each input's data is, for naming the files of a product that fails to run.
     let mut input_paths: BTreeMap<String, Location> = BTreeMap::new();
     for table in needed_inputs {
         let contract = &pack.contracts[table];
         let Some(declared) = pack.manifest.inputs.get(table) else {
-            report.diagnostics.push(
+            diagnostics.push(
                 Diagnostic::error(
                     codes::INPUT_MISSING,
                     format!("input `{table}` has no data path in pack.yaml `inputs`"),
@@ -291,7 +370,7 @@ pub async fn run(
         let location = match Location::resolve(base, declared) {
             Ok(location) => location,
             Err(why) => {
-                report.diagnostics.push(
+                diagnostics.push(
                     Diagnostic::error(
                         codes::STORAGE_UNAVAILABLE,
                         format!("input `{table}`: {why}"),
@@ -306,9 +385,9 @@ pub async fn run(
         let state = ctx.state();
         match inputs::checked_input(&state, table, &location, contract).await {
             Ok((provider, warnings, files)) => {
-                report.diagnostics.extend(warnings);
+                diagnostics.extend(warnings);
                 if let Err(e) = ctx.register_table(table.as_str(), provider) {
-                    report.diagnostics.push(Diagnostic::error(
+                    diagnostics.push(Diagnostic::error(
                         codes::EXECUTION_FAILED,
                         format!("cannot register input `{table}`: {e}"),
                     ));
@@ -320,7 +399,7 @@ pub async fn run(
                         files_of.insert(table.clone(), files);
                     }
                     Err(e) => {
-                        report.diagnostics.push(Diagnostic::error(
+                        diagnostics.push(Diagnostic::error(
                             codes::INPUT_UNREADABLE,
                             format!(
                                 "input `{table}`: cannot read `{location}`: {}",
@@ -332,47 +411,18 @@ pub async fn run(
                 }
             }
             Err(ds) => {
-                report.diagnostics.extend(ds);
+                diagnostics.extend(ds);
                 inputs_ok = false;
             }
         }
     }
-    if !inputs_ok {
-        return report;
-    }
-
-    let builds = identity::build_ids(&identity::BuildContext {
-        pack,
-        compiled,
-        lineage,
-        inputs: &identities,
-        profile_hash: options.profile.hash(),
-        outputs: pack
-            .rules
-            .iter()
-            .map(|r| {
-                (
-                    r.name.clone(),
-                    output_settings(pack, &r.name, options.tolerant),
-                )
-            })
-            .collect(),
-    });
-
-    let runner = Runner {
-        pack,
-        compiled,
-        options,
-        ctx: &ctx,
-        builds: &builds,
-        files_of: &files_of,
-        input_paths: &input_paths,
-        run_settings: &report.settings,
-        staging: &staging,
-    };
-    report.products = runner.products(&wanted).await;
-    publish::remove_empty_staging(&staging);
-    report
+    inputs_ok.then_some(Prepared {
+        ctx,
+        identities,
+        files_of,
+        input_paths,
+        staging,
+    })
 }
 
 /// Where new versions of products are built before they are published: beside the
@@ -389,7 +439,7 @@ fn staging_root(out: &Location) -> PathBuf {
 }
 
 /// The wanted rules and everything they read (transitively).
-fn wanted_rules(pack: &Pack, only: &[String]) -> BTreeSet<String> {
+pub(crate) fn wanted_rules(pack: &Pack, only: &[String]) -> BTreeSet<String> {
     if only.is_empty() {
         return pack.rules.iter().map(|r| r.name.clone()).collect();
     }

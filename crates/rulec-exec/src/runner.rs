@@ -31,6 +31,9 @@ pub(crate) struct Runner<'a> {
     pub(crate) run_settings: &'a BTreeMap<String, String>,
     /// Where new versions are built ([`crate::publish::Staging`]).
     pub(crate) staging: &'a Path,
+    /// Read products as they are, build none (a replay): a product that would be built
+    /// fails instead.
+    pub(crate) reuse_only: bool,
 }
 
 /// How a product's turn ended.
@@ -269,6 +272,21 @@ impl Runner<'_> {
             return Finished::of(product, volatile);
         }
 
+        if self.reuse_only {
+            product.status = ProductStatus::Failed(
+                Diagnostic::error(
+                    codes::REPLAY_UNAVAILABLE,
+                    format!(
+                        "product `{}` is not current ({}): a replay reads the products it reads as they are",
+                        rule.name,
+                        reasons.join(", ")
+                    ),
+                )
+                .in_file(rule.file.clone())
+                .with_help(format!("`rulec run` builds it; then `{}` can be replayed against it", rule.name)),
+            );
+            return Finished::of(product, volatile);
+        }
         let started = Instant::now();
         let progress = options.progress.as_ref();
         if let Some(sink) = progress {

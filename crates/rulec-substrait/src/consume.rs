@@ -4,21 +4,27 @@ use crate::SubstraitError;
 use crate::unnest::{UNNEST_TYPE_URL, UnnestPayload};
 use async_trait::async_trait;
 use datafusion::catalog::TableProvider;
-use datafusion::common::{JoinType, TableReference, plan_err};
+use datafusion::common::{DFSchema, JoinType, TableReference, plan_err};
 use datafusion::execution::{FunctionRegistry, SessionState};
-use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder, requalify_sides_if_needed};
+use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, requalify_sides_if_needed};
 use datafusion_substrait::extensions::Extensions;
 use datafusion_substrait::logical_plan::consumer::{
     DefaultSubstraitConsumer, SubstraitConsumer, from_join_rel, from_read_rel,
-    from_substrait_plan_with_consumer,
+    from_scalar_function, from_substrait_plan_with_consumer,
 };
+use datafusion_substrait::substrait::proto::expression::literal::LiteralType;
+use datafusion_substrait::substrait::proto::expression::{Literal, RexType, ScalarFunction};
+use datafusion_substrait::substrait::proto::extensions::SimpleExtensionDeclaration;
+use datafusion_substrait::substrait::proto::extensions::simple_extension_declaration::MappingType;
+use datafusion_substrait::substrait::proto::function_argument::ArgType;
 use datafusion_substrait::substrait::proto::read_rel::ReadType;
 use datafusion_substrait::substrait::proto::read_rel::local_files::file_or_files::PathType;
 use datafusion_substrait::substrait::proto::{
-    ExtensionLeafRel, ExtensionMultiRel, ExtensionSingleRel, JoinRel, Plan, ReadRel, join_rel,
+    Expression, ExtensionLeafRel, ExtensionMultiRel, ExtensionSingleRel, FunctionArgument, JoinRel,
+    Plan, ReadRel, join_rel,
 };
 use futures::FutureExt as _;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -174,6 +180,36 @@ impl SubstraitConsumer for RulecConsumer<'_> {
         }
     }
 
+    async fn consume_scalar_function(
+        &self,
+        function: &ScalarFunction,
+        input_schema: &DFSchema,
+    ) -> datafusion::common::Result<Expr> {
+        // The standard `extract(<COMPONENT>, d)` (an enumeration first) is DataFusion's
+        // `date_part('<component>', d)` (a string first).
+        let name = self
+            .get_extensions()
+            .functions
+            .get(&function.function_reference);
+        if name.is_some_and(|n| n == "date_part")
+            && let Some(FunctionArgument {
+                arg_type: Some(ArgType::Enum(component)),
+            }) = function.arguments.first()
+        {
+            let mut call = function.clone();
+            call.arguments[0] = FunctionArgument {
+                arg_type: Some(ArgType::Value(Expression {
+                    rex_type: Some(RexType::Literal(Literal {
+                        literal_type: Some(LiteralType::String(component.to_ascii_lowercase())),
+                        ..Literal::default()
+                    })),
+                })),
+            };
+            return from_scalar_function(self, &call, input_schema).await;
+        }
+        from_scalar_function(self, function, input_schema).await
+    }
+
     fn get_extensions(&self) -> &Extensions {
         self.inner.get_extensions()
     }
@@ -240,11 +276,19 @@ pub async fn from_substrait(
     state: &SessionState,
     plan: &Plan,
 ) -> Result<LogicalPlan, SubstraitError> {
-    let extensions = Extensions::try_from(&plan.extensions)?;
-    if !extensions.type_variations.is_empty() {
-        return Err(SubstraitError::Invalid(
-            "type variation extensions are not supported".to_owned(),
-        ));
+    let extensions = Extensions::try_from(&datafusion_declarations(plan)?)?;
+    // Type variations: DataFusion's, as rulec declares them (its consumer reads the
+    // reference numbers its producer writes).
+    for (anchor, name) in &extensions.type_variations {
+        if *name != crate::functions::variation_name(*anchor)
+            || !crate::functions::VARIATIONS
+                .iter()
+                .any(|(a, _)| a == anchor)
+        {
+            return Err(SubstraitError::Invalid(format!(
+                "type variation `{name}` (anchor {anchor}) is not one rulec knows (it reads DataFusion's, `datafusion_1` and `datafusion_2`, at their own anchors)"
+            )));
+        }
     }
     let consumer = RulecConsumer::new(&extensions, state);
     // DataFusion's consumer panics on some malformed plans (a cast without input, a field
@@ -262,4 +306,25 @@ pub async fn from_substrait(
             SubstraitError::Invalid(format!("malformed plan: {why}"))
         })?;
     Ok(consumed?)
+}
+
+/// The plan's extension declarations with each function named as DataFusion's consumer
+/// knows it ([`crate::functions::datafusion_name`]): standard compound names mapped back to
+/// DataFusion's functions, rulec's by name. A function whose URN reference is not declared
+/// (DataFusion's producer writes `u32::MAX`) keeps its name.
+fn datafusion_declarations(plan: &Plan) -> Result<Vec<SimpleExtensionDeclaration>, SubstraitError> {
+    let urns: BTreeMap<u32, &str> = plan
+        .extension_urns
+        .iter()
+        .map(|u| (u.extension_urn_anchor, u.urn.as_str()))
+        .collect();
+    let mut declarations = plan.extensions.clone();
+    for declaration in &mut declarations {
+        if let Some(MappingType::ExtensionFunction(function)) = &mut declaration.mapping_type {
+            let urn = urns.get(&function.extension_urn_reference).copied();
+            function.name = crate::functions::datafusion_name(urn, &function.name)
+                .map_err(SubstraitError::Invalid)?;
+        }
+    }
+    Ok(declarations)
 }

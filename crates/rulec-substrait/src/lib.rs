@@ -4,6 +4,10 @@
 //! extensions, refusing plans it cannot encode faithfully ([`faithful`]); [`from_substrait`]
 //! turns a Substrait plan back into a DataFusion plan with the matching consumer.
 //!
+//! Functions are declared under the Substrait standard extensions (URN and compound name)
+//! where DataFusion's function is the standard one, and under rulec's extension otherwise
+//! ([`functions`]); the consumer reads both, and plans without URNs as DataFusion writes them.
+//!
 //! The rulec Unnest extension: DataFusion 55.2's producer has no encoding for
 //! `LogicalPlan::Unnest`, so rulec writes it as an `ExtensionSingleRel` whose `detail` is a
 //! protobuf `Any` with type URL [`unnest::UNNEST_TYPE_URL`] and a versioned JSON payload
@@ -12,13 +16,14 @@
 
 mod consume;
 mod faithful;
+pub mod functions;
 mod produce;
 mod text;
 pub mod unnest;
 
 pub use consume::{RulecConsumer, from_substrait};
 pub use faithful::check_encodable;
-pub use produce::{RulecProducer, to_substrait, warm_up};
+pub use produce::{to_substrait, warm_up};
 pub use text::{plan_to_json, plan_to_text};
 
 pub use datafusion_substrait::substrait;
@@ -55,9 +60,68 @@ impl From<datafusion::error::DataFusionError> for SubstraitError {
     }
 }
 
-/// The protobuf bytes of a plan.
+/// The protobuf bytes of a plan, with its extensions declared twice: by URN (Substrait
+/// 0.75 on) and by URI, in the fields Substrait had before URNs (`extension_uris`, and each
+/// declaration's `extension_uri_reference`; field 1 in both messages, reserved since). Until
+/// 0.85 the specification carried both; consumers of older versions (Arrow Acero, the
+/// Substrait validator) read only URIs, newer ones only URNs. The URI anchors are the URN
+/// anchors. Decoding drops the URIs again.
 pub fn encode(plan: &Plan) -> Vec<u8> {
-    plan.encode_to_vec()
+    use prost::encoding::{WireType, encode_key, encode_varint};
+    use substrait::proto::extensions::simple_extension_declaration::MappingType;
+    fn length_delimited(field: u32, body: &[u8], out: &mut Vec<u8>) {
+        encode_key(field, WireType::LengthDelimited, out);
+        encode_varint(body.len() as u64, out);
+        out.extend_from_slice(body);
+    }
+    fn with_uri_reference(message: &impl Message, reference: u32) -> Vec<u8> {
+        let mut body = message.encode_to_vec();
+        encode_key(1, WireType::Varint, &mut body);
+        encode_varint(u64::from(reference), &mut body);
+        body
+    }
+    let mut without_declarations = plan.clone();
+    let declarations = std::mem::take(&mut without_declarations.extensions);
+    let mut out = without_declarations.encode_to_vec();
+    for urn in &plan.extension_urns {
+        let Some(uri) = functions::legacy_uri(&urn.urn) else {
+            continue;
+        };
+        let mut body = Vec::new();
+        encode_key(1, WireType::Varint, &mut body);
+        encode_varint(u64::from(urn.extension_urn_anchor), &mut body);
+        prost::encoding::string::encode(2, &uri, &mut body);
+        length_delimited(1, &body, &mut out);
+    }
+    for declaration in &declarations {
+        let mut body = Vec::new();
+        match &declaration.mapping_type {
+            Some(MappingType::ExtensionType(t)) => {
+                length_delimited(
+                    1,
+                    &with_uri_reference(t, t.extension_urn_reference),
+                    &mut body,
+                );
+            }
+            Some(MappingType::ExtensionTypeVariation(v)) => {
+                length_delimited(
+                    2,
+                    &with_uri_reference(v, v.extension_urn_reference),
+                    &mut body,
+                );
+            }
+            Some(MappingType::ExtensionFunction(f)) => {
+                length_delimited(
+                    3,
+                    &with_uri_reference(f, f.extension_urn_reference),
+                    &mut body,
+                );
+            }
+            None => {}
+        }
+        length_delimited(2, &body, &mut out);
+    }
+    out
 }
 
 /// Reads protobuf bytes as a plan.

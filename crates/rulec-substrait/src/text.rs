@@ -1,8 +1,9 @@
 //! Readable renderings of Substrait plans: rulec's compact text tree and protobuf JSON.
 //!
-//! The text is a tree of relations, one per line, children indented. Expressions use `$i`
+//! The text is the functions the plan declares, per extension URN (with their compound
+//! names), then a tree of relations, one per line, children indented. Expressions use `$i`
 //! for input field `i` (`$i.j` for struct field `j` of it), function names from the plan's
-//! extension declarations, and types as `i64`, `string`, `struct<...>`, `list<...>`,
+//! extension declarations (without the signature), and types as `i64`, `string`, `struct<...>`, `list<...>`,
 //! `map<..., ...>` with `?` for nullable. The rulec Unnest extension is decoded.
 
 use crate::unnest::{UNNEST_TYPE_URL, UnnestPayload};
@@ -34,14 +35,34 @@ use std::fmt::Write as _;
 
 /// The plan as rulec's compact text tree.
 pub fn plan_to_text(plan: &Plan) -> String {
+    // Expressions name functions without their signature; the declarations, signatures
+    // included, are listed once per extension under the version.
     let functions: BTreeMap<u32, String> = plan
         .extensions
         .iter()
         .filter_map(|d| match &d.mapping_type {
-            Some(MappingType::ExtensionFunction(f)) => Some((f.function_anchor, f.name.clone())),
+            Some(MappingType::ExtensionFunction(f)) => {
+                let name = f.name.split_once(':').map_or(f.name.as_str(), |(n, _)| n);
+                Some((f.function_anchor, name.to_owned()))
+            }
             _ => None,
         })
         .collect();
+    let urns: BTreeMap<u32, &str> = plan
+        .extension_urns
+        .iter()
+        .map(|u| (u.extension_urn_anchor, u.urn.as_str()))
+        .collect();
+    let mut declared: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for declaration in &plan.extensions {
+        if let Some(MappingType::ExtensionFunction(f)) = &declaration.mapping_type {
+            let urn = urns
+                .get(&f.extension_urn_reference)
+                .copied()
+                .unwrap_or("(no URN)");
+            declared.entry(urn).or_default().push(&f.name);
+        }
+    }
     let printer = Printer { functions };
     let mut out = String::new();
     if let Some(version) = &plan.version {
@@ -50,6 +71,10 @@ pub fn plan_to_text(plan: &Plan) -> String {
             "substrait {}.{}.{} producer={}",
             version.major_number, version.minor_number, version.patch_number, version.producer
         );
+    }
+    for (urn, mut names) in declared {
+        names.sort_unstable();
+        let _ = writeln!(out, "extension {urn}: {}", names.join(", "));
     }
     for relation in &plan.relations {
         match &relation.rel_type {

@@ -15,6 +15,7 @@ mod diff;
 mod git;
 mod lineage;
 mod plan;
+mod replay;
 mod run;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -66,7 +67,8 @@ enum Command {
         /// What to show.
         #[arg(long, value_enum, default_value_t = Show::All)]
         show: Show,
-        /// With --format binary: the file to write the Substrait protobuf to.
+        /// With --format binary: the file to write the rule's Substrait protobuf to, or, for
+        /// every rule, a directory to write each `<rule>.substrait` to.
         #[arg(long, short)]
         output: Option<PathBuf>,
         /// Print the canonical SQL for this engine: datafusion (default), duckdb, postgres,
@@ -81,6 +83,12 @@ enum Command {
         pack: PathBuf,
         #[command(flatten)]
         args: run::RunArgs,
+    },
+    /// Re-run a product's stored Substrait plan against what it was built from, and check
+    /// that it gives the product's rows (and, for a sorted product, its files byte for byte).
+    Replay {
+        #[command(flatten)]
+        args: replay::ReplayArgs,
     },
     /// Column lineage: where a column comes from, or (--downstream) what reads it.
     Lineage {
@@ -217,6 +225,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             dialect.as_deref(),
         ),
         Command::Run { pack, args } => run::run(&pack, args),
+        Command::Replay { args } => replay::run(args),
         Command::Lineage {
             pack,
             name,

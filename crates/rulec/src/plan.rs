@@ -47,9 +47,17 @@ pub fn run(
         }
         None => pack.rules.iter().map(|r| r.name.clone()).collect(),
     };
-    if format == PlanFormat::Binary && names.len() != 1 {
-        bail!("--format binary writes one plan: name the rule");
-    }
+    // Binary plans of several rules: one `<rule>.substrait` each in the output directory.
+    let binary_dir = (format == PlanFormat::Binary && names.len() != 1)
+        .then(|| output.filter(|p| p.is_dir()))
+        .map(|dir| {
+            dir.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--format binary writes one plan to a file (name the rule) or every rule's to a directory (--output DIR, which exists)"
+                )
+            })
+        })
+        .transpose()?;
 
     let mut failed = false;
     let mut json_rules = Vec::new();
@@ -72,6 +80,12 @@ pub fn run(
             PlanFormat::Binary => {
                 let substrait = substrait.map_err(|e| anyhow::anyhow!("rule `{name}`: {e}"))?;
                 let bytes = rulec_substrait::encode(&substrait);
+                if let Some(dir) = binary_dir {
+                    let path = dir.join(format!("{name}.substrait"));
+                    std::fs::write(&path, &bytes)
+                        .with_context(|| format!("cannot write `{}`", path.display()))?;
+                    continue;
+                }
                 match output {
                     Some(path) => std::fs::write(path, &bytes)
                         .with_context(|| format!("cannot write `{}`", path.display()))?,

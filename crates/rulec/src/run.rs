@@ -28,19 +28,8 @@ pub struct RunArgs {
     /// Check reused products' files against their recorded SHA-256.
     #[arg(long)]
     pub verify: bool,
-    /// Identify input data by a hash of its content (default: sizes, times, footers).
-    #[arg(long)]
-    pub hash_inputs: bool,
-    /// Runtime profile: fast (default), safe, memory-limited.
-    #[arg(long)]
-    pub profile: Option<String>,
-    /// A DataFusion setting over the profile's, e.g.
-    /// datafusion.execution.target_partitions=4 (repeatable).
-    #[arg(long, value_name = "KEY=VALUE")]
-    pub set: Vec<String>,
-    /// Memory for the engine (e.g. 512M, 2G); operators spill to disk beyond it.
-    #[arg(long, value_name = "SIZE")]
-    pub memory_limit: Option<String>,
+    #[command(flatten)]
+    pub build: BuildArgs,
     /// Fail instead of waiting when another run holds the output directory.
     #[arg(long)]
     pub no_wait: bool,
@@ -63,6 +52,70 @@ pub struct RunArgs {
     pub scheduler: Option<String>,
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub format: OutputFormat,
+}
+
+/// The options a product's build id depends on besides the pack: shared by `rulec run` and
+/// `rulec replay` (which must be given those the product was built with).
+#[derive(clap::Args)]
+pub struct BuildArgs {
+    /// Identify input data by a hash of its content (default: sizes, times, footers).
+    #[arg(long)]
+    pub hash_inputs: bool,
+    /// Runtime profile: fast (default), safe, memory-limited.
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// A DataFusion setting over the profile's, e.g.
+    /// datafusion.execution.target_partitions=4 (repeatable).
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Memory for the engine (e.g. 512M, 2G); operators spill to disk beyond it.
+    #[arg(long, value_name = "SIZE")]
+    pub memory_limit: Option<String>,
+}
+
+impl BuildArgs {
+    /// The runtime profile these options and pack.yaml's `run:` give; `Err` holds the exit
+    /// code after the problem is reported.
+    pub fn profile(&self, project: &Project, pack: &rulec_pack::Pack) -> Result<Profile, ExitCode> {
+        let mut sets = Vec::new();
+        for item in &self.set {
+            let Some((key, value)) = item.split_once('=') else {
+                eprintln!("rulec: --set takes key=value, got `{item}`");
+                return Err(ExitCode::from(2));
+            };
+            sets.push((key.trim().to_owned(), value.trim().to_owned()));
+        }
+        let memory_limit = match &self.memory_limit {
+            Some(text) => match rulec_exec::profile::parse_size(text) {
+                Some(bytes) => Some(bytes),
+                None => {
+                    eprintln!("rulec: --memory-limit takes a size like 512M or 2G, got `{text}`");
+                    return Err(ExitCode::from(2));
+                }
+            },
+            None => None,
+        };
+        Profile::resolve(
+            self.profile
+                .as_deref()
+                .or(pack.manifest.run.profile.as_deref()),
+            &pack.manifest.run.settings,
+            &sets,
+            memory_limit,
+        )
+        .map_err(|d| {
+            eprint!("{}", project.render(&[d]));
+            ExitCode::from(2)
+        })
+    }
+
+    pub fn input_identity(&self) -> InputIdentity {
+        if self.hash_inputs {
+            InputIdentity::Content
+        } else {
+            InputIdentity::Metadata
+        }
+    }
 }
 
 /// The engine named by the flags, else by pack.yaml's `run:` (a flag wins: `--engine
@@ -103,37 +156,9 @@ pub fn run(root: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     }
-    let mut sets = Vec::new();
-    for item in &args.set {
-        let Some((key, value)) = item.split_once('=') else {
-            eprintln!("rulec: --set takes key=value, got `{item}`");
-            return Ok(ExitCode::from(2));
-        };
-        sets.push((key.trim().to_owned(), value.trim().to_owned()));
-    }
-    let memory_limit = match &args.memory_limit {
-        Some(text) => match rulec_exec::profile::parse_size(text) {
-            Some(bytes) => Some(bytes),
-            None => {
-                eprintln!("rulec: --memory-limit takes a size like 512M or 2G, got `{text}`");
-                return Ok(ExitCode::from(2));
-            }
-        },
-        None => None,
-    };
-    let profile = match Profile::resolve(
-        args.profile
-            .as_deref()
-            .or(pack.manifest.run.profile.as_deref()),
-        &pack.manifest.run.settings,
-        &sets,
-        memory_limit,
-    ) {
-        Ok(p) => p,
-        Err(d) => {
-            eprint!("{}", project.render(&[d]));
-            return Ok(ExitCode::from(2));
-        }
+    let profile = match args.build.profile(&project, pack) {
+        Ok(profile) => profile,
+        Err(code) => return Ok(code),
     };
     let engine = match engine(&args, &pack.manifest.run) {
         Ok(engine) => engine,
@@ -185,9 +210,7 @@ pub fn run(root: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
     options.only = args.only.clone();
     options.force = args.force;
     options.verify = args.verify;
-    if args.hash_inputs {
-        options.input_identity = InputIdentity::Content;
-    }
+    options.input_identity = args.build.input_identity();
     // Progress only where someone watches it: on a terminal, and not for a JSON report.
     let progress =
         (args.format != OutputFormat::Json && std::io::stderr().is_terminal()).then(Progress::new);

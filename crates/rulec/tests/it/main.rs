@@ -19,6 +19,7 @@ mod mutate_sensitive;
 mod output_contracts;
 mod properties;
 mod publish;
+mod replay;
 mod round_trip;
 mod run_fixtures;
 mod run_incremental;
