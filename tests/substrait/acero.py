@@ -405,7 +405,7 @@ def is_correlated(rel):
 
 
 # ---------------------------------------------------------------------------------------------
-# Types, derived bottom-up (used only to fill an aggregate's missing output type).
+# Types, derived bottom-up (what a rewrite that adds a column must declare).
 
 
 def literal_type(lit):
@@ -472,95 +472,6 @@ def nullable(t):
     kind = t.WhichOneof("kind")
     getattr(t, kind).nullability = type_pb2.Type.NULLABILITY_NULLABLE
     return t
-
-
-def aggregate_result_type(name, arg):
-    """The result type DataFusion gives sum/avg/min/max/count of an argument type."""
-    t = type_pb2.Type()
-    if name == "count":
-        t.i64.nullability = type_pb2.Type.NULLABILITY_REQUIRED
-        return t
-    kind = arg.WhichOneof("kind") if arg is not None else None
-    if kind is None:
-        raise NotImplementedError(f"{name} of an argument of unknown type")
-    if kind == "decimal" and name in ("sum", "avg"):
-        p, s = arg.decimal.precision, arg.decimal.scale
-        grow = 10 if name == "sum" else 4
-        t.decimal.precision = min(38, p + grow)
-        t.decimal.scale = s if name == "sum" else min(38, s + 4)
-        t.decimal.nullability = type_pb2.Type.NULLABILITY_NULLABLE
-        return t
-    if name == "avg":
-        t.fp64.nullability = type_pb2.Type.NULLABILITY_NULLABLE
-        return t
-    if name == "sum" and kind in ("i8", "i16", "i32", "i64"):
-        t.i64.nullability = type_pb2.Type.NULLABILITY_NULLABLE
-        return t
-    return nullable(arg)
-
-
-# ---------------------------------------------------------------------------------------------
-# Old-format plans only (today's rulec output): no legacy URIs, no aggregate output types or
-# phases. The next rulec writes all three; these steps then find nothing to do and are skipped.
-
-YAML_OF = {  # function name -> the functions_<yaml>.yaml Acero looks it up in
-    **dict.fromkeys(("add", "subtract", "multiply", "divide", "sum", "avg", "min", "max"), "arithmetic"),
-    **dict.fromkeys(("equal", "not_equal", "lt", "lte", "gt", "gte", "is_null", "is_not_null"), "comparison"),
-    **dict.fromkeys(("and", "or", "not", "xor"), "boolean"),
-    **dict.fromkeys(("like", "substring", "starts_with", "ends_with", "contains", "concat"), "string"),
-    "count": "aggregate_generic",
-    "extract": "datetime",
-}
-
-
-def legacy_add_uris(adapting):
-    """Old format: declare a URI for every function (by name, as the next rulec will), since Acero
-    reads only URIs. Skipped when the plan declares URIs already."""
-    if adapting.uris:
-        return
-    for function in adapting.functions().values():
-        base = function.name.split(":")[0]
-        uri = STANDARD_URI.format(YAML_OF[base]) if base in YAML_OF else RULEC_URI
-        anchor = next((a for a, u in adapting.uris.items() if u == uri), None)
-        if anchor is None:
-            anchor = len(adapting.uris) + 1
-            adapting.uris[anchor] = uri
-        function.MergeFromString(field_varint(1, anchor))
-        adapting.applied["legacy: URI"] += 1
-
-
-def legacy_aggregate_phase(adapting):
-    """Old format: an aggregate's unspecified phase is INITIAL_TO_RESULT (the whole aggregation in
-    one relation), the only phase Acero accepts."""
-    for fn in of_type(adapting.plan, algebra_pb2.AggregateFunction):
-        if fn.phase == algebra_pb2.AGGREGATION_PHASE_UNSPECIFIED:
-            fn.phase = algebra_pb2.AGGREGATION_PHASE_INITIAL_TO_RESULT
-            adapting.applied["legacy: aggregate phase"] += 1
-
-
-def legacy_aggregate_output_type(adapting):
-    """Old format: give each aggregate function its output type (required by the spec; Acero
-    rejects a plan without it, though it derives result types itself)."""
-    for rel in rels_bottom_up(adapting.plan):
-        if rel.WhichOneof("rel_type") != "aggregate":
-            continue
-        try:
-            inputs = rel_types(rel.aggregate.input)
-        except NotImplementedError as e:
-            adapting.note(f"aggregate output types: {e}")
-            continue
-        for measure in rel.aggregate.measures:
-            fn = measure.measure
-            if fn.HasField("output_type"):
-                continue
-            name = adapting.name(fn.function_reference)
-            try:
-                arg = expr_type(fn.arguments[0].value, inputs) if fn.arguments else None
-                fn.output_type.CopyFrom(aggregate_result_type(name, arg))
-            except NotImplementedError as e:
-                adapting.note(f"output type of {name}: {e}")
-                continue
-            adapting.applied["legacy: aggregate output type"] += 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -822,6 +733,27 @@ def boolean_output_types(adapting):
         adapting.applied[f"output type of {name}"] += 1
 
 
+def binary_boolean_chains(adapting):
+    """rulec writes a chain of ANDs (ORs) as one variadic `and` (`or`), as the standard
+    declares them; Acero maps them to and_kleene / or_kleene, which take two arguments. A call
+    with more becomes a left-deep tree of binary calls (the same Kleene logic)."""
+    for expr in expressions_bottom_up(adapting.plan):
+        if expr.WhichOneof("rex_type") != "scalar_function":
+            continue
+        fn = expr.scalar_function
+        if adapting.name(fn.function_reference) not in ("and", "or") or len(fn.arguments) <= 2:
+            continue
+        operands = [algebra_pb2.Expression() for _ in fn.arguments]
+        for operand, argument in zip(operands, fn.arguments):
+            operand.CopyFrom(argument.value)
+        anchor, output_type = fn.function_reference, fn.output_type
+        result = operands[0]
+        for operand in operands[1:]:
+            result = call(anchor, result, operand, output_type=output_type)
+        expr.CopyFrom(result)
+        adapting.applied["variadic and/or -> binary calls"] += 1
+
+
 def semi_join_emit(adapting):
     """Acero gives a semi or anti join the schema left + right columns while it outputs the left
     columns only, so a relation above that appends columns (a ProjectRel) numbers them wrongly
@@ -866,32 +798,6 @@ def like_to_string_predicates(adapting):
         adapting.applied[f"like -> {name.split(':')[0]}"] += 1
 
 
-def date_part_to_extract(adapting):
-    """DataFusion's date_part('YEAR', d) is the standard extract(YEAR, d) (functions_datetime),
-    which Acero maps; date_part it does not know."""
-    for expr in expressions_bottom_up(adapting.plan):
-        if expr.WhichOneof("rex_type") != "scalar_function":
-            continue
-        fn = expr.scalar_function
-        if adapting.name(fn.function_reference) != "date_part":
-            continue
-        args = [a.value for a in fn.arguments]
-        if len(args) != 2 or not args[0].literal.HasField("string"):
-            adapting.note("date_part without a literal component")
-            continue
-        component = args[0].literal.string.upper()
-        if component not in ("YEAR", "MONTH", "DAY", "SECOND"):
-            adapting.note(f"date_part component {component} (Acero extracts YEAR, MONTH, DAY, SECOND)")
-            continue
-        new = algebra_pb2.Expression()
-        new.scalar_function.function_reference = adapting.declare("datetime", "extract:req_date")
-        new.scalar_function.arguments.add().enum = component
-        new.scalar_function.arguments.add().value.CopyFrom(args[1])
-        new.scalar_function.output_type.CopyFrom(fn.output_type)
-        expr.CopyFrom(new)
-        adapting.applied["date_part -> extract"] += 1
-
-
 def hoist_aggregate_arguments(adapting):
     """Acero's aggregate arguments must be field references ("Expected an aggregate call ... to
     have a direct reference"): compute the other arguments in a ProjectRel below the aggregate,
@@ -929,18 +835,15 @@ def decimal_uri_to_arithmetic(adapting):
 
 
 ADAPTATIONS = [  # in order
-    legacy_add_uris,
-    legacy_aggregate_phase,
-    legacy_aggregate_output_type,
     read_projection_to_emit,
     fetch_count_from_expr,
     scalar_subqueries_to_joins,
     not_equal_joins_to_min_max,
+    binary_boolean_chains,
     split_join_conditions,
     semi_join_emit,
     boolean_output_types,
     like_to_string_predicates,
-    date_part_to_extract,
     hoist_aggregate_arguments,
     decimal_uri_to_arithmetic,
 ]

@@ -9,7 +9,13 @@ use std::path::Path;
 use std::process::Command;
 
 /// What the lane's script imports, pinned (see the script's header).
-const PACKAGES: &[&str] = &["pyarrow==26.0.1", "substrait==0.37.1"];
+const PACKAGES: &[&str] = &[
+    "pyarrow==26.0.1",
+    "substrait==0.37.1",
+    "substrait-protobuf==0.106.0",
+    "substrait-extensions==0.106.0",
+    "protobuf==6.33.6",
+];
 
 /// The TPC-H scale factor of the lane.
 const SCALE: &str = "0.1";
