@@ -78,8 +78,18 @@ impl SubstraitProducer for RulecProducer {
                 });
                 u32::try_from(calls.len() - 1).unwrap_or(u32::MAX)
             }
-            Naming::Replay { anchors, next } => {
-                let anchor = anchors.get(*next).copied().unwrap_or(u32::MAX);
+            Naming::Replay {
+                calls,
+                next,
+                diverged,
+            } => {
+                let anchor = match calls.get(*next) {
+                    Some((anchor, recorded)) if *recorded == name => *anchor,
+                    _ => {
+                        *diverged = true;
+                        u32::MAX
+                    }
+                };
                 *next += 1;
                 anchor
             }
@@ -483,6 +493,7 @@ pub fn to_substrait(plan: &LogicalPlan) -> Result<Plan, SubstraitError> {
     let Naming::Record(calls) = recording.naming else {
         unreachable!("the first pass records")
     };
+    let names: Vec<String> = calls.iter().map(|c| c.datafusion_name.clone()).collect();
     let declared: Vec<Declared> = calls
         .into_iter()
         .map(|call| {
@@ -499,14 +510,18 @@ pub fn to_substrait(plan: &LogicalPlan) -> Result<Plan, SubstraitError> {
         .map(|(d, anchor)| (*d, anchor))
         .collect();
     // The second pass: the same calls, each with its declaration's anchor.
-    let anchors = declared.iter().map(|d| anchor_of[d]).collect();
-    let mut producer = RulecProducer::new(Naming::Replay { anchors, next: 0 });
+    let calls = declared.iter().map(|d| anchor_of[d]).zip(names).collect();
+    let mut producer = RulecProducer::new(Naming::Replay {
+        calls,
+        next: 0,
+        diverged: false,
+    });
     let root = producer.handle_plan(plan).map_err(unencodable)?;
-    if let Naming::Replay { next, .. } = producer.naming
-        && next != declared.len()
+    if let Naming::Replay { next, diverged, .. } = producer.naming
+        && (diverged || next != declared.len())
     {
         return Err(SubstraitError::Unencodable(format!(
-            "the producer registered {next} functions, {} the first time (a bug in rulec)",
+            "the producer's second pass registered other functions than its first ({next} against {}): a bug in rulec",
             declared.len()
         )));
     }

@@ -15,8 +15,13 @@ pub(super) enum Naming {
     /// The first pass: every call gets its own anchor (its index), and is resolved to a
     /// declaration once its arguments are encoded.
     Record(Vec<Call>),
-    /// The second pass: the `n`th call gets `anchors[n]`.
-    Replay { anchors: Vec<u32>, next: usize },
+    /// The second pass: the `n`th call gets the anchor `calls[n]` records, if it registers
+    /// the function the first pass's `n`th call did (else the passes diverged).
+    Replay {
+        calls: Vec<(u32, String)>,
+        next: usize,
+        diverged: bool,
+    },
 }
 
 /// A function DataFusion's producer registered, by its name, and how the plan declares it.
