@@ -217,6 +217,27 @@ fn scan_only(
     .map(|t| t.data)
 }
 
+/// Where and how a product with `settings` is written into `staging` (a build's, or a
+/// replay's).
+pub(crate) fn write_target<'a>(
+    settings: &'a ProductSettings,
+    staging: &'a publish::Staging,
+    checks: &'a write::OutputChecks,
+    plan: &'a [u8],
+) -> write::Target<'a> {
+    write::Target {
+        dir: &staging.dir,
+        nonce: &staging.nonce,
+        order: &settings.order_by,
+        partition_by: &settings.partition_by,
+        max_rows_per_file: settings.max_rows_per_file,
+        row_group_bytes: settings.row_group_bytes.unwrap_or(write::ROW_GROUP_MEMORY),
+        compression: settings.compression,
+        checks,
+        plan,
+    }
+}
+
 /// Computes a product into a staging directory — data, plan, errors, manifest last — and
 /// publishes it in place of the product's directory (see [`publish`]).
 pub(crate) async fn build_product(
@@ -274,18 +295,8 @@ pub(crate) async fn build_product(
             }
         }
     }
-    let row_group_bytes = settings.row_group_bytes.unwrap_or(write::ROW_GROUP_MEMORY);
-    let target = write::Target {
-        dir: &staging.dir,
-        nonce: &staging.nonce,
-        order: &settings.order_by,
-        partition_by: &settings.partition_by,
-        max_rows_per_file: settings.max_rows_per_file,
-        row_group_bytes,
-        compression: settings.compression,
-        checks: &job.checks,
-        plan: &bytes,
-    };
+    let target = write_target(settings, &staging, &job.checks, &bytes);
+    let row_group_bytes = target.row_group_bytes;
     let written = match job.engine {
         Engine::Local => {
             write::write_product(

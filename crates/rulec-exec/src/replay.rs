@@ -11,7 +11,7 @@
 //! the row count (and refused rows) must be the manifest's and, for a sorted product, every
 //! file's SHA-256 too. Nothing published changes.
 
-use crate::build::{output_checks, slice_plans};
+use crate::build::{output_checks, slice_plans, write_target};
 use crate::state::FileEntry;
 use crate::{Location, OperatorMetrics, RunOptions, publish, slices, write};
 use datafusion::execution::SessionState;
@@ -221,17 +221,7 @@ pub async fn replay(
         }
     };
     let checks = output_checks(pack, product, &settings, tolerant);
-    let target = write::Target {
-        dir: &staging.dir,
-        nonce: &staging.nonce,
-        order: &settings.order_by,
-        partition_by: &settings.partition_by,
-        max_rows_per_file: settings.max_rows_per_file,
-        row_group_bytes: settings.row_group_bytes.unwrap_or(write::ROW_GROUP_MEMORY),
-        compression: settings.compression,
-        checks: &checks,
-        plan: &bytes,
-    };
+    let target = write_target(&settings, &staging, &checks, &bytes);
     let written = write::write_rows(
         physical,
         run_in.task_ctx(),

@@ -143,23 +143,16 @@ impl SubstraitProducer for RulecProducer {
         let mut expression = to_substrait_rex(self, expr, schema)?;
         // A function DataFusion's producer gives no output type (LIKE, NOT of it): the
         // expression's, which the standard requires and signatures of its readers need.
-        let missing = match expression.rex_type.as_mut() {
-            Some(RexType::ScalarFunction(f)) => {
-                f.output_type.is_none().then_some(&mut f.output_type)
-            }
-            Some(RexType::WindowFunction(f)) => {
-                f.output_type.is_none().then_some(&mut f.output_type)
-            }
+        let output_type = match expression.rex_type.as_mut() {
+            Some(RexType::ScalarFunction(f)) => Some(&mut f.output_type),
+            Some(RexType::WindowFunction(f)) => Some(&mut f.output_type),
             _ => None,
         };
-        if missing.is_some() {
+        if let Some(slot) = output_type
+            && slot.is_none()
+        {
             let (_, field) = expr.to_field(schema)?;
-            let t = self.substrait_type(field.data_type(), field.is_nullable())?;
-            match expression.rex_type.as_mut() {
-                Some(RexType::ScalarFunction(f)) => f.output_type = Some(t),
-                Some(RexType::WindowFunction(f)) => f.output_type = Some(t),
-                _ => {}
-            }
+            *slot = Some(self.substrait_type(field.data_type(), field.is_nullable())?);
         }
         self.declare_top(expr, &expression, schema);
         self.declare_pending(&expression, schema);

@@ -105,6 +105,9 @@ impl RulecProducer {
         let [component, value] = function.args.as_slice() else {
             return Ok(None);
         };
+        if function.name() != "date_part" {
+            return Ok(None);
+        }
         let Expr::Literal(
             ScalarValue::Utf8(Some(name))
             | ScalarValue::Utf8View(Some(name))
@@ -120,9 +123,6 @@ impl RulecProducer {
         else {
             return Ok(None);
         };
-        if function.name() != "date_part" {
-            return Ok(None);
-        }
         let encoded = self.handle_expr(value, schema)?;
         let anchor = self.register_function("date_part".to_owned());
         let (_, output) = Expr::ScalarFunction(function.clone()).to_field(schema)?;
